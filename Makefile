@@ -1,0 +1,47 @@
+# The two commands a newcomer runs: `make demo` and `make test`.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+VPY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+# Real servers the test suite starts by itself (see tests/servers.py).
+APT_PACKAGES := mosquitto influxdb victoria-metrics chromium
+APT_BINARIES := /usr/sbin/mosquitto /usr/bin/influxd /usr/bin/victoria-metrics /usr/bin/chromium
+
+.PHONY: demo test test-unit test-e2e bench venv system-deps clean
+
+$(STAMP): pyproject.toml
+	test -x $(VPY) || $(PY) -m venv $(VENV)
+	$(VPY) -m pip install -q --upgrade pip
+	$(VPY) -m pip install -q -e '.[test]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+venv: $(STAMP)
+
+# Installs the Debian packages of the real servers when one is missing.
+# As root this runs apt-get; otherwise it stops and names the packages.
+system-deps:
+	@missing=""; for b in $(APT_BINARIES); do [ -x $$b ] || missing="$$missing $$b"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing $(APT_PACKAGES) (missing:$$missing)"; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(APT_PACKAGES); \
+	  else \
+	    echo "missing:$$missing -- run: sudo apt-get install $(APT_PACKAGES)"; exit 1; \
+	  fi; \
+	fi
+
+demo: $(STAMP)
+	$(VENV)/bin/sewnet demo
+
+test: $(STAMP) system-deps
+	$(VPY) -m pytest -q -ra tests
+
+test-unit: $(STAMP)
+	$(VPY) -m pytest -q -ra tests/unit
+
+bench: $(STAMP) system-deps
+	for b in bench/*.py; do echo "== $$b"; $(VPY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache
