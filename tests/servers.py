@@ -1,0 +1,275 @@
+"""Real servers for tests and benchmarks: Mosquitto, InfluxDB 1.x and VictoriaMetrics.
+
+Each one runs from its Debian package's binary on a free loopback port with everything it writes
+in a temporary folder, so a test can stop, restart or kill it without touching the machine's own
+services (a Mosquitto may already listen on 1883 here; we never use it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.waiting import wait_for
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def require_binary(path: str, package: str) -> str:
+    if not (os.path.exists(path) and os.access(path, os.X_OK)):
+        raise RuntimeError(f"{path} not found: install the Debian package {package!r} (make test does)")
+    return path
+
+
+class _Process:
+    """A server process in its own session, so stop/kill reach the whole group."""
+
+    name = "server"
+
+    def __init__(self, workdir: Path):
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.proc: subprocess.Popen | None = None
+        self.log_path = self.workdir / f"{self.name}.log"
+
+    def _command(self) -> list[str]:
+        raise NotImplementedError
+
+    def _ready(self) -> bool:
+        raise NotImplementedError
+
+    def start(self, timeout: float = 30.0) -> None:
+        assert self.proc is None or self.proc.poll() is not None, f"{self.name} already running"
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            self._command(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=self.workdir
+        )
+        log.close()
+
+        def up() -> bool:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}: {self.log_tail()}")
+            return self._ready()
+
+        wait_for(up, timeout=timeout, what=f"{self.name} ready")
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """Graceful stop (SIGTERM): the server saves what it keeps on disk."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def log_tail(self, n: int = 2000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-n:]
+        except OSError:
+            return ""
+
+
+class Mosquitto(_Process):
+    """Mosquitto 2.0 as in production: no anonymous access, a password per device, the pattern
+    ACL that confines each device to sewnet/v1/<its user name>/#, persistence on."""
+
+    name = "mosquitto"
+    binary = "/usr/sbin/mosquitto"
+
+    def __init__(self, workdir: Path, port: int | None = None):
+        super().__init__(workdir)
+        require_binary(self.binary, "mosquitto")
+        self.host = "127.0.0.1"
+        self.port = port or free_port()
+        self.passwd_file = self.workdir / "passwd"
+        self.acl_file = self.workdir / "acl"
+        self.conf_file = self.workdir / "mosquitto.conf"
+        (self.workdir / "data").mkdir(exist_ok=True)
+        self.gateway_user, self.gateway_password = "gateway", secrets.token_urlsafe(12)
+        self.admin_user, self.admin_password = "admin", secrets.token_urlsafe(12)
+        self.passwords: dict[str, str] = {}
+        self.passwd_file.write_text("")
+        self._set_password(self.gateway_user, self.gateway_password)
+        self._set_password(self.admin_user, self.admin_password)
+        self.acl_file.write_text(
+            "# devices: only their own subtree\n"
+            "pattern readwrite sewnet/v1/%u/#\n\n"
+            f"user {self.gateway_user}\ntopic read sewnet/v1/#\n\n"
+            f"user {self.admin_user}\ntopic readwrite #\n"
+        )
+        self.conf_file.write_text(
+            f"listener {self.port} 127.0.0.1\n"
+            "allow_anonymous false\n"
+            f"password_file {self.passwd_file}\n"
+            f"acl_file {self.acl_file}\n"
+            "persistence true\n"
+            f"persistence_location {self.workdir / 'data'}/\n"
+            "autosave_interval 5\n"
+            # the gateway may be down for a while: keep everything queued for its session
+            "max_queued_messages 200000\n"
+            "max_inflight_messages 1000\n"
+            f"log_dest file {self.log_path}\n"
+            "log_type error\nlog_type warning\nlog_type notice\n"
+            # we run as root in CI; without this mosquitto drops to a user that cannot read tmp
+            "user root\n"
+        )
+        os.chmod(self.passwd_file, 0o600)
+        os.chmod(self.acl_file, 0o600)
+
+    def _set_password(self, user: str, password: str) -> None:
+        subprocess.run(["mosquitto_passwd", "-b", str(self.passwd_file), user, password], check=True,
+                       capture_output=True)
+        self.passwords[user] = password
+
+    def add_device(self, device_id: str, password: str | None = None) -> str:
+        password = password or secrets.token_urlsafe(12)
+        self._set_password(device_id, password)
+        if self.running:
+            self.proc.send_signal(signal.SIGHUP)  # reloads password and ACL files
+            time.sleep(0.05)  # the reload is handled by the broker's main loop, not observable
+        return password
+
+    def _command(self) -> list[str]:
+        return [self.binary, "-c", str(self.conf_file)]
+
+    def _ready(self) -> bool:
+        return port_open(self.host, self.port)
+
+
+class InfluxDB1(_Process):
+    """InfluxDB 1.x (Debian's 1.6.7) with authentication on and an admin user."""
+
+    name = "influxdb"
+    binary = "/usr/bin/influxd"
+
+    def __init__(self, workdir: Path):
+        super().__init__(workdir)
+        require_binary(self.binary, "influxdb")
+        self.port = free_port()
+        self.rpc_port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.username, self.password = "sewnet", secrets.token_urlsafe(12)
+        self.database = "sewnet"
+        self._bootstrapped = False
+        self.conf_file = self.workdir / "influxdb.conf"
+        d = self.workdir
+        self.conf_file.write_text(
+            f'reporting-disabled = true\nbind-address = "127.0.0.1:{self.rpc_port}"\n'
+            f'[meta]\n  dir = "{d}/meta"\n'
+            f'[data]\n  dir = "{d}/data"\n  wal-dir = "{d}/wal"\n  query-log-enabled = false\n'
+            f'[http]\n  enabled = true\n  bind-address = "127.0.0.1:{self.port}"\n'
+            "  auth-enabled = true\n  log-enabled = false\n"
+            "[monitor]\n  store-enabled = false\n"
+            "[continuous_queries]\n  enabled = false\n"
+            "[subscriber]\n  enabled = false\n"
+        )
+
+    def _command(self) -> list[str]:
+        return [self.binary, "run", "-config", str(self.conf_file)]
+
+    def _ready(self) -> bool:
+        try:
+            return httpx.get(f"{self.url}/ping", timeout=0.5).status_code == 204
+        except httpx.HTTPError:
+            return False
+
+    def start(self, timeout: float = 60.0) -> None:
+        super().start(timeout)
+        if not self._bootstrapped:
+            # With auth on and no users yet, InfluxDB accepts exactly this one statement.
+            r = httpx.post(f"{self.url}/query", data={
+                "q": f"CREATE USER \"{self.username}\" WITH PASSWORD '{self.password}' WITH ALL PRIVILEGES"})
+            r.raise_for_status()
+            self.query(f'CREATE DATABASE "{self.database}"', method="POST")
+            self._bootstrapped = True
+
+    def query(self, q: str, method: str = "GET") -> dict:
+        params = {"q": q, "db": self.database, "u": self.username, "p": self.password, "epoch": "s"}
+        r = httpx.request(method, f"{self.url}/query", params=params, timeout=10)
+        r.raise_for_status()
+        body = r.json()
+        for result in body.get("results", []):
+            if "error" in result:
+                raise RuntimeError(result["error"])
+        return body
+
+    def write(self, lines: str, precision: str = "s") -> None:
+        r = httpx.post(f"{self.url}/write", params={"db": self.database, "precision": precision,
+                                                    "u": self.username, "p": self.password},
+                       content=lines.encode(), timeout=10)
+        r.raise_for_status()
+
+    def series_sum(self, field: str, where: str = "true", group_by: str = '"machine"') -> dict:
+        """sum(field) per tag value of the last group-by tag, over all time."""
+        body = self.query(f'SELECT sum("{field}") FROM "sewing" WHERE time > 0 GROUP BY {group_by}')
+        out: dict = {}
+        for s in body["results"][0].get("series", []) or []:
+            key = tuple(s["tags"].values()) if len(s["tags"]) > 1 else next(iter(s["tags"].values()))
+            out[key] = s["values"][0][1]
+        return out
+
+
+class VictoriaMetrics(_Process):
+    """VictoriaMetrics: a real server that implements InfluxDB's v2 write API."""
+
+    name = "victoria-metrics"
+    binary = "/usr/bin/victoria-metrics"
+
+    def __init__(self, workdir: Path):
+        super().__init__(workdir)
+        require_binary(self.binary, "victoria-metrics")
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def _command(self) -> list[str]:
+        return [self.binary, f"-storageDataPath={self.workdir / 'data'}", f"-httpListenAddr=127.0.0.1:{self.port}",
+                "-retentionPeriod=100y", "-loggerLevel=ERROR",
+                # one sample per series and millisecond, like InfluxDB's last-write-wins
+                "-dedup.minScrapeInterval=1ms"]
+
+    def _ready(self) -> bool:
+        try:
+            return httpx.get(f"{self.url}/health", timeout=0.5).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def export(self, match: str = '{__name__=~"sewing_.*"}') -> list[dict]:
+        httpx.get(f"{self.url}/internal/force_flush", timeout=10)
+        r = httpx.get(f"{self.url}/api/v1/export", params={"match[]": match}, timeout=10)
+        r.raise_for_status()
+        return [json.loads(line) for line in r.text.splitlines() if line.strip()]
+
