@@ -1,0 +1,1 @@
+"""SewNet: one command line for every role (demo, hub, gateway, device, sim)."""

@@ -1,0 +1,37 @@
+"""`sewnet`: one command line, a subcommand per role.
+
+    sewnet demo      the whole network on this machine with embedded defaults
+    sewnet hub ...   the central service
+    sewnet gateway ...  the workshop gateway
+    sewnet device ...   board bundles for technicians, and virtual boards
+"""
+
+from __future__ import annotations
+
+import typer
+
+from edge_gateway.cli import app as gateway_app
+from hub.cli import app as hub_app
+from sewnet.device_cli import app as device_app
+
+app = typer.Typer(no_args_is_help=True, help="SewNet: stitches from sewing machines to live capacity.")
+app.add_typer(hub_app, name="hub", help="The central hub: capacity API, pages, embedded telemetry store.")
+app.add_typer(gateway_app, name="gateway", help="The workshop gateway: MQTT ingest, durable outbox, uplink.")
+app.add_typer(device_app, name="device", help="Boards: build a flash bundle, run a virtual board.")
+
+
+@app.command()
+def demo(
+    workshops: int = typer.Option(2, min=1, max=9, help="Workshops to simulate."),
+    machines: int = typer.Option(3, min=1, max=20, help="Sewing machines (virtual boards) per workshop."),
+    hub_port: int = typer.Option(8000, min=1, max=65535, help="Hub port; the next free one if taken."),
+    data_dir: str = typer.Option("var/demo", help="Where the demo keeps its stores and board flash folders."),
+) -> None:
+    """Run hub, gateways, brokers and virtual boards on this machine, nothing but Python needed."""
+    from sewnet.demo import run_demo
+
+    run_demo(workshops=workshops, machines=machines, hub_port=hub_port, data_dir=data_dir)
+
+
+if __name__ == "__main__":
+    app()
