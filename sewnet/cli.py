@@ -24,13 +24,17 @@ app.add_typer(device_app, name="device", help="Boards: build a flash bundle, run
 def demo(
     workshops: int = typer.Option(2, min=1, max=9, help="Workshops to simulate."),
     machines: int = typer.Option(3, min=1, max=20, help="Sewing machines (virtual boards) per workshop."),
-    hub_port: int = typer.Option(8000, min=1, max=65535, help="Hub port; the next free one if taken."),
+    hub_port: int = typer.Option(8000, min=0, max=65535, help="Hub port; any free one if taken (0: any)."),
     data_dir: str = typer.Option("var/demo", help="Where the demo keeps its stores and board flash folders."),
+    interval_ms: int = typer.Option(10_000, min=1000, max=3_600_000, help="Boards' summary interval."),
+    flush_s: float = typer.Option(10.0, min=0.5, help="Gateways' uplink flush interval, seconds."),
+    duration: float = typer.Option(0, min=0, help="Stop after this many seconds (0: run until Ctrl-C)."),
 ) -> None:
     """Run hub, gateways, brokers and virtual boards on this machine, nothing but Python needed."""
     from sewnet.demo import run_demo
 
-    run_demo(workshops=workshops, machines=machines, hub_port=hub_port, data_dir=data_dir)
+    run_demo(workshops=workshops, machines=machines, hub_port=hub_port, data_dir=data_dir,
+             interval_ms=interval_ms, flush_interval_s=flush_s, duration=duration or None)
 
 
 if __name__ == "__main__":

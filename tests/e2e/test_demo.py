@@ -1,0 +1,48 @@
+"""`sewnet demo` as a newcomer runs it: it comes up on embedded defaults (amqtt brokers, the hub's
+own store) and the hub's capacity API shows stitches from every workshop."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from tests.waiting import wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_demo_shows_live_capacity(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    log = open(tmp_path / "demo.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "sewnet.cli", "demo", "--hub-port", "0", "--data-dir",
+                             str(tmp_path / "demo"), "--interval-ms", "1000", "--flush-s", "1", "--duration", "120"],
+                            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT, start_new_session=True)
+    try:
+        info_path = tmp_path / "demo" / "demo.json"
+        wait_for(lambda: proc.poll() is None and info_path.exists(), timeout=60, what="demo.json")
+        info = json.loads(info_path.read_text())
+        headers = {"Authorization": f"Bearer {info['api_token']}"}
+
+        def every_workshop_sewing():
+            r = httpx.get(f"{info['hub_url']}/api/v1/capacity", headers=headers, timeout=5)
+            assert r.status_code == 200, r.text
+            shops = {w["workshop"]: w for w in r.json()["workshops"]}
+            assert set(shops) == {"ws-demo-01", "ws-demo-02"}, shops.keys()
+            return all(w["stitches_last_hour"] > 0 and w["machines_online"] == 3 for w in shops.values())
+
+        wait_for(every_workshop_sewing, timeout=60, what="stitches from both demo workshops", interval=0.5)
+        assert httpx.get(f"{info['hub_url']}/api/v1/capacity", timeout=5).status_code == 401
+        page = httpx.get(info["page"], timeout=5, follow_redirects=True)
+        assert page.status_code == 200 and "ws-demo-01" in page.text
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+    assert proc.returncode == 0, (tmp_path / "demo.log").read_text()[-3000:]
