@@ -1,0 +1,456 @@
+"""The hub's embedded time-series store: the demo's stand-in for InfluxDB.
+
+It speaks InfluxDB's write API (`POST /api/v2/write`, `POST /write`) so the gateway ships to it
+unchanged, and answers the two InfluxQL statements of docs/protocol.md section 7 on `GET /query`
+so `InfluxQLTelemetry` works against it as against InfluxDB. Nothing else of InfluxQL is served.
+
+Points live in SQLite (WAL, synchronous=FULL: a 204 means the batch survives a power cut, which
+the gateway relies on before it deletes its copy). A point is keyed by (series, timestamp), and a
+rewrite merges its fields over the stored ones, last write wins, as InfluxDB 1.x/2.x do: that is
+what makes the gateway's retries idempotent.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import re
+import sqlite3
+import threading
+import time
+import zlib
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Callable
+
+import anyio.to_thread
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from hub import line_protocol as lp
+from hub.auth import check_token
+from hub.dependencies import get_rejections, get_settings
+from hub.rejections import Rejections
+from hub.settings import HubSettings
+
+log = logging.getLogger("sewnet.hub.embedded_store")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS series (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,           -- measurement and sorted tags, escaped as in line protocol
+    measurement TEXT NOT NULL,
+    tags TEXT NOT NULL,                 -- JSON object
+    workshop TEXT,                      -- copies of the two tags capacity groups by
+    machine TEXT,
+    last_ns INTEGER,                    -- the latest point with a stitches field, kept on write so
+    last_stitches INTEGER               -- "last seen" reads one row per series, not every point
+);
+CREATE TABLE IF NOT EXISTS point (
+    series_id INTEGER NOT NULL REFERENCES series(id),
+    time_ns INTEGER NOT NULL,
+    fields TEXT NOT NULL,               -- JSON object
+    -- The fields capacity sums, pulled out once on write so a query reads plain columns.
+    stitches INTEGER GENERATED ALWAYS AS (json_extract(fields, '$.stitches')) STORED,
+    run_ms INTEGER GENERATED ALWAYS AS (json_extract(fields, '$.run_ms')) STORED,
+    interval_ms INTEGER GENERATED ALWAYS AS (json_extract(fields, '$.interval_ms')) STORED,
+    PRIMARY KEY (series_id, time_ns)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS point_by_time ON point(time_ns);  -- for pruning
+CREATE TABLE IF NOT EXISTS field_type (
+    measurement TEXT NOT NULL,
+    name TEXT NOT NULL,
+    type TEXT NOT NULL,
+    PRIMARY KEY (measurement, name)
+) WITHOUT ROWID;
+"""
+
+_PRUNE_EVERY_S = 3600
+
+
+@dataclass
+class WriteOutcome:
+    written: int = 0
+    # InfluxDB's "field type conflict" drops: the point is refused, the rest of the batch is kept.
+    conflicts: list[str] = field(default_factory=list)
+
+
+class EmbeddedStore:
+    def __init__(self, path: Path | str, retention: timedelta = timedelta(days=35),
+                 clock: Callable[[], float] = time.time):
+        self.path = Path(path)
+        self.retention_ns = round(retention.total_seconds() * 1e9)
+        self.clock = clock
+        if str(self.path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._write_lock = threading.Lock()
+        self._writer = self._connect()
+        self._writer.executescript(_SCHEMA)
+        self._types: dict[tuple[str, str], str] = {
+            (m, n): t for m, n, t in self._writer.execute("SELECT measurement, name, type FROM field_type")}
+        self._series_ids: dict[str, int] = {}
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._last_prune = 0.0
+        self._closed = False
+
+    def now_ns(self) -> int:
+        return int(self.clock() * 1e9)
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=10, check_same_thread=False, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA busy_timeout=10000")
+        return conn
+
+    def _reader(self) -> sqlite3.Connection:
+        """One read connection per thread: WAL lets readers run beside the writer."""
+        if self._closed:
+            raise sqlite3.ProgrammingError("the embedded store is closed")
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+            with self._readers_lock:
+                self._readers.append(conn)
+        return conn
+
+    def close(self) -> None:
+        self._closed = True
+        with self._write_lock:
+            self._writer.close()
+        with self._readers_lock:
+            for conn in self._readers:
+                conn.close()
+            self._readers.clear()
+
+    # ------------------------------------------------------------------ writing
+    def _series_id(self, point: lp.Point) -> int:
+        key = point.series_key
+        sid = self._series_ids.get(key)
+        if sid is None:
+            tags = dict(point.tags)
+            self._writer.execute(
+                "INSERT OR IGNORE INTO series(key, measurement, tags, workshop, machine) VALUES (?,?,?,?,?)",
+                (key, point.measurement, json.dumps(tags, ensure_ascii=False), tags.get("workshop"),
+                 tags.get("machine")))
+            sid = self._writer.execute("SELECT id FROM series WHERE key = ?", (key,)).fetchone()[0]
+            self._series_ids[key] = sid
+        return sid
+
+    def write(self, points: list[lp.Point]) -> WriteOutcome:
+        """Store points in one transaction. A field whose type differs from the type the field
+        already has in its measurement refuses the whole point, as InfluxDB does."""
+        outcome = WriteOutcome()
+        with self._write_lock:
+            if self._closed:
+                raise sqlite3.ProgrammingError("the embedded store is closed")
+            new_types: dict[tuple[str, str], str] = {}
+            self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                for point in points:
+                    conflict = None
+                    for name, value in point.fields.items():
+                        have = self._types.get((point.measurement, name)) or new_types.get((point.measurement, name))
+                        got = lp.field_type(value)
+                        if have is not None and have != got:
+                            conflict = (f'field type conflict: input field "{name}" on measurement '
+                                        f'"{point.measurement}" is type {got}, already exists as type {have}')
+                            break
+                    if conflict:
+                        outcome.conflicts.append(conflict)
+                        continue
+                    for name, value in point.fields.items():
+                        if (point.measurement, name) not in self._types:
+                            new_types[(point.measurement, name)] = lp.field_type(value)
+                    sid = self._series_id(point)
+                    self._writer.execute(
+                        "INSERT INTO point(series_id, time_ns, fields) VALUES (?,?,?) "
+                        "ON CONFLICT(series_id, time_ns) DO UPDATE SET fields = json_patch(fields, excluded.fields)",
+                        (sid, point.time_ns, json.dumps(point.fields, ensure_ascii=False)))
+                    if "stitches" in point.fields:
+                        self._writer.execute(
+                            "UPDATE series SET last_ns = ?, last_stitches = ? "
+                            "WHERE id = ? AND (last_ns IS NULL OR last_ns <= ?)",
+                            (point.time_ns, point.fields["stitches"], sid, point.time_ns))
+                    outcome.written += 1
+                self._writer.executemany(
+                    "INSERT OR IGNORE INTO field_type(measurement, name, type) VALUES (?,?,?)",
+                    [(m, n, t) for (m, n), t in new_types.items()])
+                self._writer.execute("COMMIT")
+            except BaseException:
+                self._writer.execute("ROLLBACK")
+                # Series ids handed out inside the rolled-back transaction no longer exist.
+                self._series_ids.clear()
+                raise
+            self._types.update(new_types)
+            self._maybe_prune()
+        return outcome
+
+    def _maybe_prune(self) -> None:
+        now = self.clock()
+        if now - self._last_prune < _PRUNE_EVERY_S:
+            return
+        self._last_prune = now
+        cutoff = self.now_ns() - self.retention_ns
+        deleted = self._writer.execute("DELETE FROM point WHERE time_ns < ?", (cutoff,)).rowcount
+        if deleted:
+            log.info("pruned %d points older than the retention", deleted)
+
+    # ------------------------------------------------------------------ reading
+    def activity(self, since_ns: int) -> list[tuple[str, str, int, int, int]]:
+        """Per (workshop, machine): sums of stitches, run_ms and interval_ms with time > since."""
+        # Series first, then a primary-key range per series (CROSS JOIN fixes that order in
+        # SQLite): ten times faster than walking the time index and grouping 360k rows by text.
+        return self._reader().execute(
+            """SELECT coalesce(workshop, ''), coalesce(machine, ''), sum(st), sum(r), sum(i) FROM (
+                   SELECT s.workshop, s.machine, sum(p.stitches) AS st, sum(p.run_ms) AS r,
+                          sum(p.interval_ms) AS i
+                   FROM series s CROSS JOIN point p ON p.series_id = s.id AND p.time_ns > ?
+                   WHERE s.measurement = 'sewing' GROUP BY s.id)
+               GROUP BY 1, 2 ORDER BY 1, 2""", (since_ns,)).fetchall()
+
+    def last_seen(self, since_ns: int) -> list[tuple[str, str, int, int]]:
+        """Per (workshop, machine): time and stitches of the latest point with a stitches field."""
+        # A (workshop, machine) pair normally is one series; max() covers extra tags making more.
+        return self._reader().execute(
+            """SELECT coalesce(workshop, ''), coalesce(machine, ''), max(last_ns), last_stitches
+               FROM series WHERE measurement = 'sewing' AND last_ns > ?
+               GROUP BY 1, 2 ORDER BY 1, 2""", (since_ns,)).fetchall()
+
+    def point_count(self) -> int:
+        return self._reader().execute("SELECT count(*) FROM point").fetchone()[0]
+
+    def fields_at(self, series_key: str, time_ns: int) -> dict | None:
+        row = self._reader().execute(
+            "SELECT p.fields FROM point p JOIN series s ON s.id = p.series_id WHERE s.key = ? AND p.time_ns = ?",
+            (series_key, time_ns)).fetchone()
+        return json.loads(row[0]) if row else None
+
+
+# ====================================================================== HTTP: InfluxDB's write API
+router = APIRouter(tags=["embedded store"])
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, reason: str, detail: str):
+        self.status, self.reason, self.detail = status, reason, detail
+
+
+def _store(request: Request) -> EmbeddedStore:
+    return request.app.state.embedded_store
+
+
+def _credentials(request: Request, u: str | None, p: str | None) -> str | None:
+    """The secret a client presented: `Authorization: Token x` (v2), Basic or u/p (v1), Bearer."""
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    scheme = scheme.lower()
+    if scheme in ("token", "bearer") and value.strip():
+        return value.strip()
+    if scheme == "basic":
+        try:
+            return base64.b64decode(value.strip(), validate=True).decode().partition(":")[2]
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+    return p if p else None
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The request body, gunzipped if need be, refused past `limit` bytes before or after
+    decompression (a small gzip bomb must not fill the hub's memory)."""
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding not in ("identity", "gzip", ""):
+        raise _Refused(415, "content_encoding", f"unsupported Content-Encoding {encoding!r}: use gzip or none")
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _Refused(413, "oversized", f"request body of {declared} bytes is over the limit of {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _Refused(413, "oversized", f"request body is over the limit of {limit} bytes")
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    if encoding != "gzip":
+        return body
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(body, limit + 1)
+        if len(out) > limit or inflater.unconsumed_tail:
+            raise _Refused(413, "oversized", f"decompressed body is over the limit of {limit} bytes")
+        if not inflater.eof:
+            raise _Refused(400, "bad_gzip", "gzip body is truncated")
+    except zlib.error as e:
+        raise _Refused(400, "bad_gzip", f"body is not valid gzip: {e}") from None
+    return out
+
+
+def _error(api: str, status: int, message: str) -> JSONResponse:
+    """InfluxDB's error bodies: v1 `{"error": ...}`, v2 `{"code": ..., "message": ...}`."""
+    if api == "v1":
+        return JSONResponse({"error": message}, status_code=status)
+    code = {400: "invalid", 401: "unauthorized", 404: "not found", 413: "request too large",
+            415: "unsupported media type"}.get(status, "internal error")
+    return JSONResponse({"code": code, "message": message}, status_code=status)
+
+
+async def _write(request: Request, api: str, database: str | None, precision: str, secret: str | None,
+                 settings: HubSettings, rejections: Rejections) -> Response:
+    try:
+        write_token = settings.embedded_write_token
+        if write_token is None:
+            raise _Refused(401, "unauthorized", "the hub has no write token configured (SEWNET_HUB_EMBEDDED_WRITE_TOKEN)")
+        if secret is None or not check_token(secret, [write_token.get_secret_value()]):
+            raise _Refused(401, "unauthorized", "authorization failed" if api == "v1" else "unauthorized access")
+        if not database:
+            raise _Refused(400 if api == "v1" else 404, "no_database",
+                           "database is required" if api == "v1" else 'bucket "" not found')
+        if database != settings.embedded_database:
+            raise _Refused(404, "unknown_database", f"database not found: \"{database}\"" if api == "v1"
+                           else f'bucket "{database}" not found')
+        allowed = lp.PRECISION_NS if api == "v1" else lp.V2_PRECISIONS
+        if precision not in allowed:
+            raise _Refused(400, "bad_precision", f"invalid precision {precision!r}: use one of {', '.join(allowed)}")
+        body = await _read_body(request, settings.embedded_max_body_bytes)
+    except _Refused as e:
+        rejections.add("write", e.reason, e.detail)
+        return _error(api, e.status, e.detail)
+
+    store = _store(request)
+    text = body.decode("utf-8", "surrogateescape")
+
+    def parse_and_store() -> tuple[lp.ParseResult, WriteOutcome]:
+        parsed = lp.parse(text, lp.PRECISION_NS[precision], store.now_ns())
+        return parsed, store.write(parsed.points) if parsed.points else WriteOutcome()
+
+    try:
+        parsed, outcome = await anyio.to_thread.run_sync(parse_and_store)
+    except sqlite3.Error as e:
+        log.error("embedded store write failed: %s", e)
+        rejections.add("write", "store_error", str(e))
+        return _error(api, 503, f"the embedded store cannot write now: {e}")
+
+    for bad in parsed.rejected:
+        rejections.add("write", "line_protocol", bad.describe())
+    for conflict in outcome.conflicts:
+        rejections.add("write", "field_type_conflict", conflict)
+    problems = [bad.describe() for bad in parsed.rejected] + outcome.conflicts
+    if not problems:
+        return Response(status_code=204)
+    shown = "\n".join(problems[:20]) + (f"\n... and {len(problems) - 20} more" if len(problems) > 20 else "")
+    dropped = len(outcome.conflicts)
+    if outcome.written == 0 and not outcome.conflicts:
+        return _error(api, 400, shown)
+    return _error(api, 400, f"partial write: {shown} dropped={dropped}")
+
+
+@router.post("/api/v2/write", status_code=204, summary="InfluxDB v2 write API (line protocol)")
+async def write_v2(
+    request: Request,
+    settings: Annotated[HubSettings, Depends(get_settings)],
+    rejections: Annotated[Rejections, Depends(get_rejections)],
+    bucket: str | None = None,
+    org: str | None = None,  # accepted and ignored: the embedded store has one organisation
+    precision: str = "ns",
+) -> Response:
+    return await _write(request, "v2", bucket, precision, _credentials(request, None, None), settings, rejections)
+
+
+@router.post("/write", status_code=204, summary="InfluxDB v1 write API (line protocol)")
+async def write_v1(
+    request: Request,
+    settings: Annotated[HubSettings, Depends(get_settings)],
+    rejections: Annotated[Rejections, Depends(get_rejections)],
+    db: str | None = None,
+    precision: str = "ns",
+    rp: str | None = None,  # accepted and ignored: retention is the store's own
+    u: str | None = None,
+    p: str | None = None,
+) -> Response:
+    return await _write(request, "v1", db, precision, _credentials(request, u, p), settings, rejections)
+
+
+# ====================================================================== HTTP: the two InfluxQL reads
+_DURATION = r"(\d+)(ns|u|µ|ms|s|m|h|d|w)"
+_ACTIVITY = re.compile(
+    r'SELECT\s+sum\("stitches"\)\s+AS\s+stitches\s*,\s*sum\("run_ms"\)\s+AS\s+run_ms\s*,\s*'
+    r'sum\("interval_ms"\)\s+AS\s+observed_ms\s+FROM\s+"sewing"\s+WHERE\s+time\s*>\s*now\(\)\s*-\s*'
+    + _DURATION + r'\s+GROUP\s+BY\s+"workshop"\s*,\s*"machine"\s*;?\s*\Z', re.IGNORECASE)
+_LAST_SEEN = re.compile(
+    r'SELECT\s+last\("stitches"\)\s+FROM\s+"sewing"\s+WHERE\s+time\s*>\s*now\(\)\s*-\s*'
+    + _DURATION + r'\s+GROUP\s+BY\s+"workshop"\s*,\s*"machine"\s*;?\s*\Z', re.IGNORECASE)
+_DURATION_NS = {"ns": 1, "u": 1_000, "µ": 1_000, "ms": 1_000_000, "s": 10**9, "m": 60 * 10**9,
+                "h": 3600 * 10**9, "d": 86400 * 10**9, "w": 7 * 86400 * 10**9}
+_EPOCH_NS = {"ns": 1, "n": 1, "u": 1_000, "us": 1_000, "ms": 1_000_000, "s": 10**9, "m": 60 * 10**9,
+             "h": 3600 * 10**9}
+
+
+def _rfc3339(ns: int) -> str:
+    seconds, rem = divmod(ns, 10**9)
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+    return stamp + (f".{rem:09d}".rstrip("0") if rem else "") + "Z"
+
+
+def _series(name: str, workshop: str, machine: str, columns: list[str], row: list) -> dict:
+    return {"name": name, "tags": {"machine": machine, "workshop": workshop}, "columns": columns, "values": [row]}
+
+
+@router.get("/query", summary="The two InfluxQL reads of docs/protocol.md section 7, and nothing else")
+async def query(
+    request: Request,
+    settings: Annotated[HubSettings, Depends(get_settings)],
+    rejections: Annotated[Rejections, Depends(get_rejections)],
+    q: Annotated[str, Query(max_length=4096)] = "",
+    db: str | None = None,
+    epoch: str | None = None,
+    u: str | None = None,
+    p: str | None = None,
+) -> Response:
+    secret = _credentials(request, u, p)
+    readers = settings.all_api_tokens()
+    if settings.embedded_write_token is not None:
+        readers.append(settings.embedded_write_token.get_secret_value())
+    if secret is None or not check_token(secret, readers):
+        rejections.add("query", "unauthorized", "missing or wrong credentials")
+        return _error("v1", 401, "authorization failed")
+    if db != settings.embedded_database:
+        rejections.add("query", "unknown_database", f"db={db!r}")
+        return _error("v1", 404 if db else 400, f"database not found: {db}" if db else "database name required")
+    if epoch is not None and epoch not in _EPOCH_NS:
+        rejections.add("query", "bad_epoch", f"epoch={epoch!r}")
+        return _error("v1", 400, f"invalid epoch {epoch!r}")
+    store = _store(request)
+    statement = q.strip()
+    activity, last = _ACTIVITY.match(statement), _LAST_SEEN.match(statement)
+    if not (activity or last):
+        rejections.add("query", "unsupported_statement", statement[:300])
+        return _error("v1", 400, "error parsing query: the embedded store serves only the two capacity "
+                                 "queries of docs/protocol.md section 7")
+    m = activity or last
+    now_ns = store.now_ns()
+    since_ns = now_ns - int(m.group(1)) * _DURATION_NS[m.group(2)]
+
+    def stamp(ns: int):
+        return ns // _EPOCH_NS[epoch] if epoch else _rfc3339(ns)
+
+    try:
+        if activity:
+            rows = await anyio.to_thread.run_sync(store.activity, since_ns)
+            # Like InfluxDB, an aggregate without GROUP BY time() is stamped with the range start.
+            series = [_series("sewing", w, mc, ["time", "stitches", "run_ms", "observed_ms"],
+                              [stamp(since_ns + 1), s, r, o]) for w, mc, s, r, o in rows]
+        else:
+            rows = await anyio.to_thread.run_sync(store.last_seen, since_ns)
+            series = [_series("sewing", w, mc, ["time", "last"], [stamp(t), s]) for w, mc, t, s in rows]
+    except sqlite3.Error as e:
+        return JSONResponse({"results": [{"statement_id": 0, "error": f"embedded store: {e}"}]})
+    result: dict = {"statement_id": 0}
+    if series:
+        result["series"] = series
+    return JSONResponse({"results": [result]})

@@ -1,0 +1,149 @@
+"""Hub settings: environment (`SEWNET_HUB_*`) over an optional TOML file over defaults.
+
+Secrets (API tokens, the embedded write token, the InfluxDB password, the session key) come from
+the environment, a token file or the TOML file the operator keeps outside the repository; the
+defaults hold none.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+ENV_PREFIX = "SEWNET_HUB_"
+
+
+def _split_tokens(value: object) -> object:
+    """Accept a JSON list or a comma/whitespace separated string, so one env variable can carry
+    several tokens without JSON quoting in a shell."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [t for t in text.replace(",", " ").split() if t]
+    return value
+
+
+class HubSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="forbid", validate_default=True, toml_file=None
+    )
+
+    # --- where capacity comes from
+    telemetry: Literal["influxdb", "embedded"] = "embedded"
+    influx_url: str = "http://127.0.0.1:8086"
+    influx_database: str = "sewnet"
+    influx_username: str | None = None
+    influx_password: SecretStr | None = None
+    influx_timeout_s: float = Field(5.0, gt=0, le=120)
+
+    # --- the embedded time-series store (the demo's stand-in for InfluxDB)
+    embedded_path: Path = Path("var/hub/telemetry.sqlite")
+    embedded_database: str = "sewnet"  # the only db/bucket name the embedded store accepts
+    embedded_write_token: SecretStr | None = None
+    embedded_max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    # Points older than this are pruned; longer than the known window so "machines known" holds.
+    embedded_retention: timedelta = timedelta(days=35)
+
+    # --- who may read
+    api_tokens: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list, repr=False)
+    api_token_file: Path | None = None
+    session_secret: SecretStr | None = None
+    session_max_age: timedelta = timedelta(hours=12)
+    cookie_secure: bool = False  # set true behind HTTPS so the session cookie never goes out in clear
+
+    # --- what capacity means
+    online_window: timedelta = timedelta(minutes=15)
+    capacity_window: timedelta = timedelta(hours=1)
+    known_window: timedelta = timedelta(days=30)
+    page_refresh_s: int = Field(15, ge=2, le=3600)
+
+    @field_validator("api_tokens", mode="before")
+    @classmethod
+    def _tokens_from_text(cls, value: object) -> object:
+        return _split_tokens(value)
+
+    @field_validator("api_tokens")
+    @classmethod
+    def _tokens_not_blank(cls, value: list[SecretStr]) -> list[SecretStr]:
+        for token in value:
+            if len(token.get_secret_value()) < 8:
+                raise ValueError("an API token must be at least 8 characters long")
+        return value
+
+    @model_validator(mode="after")
+    def _windows_make_sense(self) -> "HubSettings":
+        for name in ("online_window", "capacity_window", "known_window", "embedded_retention"):
+            if getattr(self, name) <= timedelta(0):
+                raise ValueError(f"{name} must be positive")
+        if self.known_window < self.online_window:
+            raise ValueError("known_window must not be shorter than online_window")
+        if self.embedded_retention < max(self.known_window, self.capacity_window):
+            raise ValueError("embedded_retention must cover known_window and capacity_window")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls), file_secret_settings)
+
+    # ----------------------------------------------------------------- derived values
+    def all_api_tokens(self) -> list[str]:
+        """Tokens from the settings plus the token file (one per line, `#` starts a comment).
+        Read on each call so a rotated token file takes effect without a restart."""
+        tokens = [t.get_secret_value() for t in self.api_tokens]
+        if self.api_token_file is not None:
+            try:
+                text = self.api_token_file.read_text(encoding="utf-8")
+            except OSError:
+                text = ""  # a missing file means no tokens from it; logged at start-up
+            for line in text.splitlines():
+                line = line.split("#", 1)[0].strip()
+                if len(line) >= 8:
+                    tokens.append(line)
+        return tokens
+
+    def session_key(self) -> bytes:
+        """The key that signs session cookies. Without a configured secret it is derived from the
+        tokens, so several hub workers agree on it and rotating the tokens ends old sessions."""
+        if self.session_secret is not None:
+            return hashlib.sha256(self.session_secret.get_secret_value().encode()).digest()
+        material = "\n".join(sorted(self.all_api_tokens())).encode()
+        if self.embedded_write_token is not None:
+            material += b"\n" + self.embedded_write_token.get_secret_value().encode()
+        return hmac.new(b"sewnet-hub-session-v1", material, hashlib.sha256).digest()
+
+
+def load_settings(config_file: Path | str | None = None, **overrides: object) -> HubSettings:
+    """Settings from the environment over `config_file` (TOML, top-level keys named like the
+    fields) over defaults. `overrides` win over everything (used by tests and the demo)."""
+    if config_file is None:
+        return HubSettings(**overrides)
+    path = Path(config_file)
+    if not path.is_file():
+        raise FileNotFoundError(f"hub config file {path} not found")
+    bound = type(
+        "HubSettingsFromFile",
+        (HubSettings,),
+        {"model_config": SettingsConfigDict(**{**HubSettings.model_config, "toml_file": path})},
+    )
+    return bound(**overrides)
