@@ -1,0 +1,3 @@
+from edge_gateway.cli import main
+
+main()

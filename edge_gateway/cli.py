@@ -1,0 +1,105 @@
+"""`sewnet gateway ...` (and `python -m edge_gateway --config PATH`)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import typer
+
+from .config import ConfigError, GatewayConfig, load_config
+from .outbox import Outbox
+
+app = typer.Typer(no_args_is_help=True, help="The workshop gateway: MQTT ingest, durable outbox, uplink.")
+
+CONFIG = typer.Option(..., "--config", "-c", help="Gateway TOML file (see edge_gateway/gateway.example.toml).")
+
+
+def _load(path: Path) -> GatewayConfig:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        typer.echo(f"config error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _store(cfg: GatewayConfig) -> Outbox:
+    if not cfg.store_path.exists():
+        typer.echo(f"no gateway store at {cfg.store_path} (has the gateway run yet?)", err=True)
+        raise typer.Exit(1)
+    return Outbox(cfg.store_path, cfg.workshop, cfg.registry, timezone=cfg.timezone)
+
+
+@app.command()
+def run(config: Path = CONFIG, verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
+    """Run the gateway until SIGTERM/SIGINT."""
+    from .service import run_gateway
+
+    cfg = _load(config)
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        asyncio.run(run_gateway(cfg))
+    except ConfigError as exc:
+        typer.echo(f"config error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def rejected(
+    config: Path = CONFIG,
+    limit: int = typer.Option(50, min=1, help="How many of the newest rejections to print."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per line."),
+) -> None:
+    """Print the rejected messages the gateway kept, newest first."""
+    cfg = _load(config)
+    with _store(cfg) as store:
+        rows = store.rejected(limit)
+        counters = store.counters()
+    for r in rows:
+        payload = r["payload"].decode("utf-8", errors="backslashreplace")
+        if as_json:
+            typer.echo(json.dumps({**r, "payload": payload}, ensure_ascii=False))
+        else:
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["received_at"]))
+            typer.echo(f"{when}  {r['reason']:<20} {r['topic']}\n    {r['detail']}\n    {payload[:300]}")
+    if not as_json:
+        totals = {k.removeprefix("rejected."): v for k, v in counters.items() if k.startswith("rejected.")}
+        typer.echo(f"counted since install: {totals or 'none'}")
+
+
+@app.command()
+def status(config: Path = CONFIG, as_json: bool = typer.Option(False, "--json")) -> None:
+    """Print devices, pending lines and counters from the gateway's store."""
+    cfg = _load(config)
+    with _store(cfg) as store:
+        devices = store.devices()
+        pending, oldest = store.pending_stats()
+        counters = store.counters()
+        dead = store.dead_letters(5)
+    if as_json:
+        typer.echo(json.dumps({"workshop": cfg.workshop, "devices": devices, "pending_lines": pending,
+                               "oldest_pending_at": oldest, "counters": counters, "dead_letters": dead}))
+        return
+    typer.echo(f"workshop {cfg.workshop}")
+    for d in devices:
+        seen = time.strftime("%H:%M:%S", time.localtime(d["last_seen"])) if d["last_seen"] else "never"
+        typer.echo(f"  {d['machine']:<8} {d['device']:<18} {d['state'] or '?':<8} last seen {seen:<9}"
+                   f" stitches today {d['stitches_today']}")
+    age = f", oldest {time.time() - oldest:.0f} s old" if oldest else ""
+    typer.echo(f"pending lines: {pending}{age}")
+    typer.echo("counters: " + ", ".join(f"{k}={v}" for k, v in sorted(counters.items())))
+    for d in dead:
+        typer.echo(f"dead letter: {d['reason']}: {d['line']}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m edge_gateway --config PATH` runs the gateway; other words go to the sub-app."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0].startswith("-") and argv[0] not in ("--help", "-h"):
+        argv = ["run", *argv]
+    app(argv, prog_name="python -m edge_gateway")

@@ -1,0 +1,204 @@
+"""Gateway configuration: one TOML file (see gateway.example.toml and README.md).
+
+Secrets are never required in the file: every secret can come from a `*_file` (readable by the
+service only) or from an environment variable, checked in that order after an inline value.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .contract import DEVICE_ID, TAG_VALUE
+
+
+class ConfigError(ValueError):
+    """A configuration problem, with the offending key in the message."""
+
+
+class _Section(BaseModel):
+    # A misspelt key must fail loudly, not silently fall back to a default.
+    model_config = ConfigDict(extra="forbid")
+
+
+def _secret(inline: str | None, file: Path | None, env: str, what: str) -> str | None:
+    if inline and file:
+        raise ConfigError(f"{what}: give either the value or its *_file, not both")
+    if inline:
+        return inline
+    if file:
+        try:
+            value = Path(file).read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"{what}_file: cannot read {file}: {exc.strerror}") from None
+        if not value:
+            raise ConfigError(f"{what}_file: {file} is empty")
+        return value
+    return os.environ.get(env) or None
+
+
+class MqttConfig(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(1883, ge=1, le=65535)
+    username: str = "gateway"
+    password: str | None = None
+    password_file: Path | None = None
+    #: Fixed so the broker keeps the gateway's persistent session (and its queue) across restarts.
+    client_id: str = "sewnet-gateway"
+    keepalive_s: int = Field(30, ge=5, le=3600)
+    #: Most messages committed in one SQLite transaction before they are acknowledged.
+    batch_max: int = Field(1000, ge=1, le=100_000)
+    reconnect_max_s: float = Field(30.0, gt=0)
+
+    def secret(self) -> str | None:
+        return _secret(self.password, self.password_file, "SEWNET_MQTT_PASSWORD", "mqtt.password")
+
+
+class UplinkConfig(_Section):
+    api: Literal["v1", "v2"] = "v1"
+    url: str
+    # v1 (InfluxDB 1.x /write)
+    database: str = "sewnet"
+    username: str | None = None
+    password: str | None = None
+    password_file: Path | None = None
+    # v2 (/api/v2/write)
+    token: str | None = None
+    token_file: Path | None = None
+    org: str | None = None
+    bucket: str = "sewnet"
+    flush_interval_s: float = Field(300.0, gt=0)
+    batch_lines: int = Field(5000, ge=1, le=100_000)
+    gzip_level: int = Field(9, ge=0, le=9)
+    timeout_s: float = Field(30.0, gt=0)
+    backoff_max_s: float = Field(60.0, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return v.rstrip("/")
+
+    @model_validator(mode="after")
+    def _per_api(self) -> "UplinkConfig":
+        if self.api == "v2" and not self.org:
+            raise ValueError("org is required when api = \"v2\"")
+        return self
+
+    def secret(self) -> str | None:
+        if self.api == "v2":
+            return _secret(self.token, self.token_file, "SEWNET_UPLINK_TOKEN", "uplink.token")
+        return _secret(self.password, self.password_file, "SEWNET_UPLINK_PASSWORD", "uplink.password")
+
+
+class WebConfig(_Section):
+    enabled: bool = True
+    host: str = "0.0.0.0"
+    port: int = Field(8080, ge=0, le=65535)
+    operator_password: str | None = None
+    operator_password_file: Path | None = None
+
+    def secret(self) -> str | None:
+        return _secret(self.operator_password, self.operator_password_file, "SEWNET_OPERATOR_PASSWORD",
+                       "web.operator_password")
+
+
+class StoreConfig(_Section):
+    #: SQLite synchronous level; FULL survives a power cut of the Pi, NORMAL only a crash.
+    synchronous: Literal["NORMAL", "FULL", "EXTRA"] = "FULL"
+    rejected_keep: int = Field(10_000, ge=1)
+    seen_keep_days: float = Field(7.0, gt=0)
+
+
+class GatewayConfig(_Section):
+    workshop: str
+    data_dir: Path
+    #: Where "today" starts for the operator page's stitch counts.
+    timezone: str = "Asia/Seoul"
+    mqtt: MqttConfig = MqttConfig()
+    uplink: UplinkConfig
+    registry: dict[str, str] = {}
+    web: WebConfig = WebConfig()
+    store: StoreConfig = StoreConfig()
+
+    @field_validator("workshop")
+    @classmethod
+    def _workshop(cls, v: str) -> str:
+        if not TAG_VALUE.fullmatch(v):
+            raise ValueError("use letters, digits, '-', '_' or '.' (it becomes an InfluxDB tag value)")
+        return v
+
+    @field_validator("registry")
+    @classmethod
+    def _registry(cls, v: dict[str, str]) -> dict[str, str]:
+        for device, machine in v.items():
+            if not DEVICE_ID.fullmatch(device):
+                raise ValueError(f"{device!r} is not a device id (^[a-z0-9][a-z0-9_-]{{1,31}}$)")
+            if not TAG_VALUE.fullmatch(machine):
+                raise ValueError(f"{device} = {machine!r}: machine ids use letters, digits, '-', '_' or '.'")
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r}") from None
+        return v
+
+    @property
+    def store_path(self) -> Path:
+        return Path(self.data_dir) / "gateway.sqlite"
+
+    def check_secrets(self) -> None:
+        """Resolve every secret the running service needs; raise ConfigError naming a missing one."""
+        self.mqtt.secret()
+        if self.uplink.secret() is None and self.uplink.api == "v2":
+            raise ConfigError("uplink.token: missing (token, token_file or SEWNET_UPLINK_TOKEN)")
+        if self.web.enabled and self.web.secret() is None:
+            raise ConfigError(
+                "web.operator_password: missing (operator_password, operator_password_file or"
+                " SEWNET_OPERATOR_PASSWORD), or set web.enabled = false"
+            )
+
+
+def _format(err: ValidationError) -> str:
+    parts = []
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key"
+        parts.append(f"{key}: {msg}")
+    return "; ".join(parts)
+
+
+def parse_config(data: dict, source: str = "config") -> GatewayConfig:
+    try:
+        return GatewayConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: {_format(exc)}") from None
+
+
+def load_config(path: str | Path) -> GatewayConfig:
+    """Read and check a gateway TOML file. Raises ConfigError naming the bad key."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    cfg = parse_config(data, str(path))
+    # A relative data_dir means relative to the config file, not to wherever the service started.
+    if not cfg.data_dir.is_absolute():
+        cfg = cfg.model_copy(update={"data_dir": (path.parent / cfg.data_dir).resolve()})
+    return cfg

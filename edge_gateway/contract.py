@@ -1,0 +1,197 @@
+"""Validation of incoming MQTT messages and the line-protocol encoder (docs/protocol.md, 4 and 6).
+
+This runs once per message on the gateway's hot path (thousands of messages a second on a
+Raspberry Pi), so it is written as plain checks on the parsed JSON instead of a pydantic model:
+the rules are few and fixed by the contract, and plain checks are several times faster.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Mapping
+
+CONTRACT_VERSION = 1
+MAX_PAYLOAD_BYTES = 512
+#: How much of a rejected payload the store keeps for inspection.
+KEEP_REJECTED_BYTES = 4096
+
+# The order is the order of the checks: the first failing check names the reason.
+REASONS = (
+    "oversized",
+    "bad_topic",
+    "malformed_json",
+    "unsupported_version",
+    "schema",
+    "device_mismatch",
+    "unknown_device",
+)
+
+DEVICE_ID = re.compile(r"[a-z0-9][a-z0-9_-]{1,31}")
+# fullmatch, not `$`: `$` would let "…/summary\n" through.
+TOPIC = re.compile(r"sewnet/v1/([a-z0-9][a-z0-9_-]{1,31})/(summary|status)")
+
+INT31 = 2**31 - 1
+# SQLite keeps integers as signed 64-bit; a larger total could not be stored at all.
+INT63 = 2**63 - 1
+EARLIEST_TIME = 1_600_000_000
+
+MEASUREMENT = "sewing"
+
+
+@dataclass(slots=True, frozen=True)
+class Summary:
+    device: str
+    boot: int
+    seq: int
+    uptime_ms: int
+    interval_ms: int
+    stitches: int
+    run_ms: int
+    stops: int
+    peak_spm: int
+    total: int
+    time: int | None  # only when the board's clock is synced
+
+
+@dataclass(slots=True, frozen=True)
+class Status:
+    device: str
+    state: str  # "online" | "offline"
+    boot: int
+    fw: str
+    counter: str
+    interval_ms: int
+    uptime_ms: int | None
+    queued: int | None
+    dropped: int | None
+
+
+@dataclass(slots=True, frozen=True)
+class Rejected:
+    reason: str  # one of REASONS
+    detail: str  # for the operator: which key, which value
+
+
+class _SchemaError(Exception):
+    pass
+
+
+def _int(obj: dict, key: str, lo: int, hi: int) -> int:
+    try:
+        value = obj[key]
+    except KeyError:
+        raise _SchemaError(f"{key}: missing") from None
+    # `type(...) is int` and not isinstance: JSON true/false arrive as bool, a subclass of int,
+    # and the contract says booleans are not integers.
+    if type(value) is not int:
+        raise _SchemaError(f"{key}: expected an integer, got {type(value).__name__}")
+    if value < lo or value > hi:
+        raise _SchemaError(f"{key}: {value} outside {lo}..{hi}")
+    return value
+
+
+def _str(obj: dict, key: str, allowed: tuple[str, ...] | None = None, max_len: int = 64) -> str:
+    try:
+        value = obj[key]
+    except KeyError:
+        raise _SchemaError(f"{key}: missing") from None
+    if type(value) is not str:
+        raise _SchemaError(f"{key}: expected a string, got {type(value).__name__}")
+    if allowed is not None and value not in allowed:
+        raise _SchemaError(f"{key}: {value[:40]!r} not one of {', '.join(allowed)}")
+    if len(value) > max_len:
+        raise _SchemaError(f"{key}: longer than {max_len} characters")
+    return value
+
+
+def _summary(obj: dict) -> Summary:
+    # Extra keys are ignored so a later firmware may add fields without being rejected.
+    interval_ms = _int(obj, "interval_ms", 1_000, 3_600_000)
+    # 12,000 stitches/min is 0.2 per millisecond; integer form avoids float rounding at the limit.
+    stitches = _int(obj, "stitches", 0, interval_ms // 5)
+    t = None
+    if "time" in obj:
+        t = _int(obj, "time", EARLIEST_TIME, INT63)
+    return Summary(
+        device=_str(obj, "device"),
+        boot=_int(obj, "boot", 1, INT31),
+        seq=_int(obj, "seq", 1, INT31),
+        uptime_ms=_int(obj, "uptime_ms", 0, 2**53),
+        interval_ms=interval_ms,
+        stitches=stitches,
+        run_ms=_int(obj, "run_ms", 0, interval_ms),
+        stops=_int(obj, "stops", 0, 10_000),
+        peak_spm=_int(obj, "peak_spm", 0, 30_000),
+        total=_int(obj, "total", stitches, INT63),
+        time=t,
+    )
+
+
+def _status(obj: dict) -> Status:
+    state = _str(obj, "state", ("online", "offline"))
+    online = state == "online"
+    # The last will ("offline") carries no uptime/queue figures; the online message must.
+    return Status(
+        device=_str(obj, "device"),
+        state=state,
+        boot=_int(obj, "boot", 1, INT31),
+        fw=_str(obj, "fw", max_len=32),
+        counter=_str(obj, "counter", ("pcnt", "irq")),
+        interval_ms=_int(obj, "interval_ms", 1_000, 3_600_000),
+        uptime_ms=_int(obj, "uptime_ms", 0, 2**53) if online else None,
+        queued=_int(obj, "queued", 0, INT31) if online else None,
+        dropped=_int(obj, "dropped", 0, INT31) if online else None,
+    )
+
+
+def validate(topic: str, payload: bytes, registry: Mapping[str, str]) -> Summary | Status | Rejected:
+    """Check one message per docs/protocol.md section 4.
+
+    `registry` maps device id -> machine id. Returns the validated Summary or Status, or a
+    Rejected with the first failing reason and a short human detail.
+    """
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        return Rejected("oversized", f"{len(payload)} bytes > {MAX_PAYLOAD_BYTES}")
+    m = TOPIC.fullmatch(topic)
+    if m is None:
+        return Rejected("bad_topic", f"topic {topic[:120]!r} outside sewnet/v1/{{device}}/summary|status")
+    topic_device, kind = m.group(1), m.group(2)
+    try:
+        # Decode explicitly: json.loads(bytes) would also accept UTF-16/32, which the contract
+        # does not.
+        obj = json.loads(payload.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        return Rejected("malformed_json", str(exc)[:200])
+    if type(obj) is not dict:
+        return Rejected("malformed_json", f"JSON {type(obj).__name__}, not an object")
+    v = obj.get("v")
+    if type(v) is not int or v != CONTRACT_VERSION:
+        return Rejected("unsupported_version", f"v={v!r:.40}")
+    try:
+        result = _summary(obj) if kind == "summary" else _status(obj)
+    except _SchemaError as exc:
+        return Rejected("schema", str(exc))
+    if result.device != topic_device:
+        return Rejected("device_mismatch", f"device {result.device[:40]!r} on topic of {topic_device!r}")
+    if topic_device not in registry:
+        return Rejected("unknown_device", f"{topic_device} is not in the gateway's registry")
+    return result
+
+
+def encode_line(workshop: str, machine: str, s: Summary, timestamp: int) -> str:
+    """One line of InfluxDB line protocol per summary (docs/protocol.md section 6).
+
+    Tag values come from the gateway's own config (validated there to need no escaping), so this
+    is plain formatting. Tag keys and field keys are in sorted order.
+    """
+    return (
+        f"{MEASUREMENT},machine={machine},workshop={workshop} "
+        f"interval_ms={s.interval_ms}i,peak_spm={s.peak_spm}i,run_ms={s.run_ms}i,"
+        f"stitches={s.stitches}i,stops={s.stops}i {timestamp}"
+    )
+
+
+# Tag values are written unescaped by encode_line, so config must keep them to this alphabet.
+TAG_VALUE = re.compile(r"[A-Za-z0-9_.-]{1,64}")

@@ -1,0 +1,110 @@
+"""The gateway process: ingest + uplink + operator page in one asyncio loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import signal
+
+import uvicorn
+
+from .config import GatewayConfig
+from .ingest import Ingest
+from .outbox import Outbox
+from .uplink import Uplink
+from .web import create_app
+
+log = logging.getLogger("sewnet.gateway")
+
+
+class _Server(uvicorn.Server):
+    # uvicorn would install its own SIGINT/SIGTERM handlers and re-raise the signal after
+    # shutdown; the gateway owns signal handling and stops the web server with the rest.
+    @contextlib.contextmanager
+    def capture_signals(self):
+        yield
+
+
+class Gateway:
+    """The parts of one running gateway, for run_gateway and for tests that drive it in-process."""
+
+    def __init__(self, config: GatewayConfig):
+        config.check_secrets()
+        self.config = config
+        self.outbox = Outbox(
+            config.store_path,
+            config.workshop,
+            config.registry,
+            synchronous=config.store.synchronous,
+            timezone=config.timezone,
+            rejected_keep=config.store.rejected_keep,
+            seen_keep_s=config.store.seen_keep_days * 86400,
+        )
+        self.uplink = Uplink(config.uplink, self.outbox)
+        self.ingest = Ingest(config, self.outbox, on_committed=lambda r: self.uplink.notify(r.accepted))
+        self.web_server: uvicorn.Server | None = None
+        if config.web.enabled:
+            app = create_app(
+                self.outbox,
+                workshop=config.workshop,
+                operator_password=config.web.secret() or "",
+                health=self.health,
+            )
+            self.web_server = _Server(
+                uvicorn.Config(app, host=config.web.host, port=config.web.port, log_level="warning", access_log=False)
+            )
+
+    def health(self) -> dict:
+        return {"uplink": self.uplink.health.as_dict(), "ingest": dataclasses.asdict(self.ingest.health)}
+
+    async def run(self) -> None:
+        """Run until cancelled, then stop every part and close the store."""
+        tasks = [
+            asyncio.create_task(self.ingest.run(), name="ingest"),
+            asyncio.create_task(self.uplink.run(), name="uplink"),
+        ]
+        if self.web_server is not None:
+            tasks.append(asyncio.create_task(self.web_server.serve(), name="web"))
+        try:
+            # Any part ending (it should not) or failing stops the gateway: a supervisor
+            # (systemd) restarts the whole process, which is safe at any instant.
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for t in done:
+                t.result()
+            raise RuntimeError(f"gateway task {next(iter(done)).get_name()} ended")
+        finally:
+            if self.web_server is not None:
+                self.web_server.should_exit = True
+            for t in tasks:
+                if t.get_name() != "web":
+                    t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self.outbox.close()
+
+
+async def run_gateway(config: GatewayConfig) -> None:
+    """Run ingest + uplink + web until cancelled or SIGTERM/SIGINT; shut down cleanly."""
+    gateway = Gateway(config)
+    loop = asyncio.get_running_loop()
+    main = asyncio.create_task(gateway.run(), name="gateway")
+    installed = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, main.cancel)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError):  # not the main thread: the caller cancels us
+            pass
+    try:
+        await main
+    except asyncio.CancelledError:
+        if not main.cancelled():
+            raise  # we were cancelled ourselves, not by a signal
+        log.info("gateway stopped")
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+        if not main.done():
+            main.cancel()
+            await asyncio.gather(main, return_exceptions=True)

@@ -1,0 +1,150 @@
+"""A virtual ESP32 board as its own process, sewing and publishing to a real broker.
+
+    python -m simulators.virtual_board --flash DIR --device ID --password PW --broker HOST:PORT
+        --interval-ms 1000 --seed N --sew-seconds S [--max-spm 10000] [--glitches]
+        [--counter pcnt|irq] [--stop-scale 0.05]
+
+The sewing machine sews for S seconds of real time from the start, then stands still; the board
+runs (publishing idle summaries) until SIGTERM. Ground truth goes to DIR/truth.json, rewritten
+atomically about every second and a last time once sewing is done:
+    {"device": ..., "stitches_generated": N, "sewing_done": bool, ...}
+The Wi-Fi link is down while the file DIR/wifi_down exists.
+
+--glitches adds the sensor faults the chosen counter path is specified to reject: spikes
+narrower than the PCNT filter (pcnt) or contact bounce inside the 2.5 ms lockout (irq). On a
+real board the RC filter and Schmitt trigger of hardware/README.md remove the rest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from simulators.sewing import SewingMachine
+from simulators.virtual_board.board import BOARDS_FILE, VirtualBoard, unique_id_for
+from simulators.virtual_board.clock import RealClock
+
+VARIANT_FOR_COUNTER = {"pcnt": "esp32-devkitc", "irq": "esp32-c3"}
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m simulators.virtual_board", description=__doc__.split("\n\n")[0])
+    p.add_argument("--flash", required=True, type=Path, help="the board's flash folder")
+    p.add_argument("--device", required=True, help="device id = MQTT user name")
+    p.add_argument("--password", required=True, help="the board's MQTT password")
+    p.add_argument("--broker", required=True, help="HOST:PORT")
+    p.add_argument("--interval-ms", type=int, default=10000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--sew-seconds", type=float, default=30.0)
+    p.add_argument("--max-spm", type=float, default=7000.0)
+    p.add_argument("--glitches", action="store_true")
+    p.add_argument("--counter", choices=("pcnt", "irq"), default="pcnt")
+    p.add_argument("--stop-scale", type=float, default=0.05, help="scales long stops (20 s-5 min)")
+    p.add_argument("--keepalive-s", type=int, default=10)
+    p.add_argument("--backoff-max-ms", type=int, default=4000,
+                   help="cap of the reconnect backoff (boards default to 30 s)")
+    p.add_argument("--no-ntp", action="store_true", help="no ntptime: summaries go without time")
+    p.add_argument("--queue-len", type=int, default=360)
+    a = p.parse_args(argv)
+    host, sep, port = a.broker.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        p.error("--broker must be HOST:PORT")
+    a.broker_host, a.broker_port = host, int(port)
+    if a.sew_seconds < 0:
+        p.error("--sew-seconds must be >= 0")
+    return a
+
+
+def board_config(a: argparse.Namespace) -> dict:
+    return {
+        "_written_by": "simulators.virtual_board",
+        "device": a.device,
+        "password": a.password,
+        "wifi": {"ssid": "sewnet-virtual", "password": "virtual"},
+        "broker": {"host": a.broker_host, "port": a.broker_port},
+        "variant": VARIANT_FOR_COUNTER[a.counter],
+        "counter": a.counter,
+        "interval_ms": a.interval_ms,
+        "keepalive_s": a.keepalive_s,
+        "backoff_max_ms": a.backoff_max_ms,
+        "queue_len": a.queue_len,
+        "state_save_ms": 10000,
+        "ntp_host": None if a.no_ntp else "pool.ntp.org",
+    }
+
+
+def sewing_machine(a: argparse.Namespace) -> SewingMachine:
+    glitches = {}
+    if a.glitches:
+        glitches = {"spikes_per_s": 3.0} if a.counter == "pcnt" else {"bounce_prob": 0.3}
+    return SewingMachine(a.seed, a.sew_seconds, max_spm=a.max_spm, stop_scale=a.stop_scale,
+                         start_s=0.2, **glitches)
+
+
+def write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data))
+    os.replace(tmp, path)
+
+
+def watch(board: VirtualBoard, a: argparse.Namespace, stop: threading.Event) -> None:
+    """Outside the firmware's loop: the Wi-Fi switch file and the ground truth file."""
+    wifi_down = a.flash / "wifi_down"
+    truth = a.flash / "truth.json"
+    sewing = board.sewing
+    final = False
+    last_write = -1.0
+    while not stop.is_set():
+        board.link_up = not wifi_down.exists()
+        now = board.clock.now_s()
+        if not final and now - last_write >= 1.0:
+            done = now >= a.sew_seconds
+            write_json(truth, {
+                "device": a.device,
+                "stitches_generated": sewing.stitches if done else sewing.stitches_before(now),
+                "sewing_done": done,
+                "glitches_generated": sewing.glitch_count(),
+                "seed": a.seed,
+                "sew_seconds": a.sew_seconds,
+                "counter": a.counter,
+            })
+            last_write = now
+            final = done
+        stop.wait(0.1)
+
+
+def main(argv=None) -> int:
+    a = parse_args(argv)
+    sys.stdout.reconfigure(line_buffering=True)
+    variant = VARIANT_FOR_COUNTER[a.counter]
+    pins = json.loads(BOARDS_FILE.read_text())[variant]
+    board = VirtualBoard(a.flash, sewing=sewing_machine(a), clock=RealClock(),
+                         sensor_pin=pins["sensor_pin"], unique_id=unique_id_for(a.device),
+                         ntp=not a.no_ntp)
+    board.flash(board_config(a))
+    board.link_up = not (a.flash / "wifi_down").exists()
+
+    def on_sigterm(signum, frame):
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    stop = threading.Event()
+    watcher = threading.Thread(target=watch, args=(board, a, stop), daemon=True, name="watch")
+    watcher.start()
+    board.install(chdir=True)
+    try:
+        board.run_main()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop.set()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

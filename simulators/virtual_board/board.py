@@ -1,0 +1,333 @@
+"""VirtualBoard: an ESP32 whose MicroPython modules are simulated, running the firmware's own
+files unmodified under CPython.
+
+The firmware sees a flash folder (its filesystem root: firmware files, sewnet.json and what it
+writes), `machine`, `network`, `micropython`, optional `ntptime`, and MicroPython's ticks
+functions on `time`. Sockets are real (asyncio.open_connection to a real broker), gated by the
+board's Wi-Fi link (see netlink).
+
+Pin interrupts are delivered at the board's safe points (every ticks_ms/ticks_us call and
+enable_irq, and on advance_* in virtual time) with ticks_us() reading the edge's own time
+inside the handler, as on hardware where the handler stamps the edge when it fires. The Counter
+counts the sensor's edges lazily, when read.
+
+One board is installed per process at a time: the firmware's modules are flat names.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import hashlib
+import importlib
+import os
+import runpy
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from simulators.sewing import SewingMachine
+from simulators.virtual_board import runtime
+from simulators.virtual_board.clock import TICKS_MAX, RealClock, VirtualClock, ticks_add, ticks_diff
+from simulators.virtual_board.netlink import NetLink
+
+REPO = Path(__file__).resolve().parents[2]
+FIRMWARE_DIR = REPO / "firmware"
+BOARDS_FILE = REPO / "hardware" / "boards.json"
+
+_SHIMS = ("machine", "network", "micropython", "ntptime")
+_TIME_FUNCS = ("ticks_ms", "ticks_us", "ticks_cpu", "ticks_diff", "ticks_add", "sleep_ms", "sleep_us")
+
+
+class BoardReset(SystemExit):
+    """machine.reset() on a virtual board: the firmware's process (or test) ends here."""
+
+
+def firmware_files(firmware_dir: Path = FIRMWARE_DIR) -> list[Path]:
+    return sorted(p for p in Path(firmware_dir).glob("*.py"))
+
+
+def unique_id_for(device: str) -> bytes:
+    """Six MAC bytes: those in an `sn-<12 hex>` device id, else a stable hash of the id."""
+    tail = device[3:] if device.startswith("sn-") else ""
+    if len(tail) == 12:
+        try:
+            return bytes.fromhex(tail)
+        except ValueError:
+            pass
+    return hashlib.sha256(device.encode()).digest()[:6]
+
+
+class _IrqLine:
+    def __init__(self, pin, handler, cursor: int) -> None:
+        self.pin = pin
+        self.handler = handler
+        self.cursor = cursor
+
+
+class VirtualBoard:
+    def __init__(
+        self,
+        flash_dir: str | os.PathLike,
+        *,
+        sewing: SewingMachine | None = None,
+        clock: RealClock | VirtualClock | None = None,
+        sensor_pin: int = 34,
+        unique_id: bytes = b"\x3c\x71\xbf\x0a\x12\xf4",
+        ticks_offset_ms: int = 0,
+        ntp: bool = True,
+        firmware_dir: str | os.PathLike = FIRMWARE_DIR,
+    ) -> None:
+        self.flash_dir = Path(flash_dir)
+        self.sewing = sewing
+        self.clock = clock or VirtualClock()
+        self.sensor_pin = sensor_pin
+        self.unique_id = bytes(unique_id)
+        self.ticks_offset_us = ticks_offset_ms * 1000
+        self.ntp = ntp
+        self.firmware_dir = Path(firmware_dir)
+        self.link_up = True
+        self.net = NetLink(self)
+        self.clock_synced = False
+        # observable board internals
+        self.wifi_connects = 0
+        self.ntp_requests = 0
+        self.wdt_started = False
+        self.wdt_feeds = 0
+        self.irq_calls = 0
+        self.irq_errors = 0
+        self._irq_lines: dict[int, _IrqLine] = {}
+        self._counters: dict[object, int] = {}
+        self._irq_enabled = True
+        self._in_irq = False
+        self._irq_now_us: int | None = None
+        self._scheduled: list = []
+        self._saved: dict = {}
+        self._installed = False
+
+    # -- flashing and installing ---------------------------------------------------------------
+
+    def flash(self, config: dict | None = None) -> None:
+        """Copies the firmware files (changed ones only, as a flashing tool would) and writes
+        sewnet.json when a config is given. State the firmware keeps (sn_state.json) stays."""
+        import json
+
+        self.flash_dir.mkdir(parents=True, exist_ok=True)
+        for src in firmware_files(self.firmware_dir):
+            dst = self.flash_dir / src.name
+            if not dst.exists() or dst.read_bytes() != src.read_bytes():
+                shutil.copyfile(src, dst)
+        if config is not None:
+            tmp = self.flash_dir / "sewnet.json.tmp"
+            tmp.write_text(json.dumps(config, indent=1))
+            os.replace(tmp, self.flash_dir / "sewnet.json")
+
+    def install(self, chdir: bool = False) -> "VirtualBoard":
+        if runtime.CURRENT is not None and runtime.CURRENT is not self:
+            raise RuntimeError("another virtual board is installed in this process")
+        if self._installed:
+            return self
+        from simulators.virtual_board import shims  # noqa: F401
+        from simulators.virtual_board.shims import machine, micropython, network, ntptime
+
+        mods = {"machine": machine, "network": network, "micropython": micropython}
+        if self.ntp:
+            mods["ntptime"] = ntptime
+        self._saved = {
+            "modules": {name: sys.modules.get(name) for name in _SHIMS},
+            "time": {name: getattr(time, name, None) for name in _TIME_FUNCS},
+            "open_connection": asyncio.open_connection,
+            "cwd": os.getcwd(),
+            "path": list(sys.path),
+        }
+        self._purge_firmware_modules()
+        for name in _SHIMS:
+            sys.modules.pop(name, None)
+        sys.modules.update(mods)
+        time.ticks_ms = self.ticks_ms
+        time.ticks_us = self.ticks_us
+        time.ticks_cpu = self.ticks_us
+        time.ticks_diff = ticks_diff
+        time.ticks_add = ticks_add
+        time.sleep_ms = lambda ms: time.sleep(ms / 1000)
+        time.sleep_us = lambda us: time.sleep(us / 1e6)
+        real_open = self._saved["open_connection"]
+
+        async def open_connection(host=None, port=None, **kwargs):
+            return await self.net.open_connection(real_open, host, port, **kwargs)
+
+        asyncio.open_connection = open_connection
+        sys.path.insert(0, str(self.flash_dir))
+        if chdir:
+            os.chdir(self.flash_dir)
+        runtime.CURRENT = self
+        self._installed = True
+        return self
+
+    def uninstall(self) -> None:
+        if not self._installed:
+            return
+        self._purge_firmware_modules()
+        for name, mod in self._saved["modules"].items():
+            if mod is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = mod
+        for name, fn in self._saved["time"].items():
+            if fn is None:
+                if hasattr(time, name):
+                    delattr(time, name)
+            else:
+                setattr(time, name, fn)
+        asyncio.open_connection = self._saved["open_connection"]
+        os.chdir(self._saved["cwd"])
+        sys.path[:] = self._saved["path"]
+        runtime.CURRENT = None
+        self._installed = False
+
+    def __enter__(self) -> "VirtualBoard":
+        return self.install()
+
+    def __exit__(self, *exc) -> None:
+        self.uninstall()
+
+    def _purge_firmware_modules(self) -> None:
+        names = {p.stem for p in firmware_files(self.firmware_dir)}
+        for name in list(sys.modules):
+            if name in names:
+                del sys.modules[name]
+
+    def import_firmware(self, name: str):
+        """Imports a firmware module from the board's flash (after install())."""
+        if not self._installed:
+            raise RuntimeError("install() the board first")
+        return importlib.import_module(name)
+
+    def run_main(self) -> None:
+        """Boots the firmware: runs main.py from the flash, as MicroPython does."""
+        if not self._installed:
+            raise RuntimeError("install() the board first")
+        runpy.run_path(str(self.flash_dir / "main.py"), run_name="__main__")
+
+    # -- time ------------------------------------------------------------------------------------
+
+    def _now_us(self) -> int:
+        if self._irq_now_us is not None:
+            return self._irq_now_us
+        now = self.clock.now_us()
+        self.safe_point(now)
+        return now
+
+    def ticks_us(self) -> int:
+        return (self._now_us() + self.ticks_offset_us) & TICKS_MAX
+
+    def ticks_ms(self) -> int:
+        return ((self._now_us() + self.ticks_offset_us) // 1000) & TICKS_MAX
+
+    def advance_ms(self, ms: float) -> None:
+        """Virtual time only: moves the clock and runs the interrupts that fell due."""
+        if not isinstance(self.clock, VirtualClock):
+            raise RuntimeError("advance_ms() needs a VirtualClock")
+        self.clock.advance_us(round(ms * 1000))
+        self.safe_point(self.clock.now_us())
+
+    # -- interrupts and the sensor ---------------------------------------------------------------
+
+    def safe_point(self, now_us: int) -> None:
+        """Runs pending interrupt handlers for sensor edges before now_us, then scheduled calls."""
+        if self._in_irq or not self._irq_enabled:
+            return
+        line = self._irq_lines.get(self.sensor_pin)
+        if line is not None and line.handler is not None and self.sewing is not None:
+            times = self.sewing.edge_times
+            end = bisect.bisect_left(times, now_us / 1e6)
+            self._in_irq = True
+            try:
+                for i in range(line.cursor, end):
+                    self._irq_now_us = int(times[i] * 1e6)
+                    self.irq_calls += 1
+                    try:
+                        line.handler(line.pin)
+                    except Exception as e:  # MicroPython prints and carries on
+                        self.irq_errors += 1
+                        print(f"virtual board: unhandled exception in IRQ handler: {e!r}")
+                    line.cursor = i + 1
+            finally:
+                self._irq_now_us = None
+                self._in_irq = False
+            line.cursor = max(line.cursor, end)
+        if self._scheduled:
+            pending, self._scheduled = self._scheduled, []
+            for func, arg in pending:
+                func(arg)
+
+    def attach_irq(self, pin, handler, hard: bool) -> None:
+        cursor = self._edge_cursor()
+        if handler is None:
+            self._irq_lines.pop(pin.id, None)
+        else:
+            self._irq_lines[pin.id] = _IrqLine(pin, handler, cursor)
+
+    def attach_counter(self, counter) -> int:
+        self._counters[counter] = self._edge_cursor()
+        return 0
+
+    def detach_counter(self, counter) -> None:
+        self._counters.pop(counter, None)
+
+    def _edge_cursor(self) -> int:
+        if self.sewing is None:
+            return 0
+        return self.sewing.edge_index(self.clock.now_us() / 1e6)
+
+    def counter_edges(self, counter) -> int:
+        """Edges a PCNT unit counted since it was last read: sensor edges only if its source is
+        the sensor pin, and only pulses at least as wide as its glitch filter."""
+        if counter not in self._counters or self.sewing is None:
+            return 0
+        src = counter.src
+        if src is None or getattr(src, "id", None) != self.sensor_pin:
+            return 0
+        start = self._counters[counter]
+        end = bisect.bisect_left(self.sewing.edge_times, self._now_us() / 1e6)
+        min_w = counter.filter_ns * 1e-9
+        widths = self.sewing.edge_widths
+        n = sum(1 for i in range(start, end) if widths[i] >= min_w)
+        self._counters[counter] = end
+        return n
+
+    def sensor_level(self) -> int:
+        if self.sewing is None:
+            return 0
+        t = self._now_us() / 1e6
+        i = bisect.bisect_right(self.sewing.edge_times, t) - 1
+        return int(i >= 0 and t < self.sewing.edge_times[i] + self.sewing.edge_widths[i])
+
+    def disable_irq(self) -> bool:
+        state, self._irq_enabled = self._irq_enabled, False
+        return state
+
+    def enable_irq(self, state: bool = True) -> None:
+        self._irq_enabled = bool(state)
+        if self._irq_enabled:
+            self.safe_point(self.clock.now_us())
+
+    def schedule(self, func, arg) -> None:
+        if len(self._scheduled) >= 8:    # MICROPY_SCHEDULER_DEPTH
+            raise RuntimeError("schedule queue full")
+        self._scheduled.append((func, arg))
+
+    # -- the rest of the board ------------------------------------------------------------------
+
+    def set_link(self, up: bool) -> None:
+        self.link_up = bool(up)
+
+    def reset(self) -> None:
+        raise BoardReset(3)
+
+    def stitches_generated(self) -> int:
+        """Real stitches the sewing machine has made so far (ground truth)."""
+        if self.sewing is None:
+            return 0
+        return self.sewing.stitches_before(self.clock.now_us() / 1e6)
