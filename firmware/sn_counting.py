@@ -52,7 +52,7 @@ class Lockout:
             # d < 0 means the microsecond ticks wrapped past half their period (an idle of
             # minutes): that edge is long after the lockout, not inside it.
             if 0 <= d < self.lockout_us:
-                self.rejected += 1
+                self.rejected = (self.rejected + 1) & 0x1FFFFFFF   # stays a small int
                 return False
         self.last = now_us
         return True

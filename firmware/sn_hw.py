@@ -11,9 +11,9 @@ import machine
 
 import sn_counting
 
-# ticks_us() on the ESP32 wraps at 2**30; the interrupt tally is kept in the same range so it
-# stays a small int (no heap allocation inside the interrupt handler).
-_IRQ_BITS = 30
+# The interrupt tally wraps at 2**29 so that even `tally + 1` stays a small int on the ESP32
+# (31-bit small ints): a hard interrupt handler must not allocate.
+_IRQ_BITS = 29
 _IRQ_MASK = (1 << _IRQ_BITS) - 1
 
 

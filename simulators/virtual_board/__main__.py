@@ -140,10 +140,13 @@ def main(argv=None) -> int:
     try:
         board.run_main()
     except KeyboardInterrupt:
-        pass
+        return 0
     finally:
         stop.set()
-    return 0
+    # main.py only returns when the firmware refused to start (a bad sewnet.json): on a real
+    # board the REPL would wait; here the process says so.
+    print("virtual board: the firmware stopped", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ nothing, and a board cannot publish under another board's topic."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -205,10 +204,13 @@ def test_wifi_cut_for_several_intervals_loses_nothing(mosquitto, boards):
                          what="every stitch after the link came back")
         summaries = listener.summaries()
         assert_consistent(summaries, device)        # no gap: nothing was lost
-        replayed = [p["seq"] for p, at in summaries if at > restored_at
-                    and p["uptime_ms"] < (restored_at - cut_at) * 1000 + summaries[before - 1][0]["uptime_ms"]]
-        assert len(replayed) >= 3, f"the summaries of the outage came after it: {replayed}"
-        assert replayed == sorted(replayed), "replayed oldest first"
+        # Intervals that closed in the first 3 s of the 4 s outage were queued on the board and
+        # reached the broker only once the link was back (and in seq order: assert_consistent
+        # checks seq order of first arrival).
+        last_before_cut = summaries[during - 1][0]["uptime_ms"]
+        queued = [(p["seq"], at) for p, at in summaries
+                  if last_before_cut < p["uptime_ms"] <= last_before_cut + 3000]
+        assert len(queued) == 3 and all(at > restored_at for _, at in queued), queued
         statuses = [m[1] for m in listener.of("status") if m[1]["state"] == "online"]
         assert len(statuses) >= 2, "a fresh online status on reconnect"
         assert statuses[-1]["queued"] >= 2, "the backlog was waiting in the board's queue"
