@@ -29,6 +29,9 @@ SUBSCRIPTIONS = [("sewnet/v1/+/summary", 1), ("sewnet/v1/+/status", 1)]
 @dataclass
 class IngestHealth:
     connected: bool = False
+    #: True once the broker has confirmed the subscriptions of this connection. From the first
+    #: time on, the persistent session queues everything for the gateway even while it is down.
+    subscribed: bool = False
     connected_since: float | None = None
     last_error: str | None = None
     last_error_at: float | None = None
@@ -67,6 +70,10 @@ class Ingest:
         # acknowledges every message as it is parsed, before we have stored it, and a crash in
         # between would lose it: the broker would consider it delivered.
         client._client.manual_ack_set(True)
+        if not logging.getLogger("mqtt").isEnabledFor(logging.DEBUG):
+            # paho formats a debug record for every packet otherwise: a tenth of the CPU per
+            # message at thousands of messages a second.
+            client._client.disable_logger()
         return client
 
     async def run(self) -> None:
@@ -79,6 +86,7 @@ class Ingest:
                     self.health.connected_since = time.time()
                     backoff = 0.25
                     await client.subscribe(SUBSCRIPTIONS)
+                    self.health.subscribed = True
                     log.info("connected to mqtt://%s:%s", self.config.mqtt.host, self.config.mqtt.port)
                     await self._consume(client)
             except asyncio.CancelledError:
@@ -90,7 +98,7 @@ class Ingest:
             finally:
                 if self.health.connected:
                     self.health.reconnects += 1
-                self.health.connected = False
+                self.health.connected = self.health.subscribed = False
             # Jitter keeps a workshop's gateway from hammering a broker that just came back in
             # lock-step with every other client.
             await asyncio.sleep(backoff * random.uniform(0.5, 1.0))

@@ -199,6 +199,7 @@ class Outbox:
         last_ts = self._last_ts
         series_touched: set[str] = set()
         rejected_rows = []
+        outbox_rows = []  # in arrival order: the rowid order is the uplink's "oldest first"
         db.execute("BEGIN IMMEDIATE")
         for msg in messages:
             result = validate(msg.topic, msg.payload, self.registry)
@@ -223,10 +224,7 @@ class Outbox:
                 last_ts[machine] = ts
                 series_touched.add(machine)
                 line = encode_line(self.workshop, machine, s, ts)
-                db.execute(
-                    "INSERT INTO outbox(series, ts, line, stored_at) VALUES (?,?,?,?)",
-                    (machine, ts, line, msg.received_at),
-                )
+                outbox_rows.append((machine, ts, line, msg.received_at))
                 res.lines.append(line)
                 res.accepted += 1
                 self._note_summary(s, machine, ts, msg.received_at, counts)
@@ -241,6 +239,8 @@ class Outbox:
                 rejected_rows.append(
                     (msg.topic[:512], msg.payload[:KEEP_REJECTED_BYTES], result.reason, result.detail, msg.received_at)
                 )
+        if outbox_rows:
+            db.executemany("INSERT INTO outbox(series, ts, line, stored_at) VALUES (?,?,?,?)", outbox_rows)
         if rejected_rows:
             db.executemany(
                 "INSERT INTO rejected(topic, payload, reason, detail, received_at) VALUES (?,?,?,?,?)", rejected_rows

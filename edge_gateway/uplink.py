@@ -83,6 +83,10 @@ class Uplink:
         """Ingest committed `new_lines` lines (called from the event loop)."""
         if new_lines:
             self._new_lines += new_lines
+            # Keep the health figures live between drains without a COUNT(*) per batch.
+            self.health.pending_lines += new_lines
+            if self.health.oldest_pending_at is None:
+                self.health.oldest_pending_at = time.time()
             if self._new_lines >= self.config.batch_lines:
                 self._wake.set()
 
@@ -123,10 +127,11 @@ class Uplink:
             self._client = httpx.AsyncClient(
                 auth=auth, timeout=c.timeout_s, transport=self._transport, headers=headers
             )
-            # Every request header is paid for on the LTE link; these say nothing InfluxDB uses.
-            for name in ("user-agent", "accept", "accept-encoding"):
+            # Every request header is paid for on the LTE link, 12 times an hour at the defaults:
+            # keep only what InfluxDB reads. (Keep-alive is HTTP/1.1's default without saying so,
+            # and /write takes line protocol whatever the Content-Type.)
+            for name in ("user-agent", "accept", "accept-encoding", "connection"):
                 self._client.headers.pop(name, None)
-            self._client.headers["Content-Type"] = "text/plain; charset=utf-8"
             self._client.headers["Content-Encoding"] = "gzip"
         return self._client
 

@@ -111,6 +111,29 @@ class Workshop:
                                         start_new_session=True)
         log.close()
 
+    def gateway_snapshot(self) -> dict:
+        import httpx
+
+        r = httpx.get(f"http://127.0.0.1:{self.web_port}/api/v1/devices", auth=("operator", self.operator_password),
+                      timeout=2)
+        r.raise_for_status()
+        return r.json()
+
+    def wait_gateway_listening(self, timeout: float = 30) -> None:
+        """Until the gateway has subscribed once, the broker has no session to queue summaries
+        for it (in a workshop the gateway is installed before the first board)."""
+        import httpx
+
+        def subscribed():
+            if self.gateway.poll() is not None:
+                raise RuntimeError(f"gateway {self.name} exited: {self.gateway_log()}")
+            try:
+                return self.gateway_snapshot()["ingest"].get("subscribed")
+            except httpx.HTTPError:
+                return False
+
+        wait_for(subscribed, timeout=timeout, what=f"gateway {self.name} subscribed", interval=0.1)
+
     def kill_gateway(self) -> None:
         """SIGKILL: no chance to flush or say goodbye, as when the Pi loses power."""
         assert self.gateway is not None

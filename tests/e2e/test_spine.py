@@ -52,6 +52,8 @@ def network(tmp_path, influxdb):
 def start_network(workshops: list[Workshop], sew_seconds: float) -> None:
     for ws in workshops:
         ws.start_gateway()
+    for ws in workshops:
+        ws.wait_gateway_listening()
     for n, ws in enumerate(workshops):
         for i, b in enumerate(ws.boards):
             start_board(ws, b, seed=1000 * n + i, sew_seconds=sew_seconds)

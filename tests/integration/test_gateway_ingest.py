@@ -207,8 +207,9 @@ def accepted(store: Path) -> int:
 
 
 def test_sigkill_while_boards_publish_loses_nothing_and_stores_each_summary_once(tmp_path, mosquitto, devices):
-    web_port = free_port()
-    cfg = gateway_config(tmp_path, mosquitto, host="127.0.0.1", port=web_port, operator_password="sew-sew-1234")
+    web_port, password = free_port(), "sew-sew-1234"
+    api = f"http://127.0.0.1:{web_port}/api/v1/devices"
+    cfg = gateway_config(tmp_path, mosquitto, host="127.0.0.1", port=web_port, operator_password=password)
     config_path = tmp_path / "gateway.toml"
     config_path.write_text(toml(cfg))
     store = tmp_path / "gw" / "gateway.sqlite"
@@ -217,17 +218,29 @@ def test_sigkill_while_boards_publish_loses_nothing_and_stores_each_summary_once
     publishers = [Publisher(mosquitto, d, devices[d], per_board, rate=300) for d in DEVICES]
     gw = start_gateway(config_path, log_path)
     try:
-        wait_for(store.exists, timeout=20, what="gateway store created")
+        # Until the gateway's first subscription the broker has no session to queue for it.
+        wait_for(lambda: (r := _get_ok(api, password)) and r.json()["ingest"]["subscribed"], timeout=20,
+                 what=f"gateway subscribed ({log_path})")
         for p in publishers:
             p.start()
-        # Kill twice at different points of the stream, each time while boards are publishing.
-        for threshold in (400, 1600):
-            wait_for(lambda: accepted(store) >= threshold, timeout=30,
-                     what=f"{threshold} summaries stored ({log_path.read_text()[-500:]})")
-            gw.send_signal(signal.SIGKILL)
-            gw.wait(10)
-            assert any(p.is_alive() for p in publishers), "boards stopped before the kill: nothing tested"
-            gw = start_gateway(config_path, log_path)
+        # Kill 1: in the middle of the live stream.
+        wait_for(lambda: accepted(store) >= 300, timeout=30, what=f"300 summaries stored ({log_path})")
+        gw.send_signal(signal.SIGKILL)
+        gw.wait(10)
+        stored_at_kill = accepted(store)
+        assert all(p.is_alive() for p in publishers), "boards stopped before the kill: nothing tested"
+        # The boards go on; the broker queues for the dead gateway's session.
+        sent = sum(p.sent for p in publishers)
+        wait_for(lambda: sum(p.sent for p in publishers) >= sent + 600, timeout=30, what="a backlog at the broker")
+        gw = start_gateway(config_path, log_path)
+        # Kill 2: while the restarted gateway drains that backlog, with batches parsed, in the
+        # store's transaction or being acknowledged.
+        wait_for(lambda: accepted(store) > stored_at_kill + 50, timeout=30, interval=0.002,
+                 what="restarted gateway draining the backlog")
+        gw.send_signal(signal.SIGKILL)
+        gw.wait(10)
+        assert accepted(store) < per_board * len(publishers), "backlog fully drained before the kill"
+        gw = start_gateway(config_path, log_path)
         for p in publishers:
             p.join(60)
             assert p.error is None, p.error
@@ -251,14 +264,13 @@ def test_sigkill_while_boards_publish_loses_nothing_and_stores_each_summary_once
         assert accepted(store) == total
 
         # The operator page of the restarted process: login required, figures from the store.
-        r = httpx.get(f"http://127.0.0.1:{web_port}/api/v1/devices", timeout=5)
-        assert r.status_code == 401
-        r = wait_for(lambda: _get_ok(f"http://127.0.0.1:{web_port}/api/v1/devices", "sew-sew-1234"),
-                     timeout=10, what="operator API")
+        assert httpx.get(api, timeout=5).status_code == 401
+        assert httpx.get(api, auth=("operator", "wrong"), timeout=5).status_code == 401
+        r = wait_for(lambda: _get_ok(api, password), timeout=10, what="operator API")
         body = r.json()
         assert {d["machine"] for d in body["devices"]} == set(DEVICES.values())
         assert body["uplink"]["pending_lines"] == total
-        page = httpx.get(f"http://127.0.0.1:{web_port}/", auth=("operator", "sew-sew-1234"), timeout=5)
+        page = httpx.get(f"http://127.0.0.1:{web_port}/", auth=("operator", password), timeout=5)
         assert page.status_code == 200 and "오늘 땀수" in page.text and "m02" in page.text
 
         # Clean shutdown on SIGTERM.

@@ -114,3 +114,50 @@ def test_status_online_and_last_will_validate():
     assert validate(topic, json.dumps(bad).encode(), REGISTRY).reason == "schema"
     no_uptime = {k: v for k, v in online.items() if k != "uptime_ms"}
     assert validate(topic, json.dumps(no_uptime).encode(), REGISTRY).reason == "schema"
+
+
+# ---- the gateway's own configuration: the example must load, mistakes must name their key ------
+
+from edge_gateway.config import ConfigError, load_config  # noqa: E402
+
+EXAMPLE = Path(__file__).parents[2] / "edge_gateway" / "gateway.example.toml"
+
+
+def test_example_config_loads_with_documented_defaults():
+    cfg = load_config(EXAMPLE)
+    assert (cfg.uplink.flush_interval_s, cfg.uplink.batch_lines, cfg.mqtt.username) == (300, 5000, "gateway")
+    assert cfg.store.synchronous == "FULL" and cfg.registry["sn-3c71bf0a12f4"] == "m03"
+
+
+@pytest.mark.parametrize("snippet, key", [
+    ('[uplink]\nurl = "http://x"\nflush_intervall_s = 3', "uplink.flush_intervall_s: unknown key"),
+    ('[uplink]\nurl = "ftp://x"', "uplink.url"),
+    ('[uplink]\nurl = "http://x"\napi = "v2"', "org is required"),
+    ('[uplink]\nurl = "http://x"\n[mqtt]\nport = "many"', "mqtt.port"),
+    ('[uplink]\nurl = "http://x"\n[registry]\n"SN-BAD" = "m1"', "registry"),
+    ('[uplink]\nurl = "http://x"\n[registry]\n"sn-ok01" = "m 1"', "registry"),
+])
+def test_config_errors_name_the_key(tmp_path, snippet, key):
+    path = tmp_path / "gw.toml"
+    path.write_text(f'workshop = "ws-1"\ndata_dir = "d"\n{snippet}\n')
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        load_config(path)
+
+
+def test_secrets_come_from_file_or_env_never_both(tmp_path, monkeypatch):
+    secret = tmp_path / "mqtt.pw"
+    secret.write_text("s3cret\n")
+    path = tmp_path / "gw.toml"
+    path.write_text(f'workshop = "ws-1"\ndata_dir = "d"\n[mqtt]\npassword_file = "{secret}"\n'
+                    '[uplink]\nurl = "http://x"\n[web]\nenabled = false\n')
+    cfg = load_config(path)
+    assert cfg.mqtt.secret() == "s3cret" and cfg.data_dir == (tmp_path / "d").resolve()
+    monkeypatch.setenv("SEWNET_UPLINK_PASSWORD", "from-env")
+    assert cfg.uplink.secret() == "from-env"
+    both = cfg.mqtt.model_copy(update={"password": "inline"})
+    with pytest.raises(ConfigError, match="not both"):
+        both.secret()
+    web_on = cfg.model_copy(update={"web": cfg.web.model_copy(update={"enabled": True})})
+    monkeypatch.delenv("SEWNET_OPERATOR_PASSWORD", raising=False)
+    with pytest.raises(ConfigError, match="operator_password"):
+        web_on.check_secrets()
