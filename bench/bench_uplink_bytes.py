@@ -3,8 +3,8 @@
 A workshop of 6 machines sews for one simulated hour (simulators/sewing.py: bursty sewing with
 pauses and long stops, each machine with its own top speed). Each board's 10 s summaries go
 through the real gateway store (dedup, timestamps, outbox) and the real uplink code at its
-defaults: flush every 300 s, up to 5,000 lines a request, gzip level 9, v1 /write with basic
-auth. The simulated hour is driven by calling the uplink's flush() once per 300 simulated
+defaults: flush every 600 s, up to 5,000 lines a request, gzip level 9, v1 /write with basic
+auth. The simulated hour is driven by calling the uplink's flush() once per 600 simulated
 seconds, the same path the interval timer takes.
 
 Bytes are counted on the socket by a TCP proxy in front of a real InfluxDB 1.x: every byte of
@@ -139,7 +139,7 @@ async def main() -> None:
             # ---- the gateway at its defaults ----
             cfg = UplinkConfig(api="v1", url=url, database="sewnet", username=influx.username,
                                password=influx.password)
-            assert (cfg.flush_interval_s, cfg.batch_lines, cfg.gzip_level) == (300, 5000, 9)
+            assert (cfg.flush_interval_s, cfg.batch_lines, cfg.gzip_level) == (600, 5000, 9)
             store = Outbox(Path(tmp) / "gw.sqlite", WORKSHOP, registry)
             uplink = Uplink(cfg, store)
             task = asyncio.create_task(uplink.run())
