@@ -125,7 +125,7 @@ EXAMPLE = Path(__file__).parents[2] / "edge_gateway" / "gateway.example.toml"
 
 def test_example_config_loads_with_documented_defaults():
     cfg = load_config(EXAMPLE)
-    assert (cfg.uplink.flush_interval_s, cfg.uplink.batch_lines, cfg.mqtt.username) == (300, 5000, "gateway")
+    assert (cfg.uplink.flush_interval_s, cfg.uplink.batch_lines, cfg.mqtt.username) == (600, 5000, "gateway")
     assert cfg.store.synchronous == "FULL" and cfg.registry["sn-3c71bf0a12f4"] == "m03"
 
 
