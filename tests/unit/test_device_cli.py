@@ -1,7 +1,7 @@
 """The technician's commands: device ids, flash bundles, the flashing plan.
 
 Flashing itself needs a board on a serial port, which CI does not have: the `flash` test checks
-the mpremote commands it would run (--dry-run); tests/hil runs it against a real board."""
+the mpremote commands it would run (--dry-run); running them needs a real board on a serial port."""
 
 import json
 import stat
