@@ -1,7 +1,7 @@
 """The technician's commands: device ids, flash bundles, the flashing plan.
 
 Flashing itself needs a board on a serial port, which CI does not have: the `flash` test checks
-the mpremote commands it would run (--dry-run); running them needs a real board on a serial port."""
+the mpremote commands it would run (--dry-run)."""
 
 import json
 import stat
