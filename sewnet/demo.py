@@ -33,18 +33,57 @@ def _free_port(preferred: int = 0) -> int:
     raise RuntimeError("no free port")
 
 
-def _board_process(flash: Path, device: str, password: str, broker_port: int, seed: int,
-                   interval_ms: int) -> subprocess.Popen:
-    flash.mkdir(parents=True, exist_ok=True)
-    log = open(flash.parent / f"{device}.log", "ab")
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "simulators.virtual_board", "--flash", str(flash), "--device", device,
-         "--password", password, "--broker", f"127.0.0.1:{broker_port}", "--interval-ms", str(interval_ms),
-         "--seed", str(seed), "--sew-seconds", "1000000000", "--max-spm", "7000", "--stop-scale", "0.1"],
-        stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT, start_new_session=True)
-    log.close()
-    return proc
+SHIFT_S = 3600  # a virtual machine sews for an hour, then its board restarts for the next shift
+
+
+class DemoBoard:
+    """A virtual board process. When its sewing machine's shift is over the board is restarted,
+    as a power cycle: the boot counter goes up and the lifetime total carries on from flash."""
+
+    def __init__(self, flash: Path, device: str, password: str, broker_port: int, seed: int, interval_ms: int):
+        self.flash, self.device, self.password = flash, device, password
+        self.broker_port, self.seed, self.interval_ms = broker_port, seed, interval_ms
+        self.shift = 0
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.flash.mkdir(parents=True, exist_ok=True)
+        (self.flash / "truth.json").unlink(missing_ok=True)
+        log = open(self.flash.parent / f"{self.device}.log", "ab")
+        env = dict(os.environ, SEWNET_DEVICE_PASSWORD=self.password, PYTHONUNBUFFERED="1",
+                   PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "simulators.virtual_board", "--flash", str(self.flash), "--device", self.device,
+             "--broker", f"127.0.0.1:{self.broker_port}", "--interval-ms", str(self.interval_ms),
+             "--seed", str(self.seed + 7919 * self.shift), "--sew-seconds", str(SHIFT_S), "--max-spm", "7000",
+             "--stop-scale", "0.1"],
+            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT, start_new_session=True)
+        log.close()
+        self.shift += 1
+
+    def shift_over(self) -> bool:
+        try:
+            return bool(json.loads((self.flash / "truth.json").read_text()).get("sewing_done"))
+        except (OSError, ValueError):
+            return False
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+async def _supervise(boards: list["DemoBoard"]) -> None:
+    while True:
+        await asyncio.sleep(5)
+        for b in boards:
+            if b.shift_over() or b.proc.poll() is not None:
+                b.stop()
+                b.start()
 
 
 async def _demo(workshops: int, machines: int, hub_port: int, data_dir: Path, interval_ms: int,
@@ -86,8 +125,10 @@ async def _demo(workshops: int, machines: int, hub_port: int, data_dir: Path, in
             }, source=f"demo gateway {name}")
             gateways.append(asyncio.create_task(run_gateway(config), name=f"gateway-{name}"))
             for m, device in enumerate(devices):
-                boards.append(_board_process(shop / "boards" / device, device, users[device], broker_port,
-                                             seed=100 * w + m, interval_ms=interval_ms))
+                board = DemoBoard(shop / "boards" / device, device, users[device], broker_port,
+                                  seed=100 * w + m, interval_ms=interval_ms)
+                board.start()
+                boards.append(board)
             shop_info.append({"workshop": name, "gateway_url": f"http://127.0.0.1:{web_port}/",
                               "operator_password": operator_pw, "broker_port": broker_port,
                               "machines": list(devices.values())})
@@ -109,15 +150,16 @@ async def _demo(workshops: int, machines: int, hub_port: int, data_dir: Path, in
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        supervisor = asyncio.create_task(_supervise(boards))
         waiters = [asyncio.create_task(stop.wait())] + gateways
         done, _ = await asyncio.wait(waiters, timeout=duration, return_when=asyncio.FIRST_COMPLETED)
+        supervisor.cancel()
         for task in done:
             if task in gateways and task.exception():
                 raise task.exception()
     finally:
-        for p in boards:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
+        for b in boards:
+            b.stop()
         for task in gateways:
             task.cancel()
         for task in gateways:
@@ -126,11 +168,6 @@ async def _demo(workshops: int, machines: int, hub_port: int, data_dir: Path, in
         for b in brokers:
             with contextlib.suppress(Exception):
                 await b.shutdown()
-        for p in boards:
-            try:
-                p.wait(5)
-            except subprocess.TimeoutExpired:
-                p.kill()
         hub.stop()
         print("SewNet demo stopped.")
 

@@ -32,11 +32,15 @@ from simulators.virtual_board.clock import RealClock
 VARIANT_FOR_COUNTER = {"pcnt": "esp32-devkitc", "irq": "esp32-c3"}
 
 
+MAX_SEW_SECONDS = 4 * 3600
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m simulators.virtual_board", description=__doc__.split("\n\n")[0])
     p.add_argument("--flash", required=True, type=Path, help="the board's flash folder")
     p.add_argument("--device", required=True, help="device id = MQTT user name")
-    p.add_argument("--password", required=True, help="the board's MQTT password")
+    p.add_argument("--password", default=os.environ.get("SEWNET_DEVICE_PASSWORD"),
+                   help="the board's MQTT password (better: SEWNET_DEVICE_PASSWORD, kept out of `ps`)")
     p.add_argument("--broker", required=True, help="HOST:PORT")
     p.add_argument("--interval-ms", type=int, default=10000)
     p.add_argument("--seed", type=int, default=0)
@@ -55,8 +59,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     if not sep or not host or not port.isdigit():
         p.error("--broker must be HOST:PORT")
     a.broker_host, a.broker_port = host, int(port)
-    if a.sew_seconds < 0:
-        p.error("--sew-seconds must be >= 0")
+    if not a.password:
+        p.error("give the board's MQTT password in SEWNET_DEVICE_PASSWORD (or --password)")
+    # The model draws the whole pulse train up front (~35 MB and 0.25 s per sewing hour).
+    if not 0 <= a.sew_seconds <= MAX_SEW_SECONDS:
+        p.error(f"--sew-seconds must be 0..{MAX_SEW_SECONDS} (restart the board for another shift)")
     return a
 
 

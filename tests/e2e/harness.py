@@ -168,12 +168,13 @@ def start_board(ws: Workshop, board: Board, seed: int, sew_seconds: float, inter
     board.flash.mkdir(parents=True, exist_ok=True)
     log = open(board.flash.parent / f"{board.device}.log", "ab")
     cmd = [sys.executable, "-m", "simulators.virtual_board", "--flash", str(board.flash), "--device", board.device,
-           "--password", password, "--broker", f"{ws.broker.host}:{ws.broker.port}",
+           "--broker", f"{ws.broker.host}:{ws.broker.port}",
            "--interval-ms", str(interval_ms), "--seed", str(seed), "--sew-seconds", str(sew_seconds),
            "--max-spm", str(max_spm), "--stop-scale", "0.05"]
     if glitches:
         cmd.append("--glitches")
-    board.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=_env(), cwd=ROOT,
+    board.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+                                  env=dict(_env(), SEWNET_DEVICE_PASSWORD=password),
                                   start_new_session=True)
     log.close()
 

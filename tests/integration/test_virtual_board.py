@@ -6,6 +6,7 @@ nothing, and a board cannot publish under another board's topic."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -66,7 +67,7 @@ class Board:
         self.flash = flash
         self.device = device
         args = [sys.executable, "-m", "simulators.virtual_board", "--flash", str(flash),
-                "--device", device, "--password", password, "--broker", f"{broker.host}:{broker.port}"]
+                "--device", device, "--broker", f"{broker.host}:{broker.port}"]
         opts.setdefault("interval_ms", 1000)
         for k, v in opts.items():
             flag = "--" + k.replace("_", "-")
@@ -76,7 +77,8 @@ class Board:
                 args += [flag, str(v)]
         flash.mkdir(parents=True, exist_ok=True)
         self.log = open(flash.parent / f"{device}.log", "wb")
-        self.proc = subprocess.Popen(args, cwd=REPO, stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(args, cwd=REPO, stdout=self.log, stderr=subprocess.STDOUT,
+                                     env=dict(os.environ, SEWNET_DEVICE_PASSWORD=password))
 
     def truth(self):
         try:
