@@ -19,6 +19,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from sewnet.processes import terminate
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -68,13 +70,7 @@ class DemoBoard:
             return False
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc, timeout=5)
 
 
 async def _supervise(boards: list["DemoBoard"]) -> None:

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import httpx
 
+from sewnet.processes import terminate
+
 from tests.waiting import wait_for
 
 
@@ -75,13 +77,7 @@ class _Process:
 
     def stop(self, timeout: float = 20.0) -> None:
         """Graceful stop (SIGTERM): the server saves what it keeps on disk."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc, timeout)
 
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:

@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import signal
 import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sewnet.processes import terminate
 from tests.servers import InfluxDB1, Mosquitto
 from tests.waiting import wait_for
 
@@ -64,13 +64,7 @@ class Board:
         return bool(self.truth().get("sewing_done"))
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc, timeout=10)
 
 
 @dataclass
@@ -141,13 +135,7 @@ class Workshop:
         self.gateway.wait()
 
     def stop_gateway(self) -> None:
-        if self.gateway and self.gateway.poll() is None:
-            self.gateway.send_signal(signal.SIGTERM)
-            try:
-                self.gateway.wait(15)
-            except subprocess.TimeoutExpired:
-                self.gateway.kill()
-                self.gateway.wait()
+        terminate(self.gateway, timeout=15)
 
     def gateway_log(self) -> str:
         try:
