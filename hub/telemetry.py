@@ -165,15 +165,21 @@ class InfluxQLTelemetry(_RowChecks):
         series = results[0].get("series") or []
         return series if isinstance(series, list) else []
 
-    async def machine_activity(self, window: timedelta) -> list[MachineActivity]:
-        out = []
-        for s in await self._series(activity_query(window)):
+    async def _machine_rows(self, query: str):
+        """(series, workshop, machine, columns, values) of each series that names its machine."""
+        rows = []
+        for s in await self._series(query):
             tags = s.get("tags") or {}
             workshop, machine = _tag(tags, "workshop"), _tag(tags, "machine")
-            columns, values = s.get("columns") or [], s.get("values") or []
             if not workshop or not machine:
                 self._skip("series without workshop or machine tag", s)
                 continue
+            rows.append((s, workshop, machine, s.get("columns") or [], s.get("values") or []))
+        return rows
+
+    async def machine_activity(self, window: timedelta) -> list[MachineActivity]:
+        out = []
+        for s, workshop, machine, columns, values in await self._machine_rows(activity_query(window)):
             if len(values) != 1 or not all(c in columns for c in ("stitches", "run_ms", "observed_ms")):
                 self._skip("unexpected shape", s)
                 continue
@@ -187,13 +193,7 @@ class InfluxQLTelemetry(_RowChecks):
 
     async def machines_last_seen(self, known_window: timedelta) -> list[MachineSeen]:
         out = []
-        for s in await self._series(last_seen_query(known_window)):
-            tags = s.get("tags") or {}
-            workshop, machine = _tag(tags, "workshop"), _tag(tags, "machine")
-            columns, values = s.get("columns") or [], s.get("values") or []
-            if not workshop or not machine:
-                self._skip("series without workshop or machine tag", s)
-                continue
+        for s, workshop, machine, columns, values in await self._machine_rows(last_seen_query(known_window)):
             if len(values) != 1 or "time" not in columns:
                 self._skip("unexpected shape", s)
                 continue
