@@ -1,10 +1,11 @@
 """Uplink: pending lines -> gzip'd line protocol -> InfluxDB, deleted only after a 2xx.
 
-Both APIs are spoken with httpx rather than influxdb-client: its WriteApi retries inside urllib3
-with its own backoff (and gives up after a few minutes by default), blocks the thread it runs in,
-and would hide the status codes this loop needs to tell "retry later" from "this data is bad".
-Here the queue is the SQLite outbox, retries are forever with capped backoff, and every request
-is one gzip'd body whose bytes we control (that is what the LTE bill counts).
+v1 (`/write`, InfluxDB 1.x) is spoken with httpx, keeping only the request headers InfluxDB reads
+(every header is paid for on LTE). v2 (`/api/v2/write`, InfluxDB 2.x/3.x) goes through
+influxdb-client's synchronous WriteApi in a worker thread, with its own retries off and nothing
+batched in its memory: by default it retries inside urllib3 and gives up after a few minutes.
+Either way the queue is the SQLite outbox, retries are forever with capped backoff, and every
+request is one gzip'd batch.
 
 Decisions per answer:
 - 2xx: delete the lines.
@@ -28,6 +29,9 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import httpx
+from influxdb_client import InfluxDBClient, WritePrecision
+from influxdb_client.client.write_api import SYNCHRONOUS, WriteApi
+from influxdb_client.rest import ApiException
 
 from .config import UplinkConfig
 from .outbox import Outbox, PendingLine
@@ -77,6 +81,7 @@ class Uplink:
         self._new_lines = 0
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
+        self._v2: tuple[InfluxDBClient, WriteApi] | None = None
 
     # ---- signals from the rest of the gateway -------------------------------------------------
     def notify(self, new_lines: int) -> None:
@@ -113,20 +118,9 @@ class Uplink:
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
             c = self.config
-            if c.api == "v1":
-                url = f"{c.url}/write"
-                params = {"db": c.database, "precision": "s"}
-                auth = httpx.BasicAuth(c.username, self._secret or "") if c.username else None
-                headers = {}
-            else:
-                url = f"{c.url}/api/v2/write"
-                params = {"org": c.org, "bucket": c.bucket, "precision": "s"}
-                auth = None
-                headers = {"Authorization": f"Token {self._secret}"} if self._secret else {}
-            self._url, self._params = url, params
-            self._client = httpx.AsyncClient(
-                auth=auth, timeout=c.timeout_s, transport=self._transport, headers=headers
-            )
+            self._url, self._params = f"{c.url}/write", {"db": c.database, "precision": "s"}
+            auth = httpx.BasicAuth(c.username, self._secret or "") if c.username else None
+            self._client = httpx.AsyncClient(auth=auth, timeout=c.timeout_s, transport=self._transport)
             # Every request header is paid for on the LTE link, 12 times an hour at the defaults:
             # keep only what InfluxDB reads. (Keep-alive is HTTP/1.1's default without saying so,
             # and /write takes line protocol whatever the Content-Type.)
@@ -135,10 +129,31 @@ class Uplink:
             self._client.headers["Content-Encoding"] = "gzip"
         return self._client
 
+    def _post_v2(self, text: bytes) -> tuple[int, str]:
+        """/api/v2/write through influxdb-client, synchronously in a worker thread. Its own
+        retries are off and nothing is batched in its memory: the outbox is the only buffer,
+        and the loop above retries for as long as it takes (the client alone gives up)."""
+        if self._v2 is None:
+            c = self.config
+            client = InfluxDBClient(url=c.url, token=self._secret, org=c.org, enable_gzip=True,
+                                    timeout=int(c.timeout_s * 1000), retries=False)
+            self._v2 = (client, client.write_api(write_options=SYNCHRONOUS))
+        try:
+            self._v2[1].write(bucket=self.config.bucket, org=self.config.org, record=text,
+                              write_precision=WritePrecision.S)
+        except ApiException as exc:
+            return exc.status or 0, str(exc.body or exc.reason or "")[:500].strip()
+        except Exception as exc:  # connection refused, reset, timeout: the server is away
+            raise RetryLater(f"{type(exc).__name__}: {exc}") from None
+        return 204, ""
+
     async def aclose(self) -> None:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+        if self._v2 is not None:
+            self._v2[0].close()
+            self._v2 = None
 
     async def run(self) -> None:
         """Ship until cancelled."""
@@ -223,7 +238,13 @@ class Uplink:
         raise RetryLater(f"HTTP {status}: {reason}")
 
     async def _post(self, batch: Sequence[PendingLine]) -> tuple[int, str]:
-        body = gzip.compress(("\n".join(p.line for p in batch) + "\n").encode(), self.config.gzip_level, mtime=0)
+        text = ("\n".join(p.line for p in batch) + "\n").encode()
+        body = gzip.compress(text, self.config.gzip_level, mtime=0)
+        if self.config.api == "v2":
+            status, reason = await asyncio.to_thread(self._post_v2, text)
+            self.health.requests += 1
+            self.health.bytes_sent += len(body)  # the client gzips the same text the same way
+            return status, reason
         client = self._http()
         try:
             r = await client.post(self._url, params=self._params, content=body)

@@ -152,6 +152,35 @@ async def test_v2_write_reaches_victoriametrics(victoria, store):
         await stop(task)
 
 
+async def test_v2_outage_then_recovery_through_influxdb_client(victoria, store):
+    """The v2 path (influxdb-client) keeps lines through a server outage and resends them."""
+    start = int(time.time()) - 3600
+    cfg = UplinkConfig(api="v2", url=victoria.url, org="sewnet", bucket="sewnet", token="not-checked-by-vm",
+                       flush_interval_s=3600, backoff_max_s=0.5, timeout_s=5)
+    uplink = Uplink(cfg, store)
+    task = await running(uplink)
+    try:
+        first, expected = summaries(range(1, 41), start)
+        store.ingest(first)
+        assert await uplink.flush(timeout=30)
+
+        await asyncio.to_thread(victoria.stop)
+        second, more = summaries(range(41, 101), start)
+        store.ingest(second)
+        expected = add(expected, more)
+        assert not await uplink.flush(timeout=2), "flush cannot succeed while the server is down"
+        assert uplink.health.last_error and store.pending_stats()[0] == 180
+
+        await asyncio.to_thread(victoria.start)
+        assert await uplink.flush(timeout=30)
+        assert store.pending_stats()[0] == 0
+        series = victoria.export('{__name__="sewing_stitches"}')
+        assert {s["metric"]["machine"]: sum(s["values"]) for s in series} == expected
+        assert all(len(s["timestamps"]) == 100 for s in series)
+    finally:
+        await stop(task)
+
+
 async def test_interval_flush_and_full_batch_wake_without_explicit_flush(influxdb, store):
     """Nobody calls flush(): a full batch goes at once, the rest when the interval passes."""
     start = int(time.time()) - 7200
