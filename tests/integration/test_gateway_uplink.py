@@ -73,36 +73,48 @@ async def test_v1_lines_arrive_and_stitch_sums_match(influxdb, store):
         await stop(task)
 
 
-async def test_v1_outage_then_recovery_loses_nothing_and_counts_nothing_twice(influxdb, store):
+async def outage_then_recovery(cfg: UplinkConfig, store: Outbox, server, before: int, during: int,
+                               on_restart=lambda: None) -> dict[str, int]:
+    """Ship `before` rounds of summaries, stop the server, queue `during` more, check they wait
+    in the outbox, start the server and flush. Returns the stitches expected per machine."""
     start = int(time.time()) - 7200
-    cfg = UplinkConfig(api="v1", url=influxdb.url, database=influxdb.database, username=influxdb.username,
-                       password=influxdb.password, batch_lines=200, flush_interval_s=3600, backoff_max_s=0.5,
-                       timeout_s=5)
     uplink = Uplink(cfg, store)
     task = await running(uplink)
     try:
-        first, expected = summaries(range(1, 101), start)
+        first, expected = summaries(range(1, before + 1), start)
         store.ingest(first)
         assert await uplink.flush(timeout=30)
 
-        await asyncio.to_thread(influxdb.stop)
-        second, more = summaries(range(101, 301), start)
+        await asyncio.to_thread(server.stop)
+        second, more = summaries(range(before + 1, before + during + 1), start)
         store.ingest(second)
-        expected = add(expected, more)
-        assert not await uplink.flush(timeout=2), "flush cannot succeed while InfluxDB is down"
-        assert uplink.health.last_error and store.pending_stats()[0] == 600
+        assert not await uplink.flush(timeout=2), "flush cannot succeed while the server is down"
+        assert uplink.health.last_error and store.pending_stats()[0] == during * len(REGISTRY)
 
-        await asyncio.to_thread(influxdb.start)
+        await asyncio.to_thread(server.start)
+        on_restart()
+        assert await uplink.flush(timeout=30)
+        assert store.pending_stats()[0] == 0
+        return add(expected, more)
+    finally:
+        await stop(task)
+
+
+async def test_v1_outage_then_recovery_loses_nothing_and_counts_nothing_twice(influxdb, store):
+    cfg = UplinkConfig(api="v1", url=influxdb.url, database=influxdb.database, username=influxdb.username,
+                       password=influxdb.password, batch_lines=200, flush_interval_s=3600, backoff_max_s=0.5,
+                       timeout_s=5)
+
+    def lost_acknowledgement():
         # As if an earlier attempt had landed and only its 204 was lost: the gateway will send
         # these lines again, and the same points must overwrite themselves.
         influxdb.write("\n".join(p.line for p in store.pending(250)))
-        assert await uplink.flush(timeout=30)
-        assert store.pending_stats()[0] == 0
-        assert influxdb.series_sum("stitches") == expected
-        count = influxdb.query('SELECT count("stitches") FROM "sewing" WHERE time > 0')
-        assert count["results"][0]["series"][0]["values"][0][1] == 900
-    finally:
-        await stop(task)
+
+    expected = await outage_then_recovery(cfg, store, influxdb, before=100, during=200,
+                                          on_restart=lost_acknowledgement)
+    assert influxdb.series_sum("stitches") == expected
+    count = influxdb.query('SELECT count("stitches") FROM "sewing" WHERE time > 0')
+    assert count["results"][0]["series"][0]["values"][0][1] == 900
 
 
 async def test_v1_bad_line_goes_to_dead_letter_and_the_queue_moves_on(influxdb, store):
@@ -154,31 +166,12 @@ async def test_v2_write_reaches_victoriametrics(victoria, store):
 
 async def test_v2_outage_then_recovery_through_influxdb_client(victoria, store):
     """The v2 path (influxdb-client) keeps lines through a server outage and resends them."""
-    start = int(time.time()) - 3600
     cfg = UplinkConfig(api="v2", url=victoria.url, org="sewnet", bucket="sewnet", token="not-checked-by-vm",
                        flush_interval_s=3600, backoff_max_s=0.5, timeout_s=5)
-    uplink = Uplink(cfg, store)
-    task = await running(uplink)
-    try:
-        first, expected = summaries(range(1, 41), start)
-        store.ingest(first)
-        assert await uplink.flush(timeout=30)
-
-        await asyncio.to_thread(victoria.stop)
-        second, more = summaries(range(41, 101), start)
-        store.ingest(second)
-        expected = add(expected, more)
-        assert not await uplink.flush(timeout=2), "flush cannot succeed while the server is down"
-        assert uplink.health.last_error and store.pending_stats()[0] == 180
-
-        await asyncio.to_thread(victoria.start)
-        assert await uplink.flush(timeout=30)
-        assert store.pending_stats()[0] == 0
-        series = victoria.export('{__name__="sewing_stitches"}')
-        assert {s["metric"]["machine"]: sum(s["values"]) for s in series} == expected
-        assert all(len(s["timestamps"]) == 100 for s in series)
-    finally:
-        await stop(task)
+    expected = await outage_then_recovery(cfg, store, victoria, before=40, during=60)
+    series = victoria.export('{__name__="sewing_stitches"}')
+    assert {s["metric"]["machine"]: sum(s["values"]) for s in series} == expected
+    assert all(len(s["timestamps"]) == 100 for s in series)
 
 
 async def test_interval_flush_and_full_batch_wake_without_explicit_flush(influxdb, store):
