@@ -108,6 +108,17 @@ async def _capacity_context(telemetry: Telemetry, settings: HubSettings) -> tupl
 
 
 # ----------------------------------------------------------------------------- routes
+def _log_in(request: Request, settings: HubSettings, rejections: Rejections, token: str, via: str):
+    """Start a session for a valid token and go to the page; count and refuse anything else."""
+    tid = check_token(token, settings.all_api_tokens())
+    if tid is None:
+        rejections.add("login", "bad_token", via)
+        return _login_page(request, settings, error=True, status=401)
+    response = RedirectResponse("/", status_code=303)
+    _start_session(response, request, settings, tid)
+    return response
+
+
 @router.get("/", response_class=HTMLResponse)
 async def index(
     request: Request,
@@ -118,13 +129,7 @@ async def index(
 ):
     if token is not None:
         # A printed link like /?token=...: log in, then drop the token from the address bar.
-        tid = check_token(token, settings.all_api_tokens())
-        if tid is None:
-            rejections.add("login", "bad_token", "via ?token=")
-            return _login_page(request, settings, error=True, status=401)
-        response = RedirectResponse("/", status_code=303)
-        _start_session(response, request, settings, tid)
-        return response
+        return _log_in(request, settings, rejections, token, "via ?token=")
     if session_token_id(request, settings) is None:
         return RedirectResponse("/login", status_code=303)
     context, status = await _capacity_context(telemetry, settings)
@@ -157,13 +162,7 @@ async def login(
     rejections: Annotated[Rejections, Depends(get_rejections)],
     token: Annotated[str, Form(max_length=1024)] = "",
 ):
-    tid = check_token(token.strip(), settings.all_api_tokens())
-    if tid is None:
-        rejections.add("login", "bad_token", "via the login form")
-        return _login_page(request, settings, error=True, status=401)
-    response = RedirectResponse("/", status_code=303)
-    _start_session(response, request, settings, tid)
-    return response
+    return _log_in(request, settings, rejections, token.strip(), "via the login form")
 
 
 @router.post("/logout")
