@@ -41,6 +41,12 @@ def store(tmp_path):
         yield s
 
 
+def v1_config(influxdb, **settings) -> UplinkConfig:
+    """The uplink pointed at the test InfluxDB 1.x with its credentials."""
+    return UplinkConfig(api="v1", url=influxdb.url, database=influxdb.database, username=influxdb.username,
+                        password=influxdb.password, **settings)
+
+
 async def running(uplink: Uplink):
     task = asyncio.create_task(uplink.run())
     await asyncio.sleep(0)
@@ -56,8 +62,7 @@ async def test_v1_lines_arrive_and_stitch_sums_match(influxdb, store):
     start = int(time.time()) - 7200
     msgs, expected = summaries(range(1, 301), start)
     assert store.ingest(msgs).accepted == 900
-    cfg = UplinkConfig(api="v1", url=influxdb.url, database=influxdb.database, username=influxdb.username,
-                       password=influxdb.password, batch_lines=250, flush_interval_s=3600)
+    cfg = v1_config(influxdb, batch_lines=250, flush_interval_s=3600)
     uplink = Uplink(cfg, store)
     task = await running(uplink)
     try:
@@ -101,9 +106,7 @@ async def outage_then_recovery(cfg: UplinkConfig, store: Outbox, server, before:
 
 
 async def test_v1_outage_then_recovery_loses_nothing_and_counts_nothing_twice(influxdb, store):
-    cfg = UplinkConfig(api="v1", url=influxdb.url, database=influxdb.database, username=influxdb.username,
-                       password=influxdb.password, batch_lines=200, flush_interval_s=3600, backoff_max_s=0.5,
-                       timeout_s=5)
+    cfg = v1_config(influxdb, batch_lines=200, flush_interval_s=3600, backoff_max_s=0.5, timeout_s=5)
 
     def lost_acknowledgement():
         # As if an earlier attempt had landed and only its 204 was lost: the gateway will send
@@ -127,8 +130,7 @@ async def test_v1_bad_line_goes_to_dead_letter_and_the_queue_moves_on(influxdb, 
         store._db.execute("INSERT INTO outbox(series, ts, line, stored_at) VALUES ('m02', 1, 'sewing,machine=m02 "
                           "stitches=', ?)", (time.time(),))
     store.ingest(msgs[60:])
-    cfg = UplinkConfig(api="v1", url=influxdb.url, database=influxdb.database, username=influxdb.username,
-                       password=influxdb.password, batch_lines=5000, flush_interval_s=3600)
+    cfg = v1_config(influxdb, batch_lines=5000, flush_interval_s=3600)
     uplink = Uplink(cfg, store)
     task = await running(uplink)
     try:
@@ -177,8 +179,7 @@ async def test_v2_outage_then_recovery_through_influxdb_client(victoria, store):
 async def test_interval_flush_and_full_batch_wake_without_explicit_flush(influxdb, store):
     """Nobody calls flush(): a full batch goes at once, the rest when the interval passes."""
     start = int(time.time()) - 7200
-    cfg = UplinkConfig(api="v1", url=influxdb.url, database=influxdb.database, username=influxdb.username,
-                       password=influxdb.password, batch_lines=90, flush_interval_s=1.5)
+    cfg = v1_config(influxdb, batch_lines=90, flush_interval_s=1.5)
     uplink = Uplink(cfg, store)
     task = await running(uplink)
     try:
