@@ -79,6 +79,11 @@ class UplinkConfig(_Section):
     gzip_level: int = Field(9, ge=0, le=9)
     timeout_s: float = Field(30.0, gt=0)
     backoff_max_s: float = Field(60.0, gt=0)
+    #: Backoff cap while the server refuses the credentials or has no database: only a person can
+    #: fix that, so a try (of one line) every 15 minutes is enough.
+    refused_backoff_max_s: float = Field(900.0, gt=0)
+    #: A transient failure (network, server busy) becomes an alert on the page after this long.
+    alert_after_s: float = Field(1800.0, ge=0)
 
     @field_validator("url")
     @classmethod
