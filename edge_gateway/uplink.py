@@ -131,6 +131,10 @@ def classify(status: int, body: str, retry_after: str | None = None) -> Answer:
     message = server_message(body)
     if 200 <= status < 300:
         kind = DELIVERED
+    elif status < 100:  # no HTTP status at all: the answer never really came
+        kind = NETWORK
+    elif status == 408:
+        kind = TIMEOUT
     elif status == 413:
         kind = TOO_LARGE
     elif status in (401, 403):

@@ -149,6 +149,8 @@ async def test_v1_bad_line_goes_to_dead_letter_and_the_queue_moves_on(influxdb, 
         assert "HTTP 400" in dead[0]["reason"] and "parse" in dead[0]["reason"]
         assert influxdb.series_sum("stitches") == expected
         assert store.counters()["dead_letter"] == 1 and uplink.health.dead_lettered == 1
+        # The answer named the line: one request for it, one more for the rest (not a bisection).
+        assert uplink.health.requests == 2
     finally:
         await stop(task)
 

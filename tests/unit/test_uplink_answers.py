@@ -13,8 +13,8 @@ from hypothesis import given, settings, strategies as st
 
 from edge_gateway.outbox import PendingLine
 from edge_gateway.uplink import (
-    BAD_DATA, BUSY, CREDENTIALS, DELIVERED, NETWORK, NOT_FOUND, REFUSED, SERVER_ERROR, TOO_LARGE, classify,
-    duration_words, refused_lines, retry_after_s, uplink_words,
+    BAD_DATA, BUSY, CREDENTIALS, DELIVERED, NETWORK, NOT_FOUND, REFUSED, SERVER_ERROR, TIMEOUT, TOO_LARGE,
+    classify, duration_words, refused_lines, retry_after_s, uplink_words,
 )
 
 
@@ -41,6 +41,7 @@ def test_statuses_map_to_what_the_gateway_does():
     assert classify(503, "", "7").kind == BUSY and classify(503, "", "7").retry_after_s == 7
     assert classify(429, "", "1.5").retry_after_s == 1.5
     assert classify(502, "<html>bad gateway</html>").kind == SERVER_ERROR
+    assert classify(408, "").kind == TIMEOUT and classify(0, "").kind == NETWORK
     assert classify(401, "", "30").retry_after_s is None  # only a busy server's wish counts
 
 
@@ -127,7 +128,7 @@ line_text = st.text(st.characters(exclude_categories=("Cs",)), max_size=60)
 
 @settings(max_examples=300, deadline=None)
 @given(lines=st.lists(st.tuples(line_text, st.integers(0, 50)), min_size=1, max_size=12),
-       status=st.integers(100, 599), body=st.text(max_size=400), pick=st.lists(st.integers(0, 11), max_size=4),
+       status=st.integers(0, 999), body=st.text(max_size=400), pick=st.lists(st.integers(0, 11), max_size=4),
        dropped=st.integers(0, 20), kind=st.sampled_from(["points beyond retention policy", "x", "field type conflict:"
                                                         ' input field "stitches" on measurement "sewing" is type float']))
 def test_fuzzed_answers_never_crash_and_refuse_only_lines_of_the_batch(lines, status, body, pick, dropped, kind):
@@ -135,7 +136,8 @@ def test_fuzzed_answers_never_crash_and_refuse_only_lines_of_the_batch(lines, st
     named = "\n".join(f"unable to parse '{b[i].line}': bad" for i in pick if i < len(b))
     for message in (body, f"partial write: {named}\n{kind} dropped={dropped}", f"{body}{named}"):
         answer = classify(status, message)
-        assert answer.kind in {DELIVERED, BAD_DATA, TOO_LARGE, CREDENTIALS, NOT_FOUND, REFUSED, BUSY, SERVER_ERROR}
+        assert answer.kind in {DELIVERED, BAD_DATA, TOO_LARGE, CREDENTIALS, NOT_FOUND, REFUSED, BUSY, SERVER_ERROR,
+                               TIMEOUT, NETWORK}
         refused = refused_lines(b, answer.message)
         if refused is None:
             continue
