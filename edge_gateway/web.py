@@ -23,6 +23,7 @@ import os
 import secrets
 import time
 import unicodedata
+import urllib.parse
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
@@ -47,6 +48,7 @@ TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 SESSION_COOKIE = "sewnet_gateway_session"
 # Longer is not a password anyone types; it only costs hashing.
 PASSWORD_MAX_CHARS = 1024
+LOGIN_BODY_MAX_BYTES = 16 * 1024
 
 # A board sends a summary every 10 s by default; three missed ones is worth showing.
 QUIET_AFTER_S = 60
@@ -294,9 +296,18 @@ def create_app(
             logins.refused_while_locked()
             return login_page(request, 429, lockout_words(until),
                               {"Retry-After": str(max(1, int(until - time.time())))})
-        form = await request.form(max_files=0, max_fields=10)
-        presented = form.get("password")
-        if not isinstance(presented, str) or not password_ok(presented):
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > LOGIN_BODY_MAX_BYTES:  # nobody types that much: do not hold it
+                return login_page(request, 413, ("입력이 너무 깁니다.", "That is too long."))
+        # The form is url-encoded (the browser's default); anything else reads as a wrong password.
+        try:
+            fields = urllib.parse.parse_qs(body.decode("utf-8", "replace"), max_num_fields=20, errors="replace")
+        except ValueError:  # too many fields
+            fields = {}
+        presented = (fields.get("password") or [None])[0]
+        if presented is None or not password_ok(presented):
             logins.failed(client)
             until = logins.locked_until(client)
             if until is not None:
