@@ -49,8 +49,6 @@ from influxdb_client import InfluxDBClient, WritePrecision
 from influxdb_client.client.write_api import SYNCHRONOUS, WriteApi
 from influxdb_client.rest import ApiException
 
-from hub.line_protocol import PRECISION_NS, field_type, parse_line
-
 from .alerts import Alert
 from .config import ConfigError, UplinkConfig
 from .outbox import Outbox, PendingLine
@@ -187,12 +185,26 @@ def _unquote(text: str) -> str:
     return re.sub(r"\\(.)", r"\1", text)
 
 
+def _value_type(token: str) -> str:
+    """InfluxDB's name for the type of a field value as written in line protocol."""
+    if token.startswith('"'):
+        return "string"
+    if token in ("t", "T", "true", "True", "TRUE", "f", "F", "false", "False", "FALSE"):
+        return "boolean"
+    return {"i": "integer", "u": "unsigned"}.get(token[-1:], "float")
+
+
 def _has_field_type(line: str, measurement: str, field: str, typ: str) -> bool:
-    try:
-        point = parse_line(line, PRECISION_NS["s"], 0)
-    except ValueError:
+    # Every line sent is the gateway's own encode_line output: no escapes, no string fields, so
+    # plain splitting reads it exactly (a general parser would be the hub's business).
+    head, _, rest = line.partition(" ")
+    if head.split(",", 1)[0] != measurement:
         return False
-    return point.measurement == measurement and field in point.fields and field_type(point.fields[field]) == typ
+    for pair in rest.rsplit(" ", 1)[0].split(","):
+        key, _, value = pair.partition("=")
+        if key == field:
+            return _value_type(value) == typ
+    return False
 
 
 def refused_lines(batch: Sequence[PendingLine], message: str) -> list[tuple[PendingLine, str]] | None:

@@ -32,11 +32,11 @@ from zoneinfo import ZoneInfo
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from limits import RateLimitItemPerSecond
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
-from hub.auth import read_session, sign_session
 
 from .contract import REASONS
 from .outbox import Outbox
@@ -173,6 +173,7 @@ def create_app(
     fingerprint = hmac.new(key, b"operator-password:" + password_bytes(operator_password),
                            hashlib.sha256).hexdigest()[:16]
     max_age = int(session_days * 86400)
+    sessions = URLSafeTimedSerializer(key, salt="sewnet-gateway-session")
     logins = Logins(login_max_failures, login_window_s)
     tz = ZoneInfo(timezone)
     app.state.logins = logins
@@ -186,7 +187,13 @@ def create_app(
         return request.client.host if request.client else "unknown"
 
     def has_session(request: Request) -> bool:
-        return read_session(key, request.cookies.get(SESSION_COOKIE), {fingerprint}) is not None
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if not cookie or len(cookie) > 512:
+            return False
+        try:
+            return sessions.loads(cookie, max_age=max_age) == fingerprint
+        except BadSignature:  # forged, expired or from another key
+            return False
 
     def lockout_words(until: float) -> tuple[str, str]:
         at = datetime.fromtimestamp(until, tz).strftime("%H:%M")
@@ -318,7 +325,7 @@ def create_app(
                                              f"Wrong password. {left} tries left."))
         logins.succeeded(client)
         response = RedirectResponse("/", status_code=303)
-        response.set_cookie(SESSION_COOKIE, sign_session(key, fingerprint, max_age), max_age=max_age,
+        response.set_cookie(SESSION_COOKIE, sessions.dumps(fingerprint), max_age=max_age,
                             httponly=True, samesite="lax", path="/", secure=request.url.scheme == "https")
         return response
 
