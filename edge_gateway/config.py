@@ -79,6 +79,11 @@ class UplinkConfig(_Section):
     gzip_level: int = Field(9, ge=0, le=9)
     timeout_s: float = Field(30.0, gt=0)
     backoff_max_s: float = Field(60.0, gt=0)
+    #: Backoff cap while the server refuses the credentials or has no database: only a person can
+    #: fix that, so a try (of one line) every 15 minutes is enough.
+    refused_backoff_max_s: float = Field(900.0, gt=0)
+    #: A transient failure (network, server busy) becomes an alert on the page after this long.
+    alert_after_s: float = Field(1800.0, ge=0)
 
     @field_validator("url")
     @classmethod
@@ -105,6 +110,11 @@ class WebConfig(_Section):
     port: int = Field(8080, ge=0, le=65535)
     operator_password: str | None = None
     operator_password_file: Path | None = None
+    #: How long a login is remembered on a device. Changing the password ends every session.
+    session_days: float = Field(30.0, gt=0, le=400)
+    #: Failed logins allowed per client address in login_window_s before it is locked out.
+    login_max_failures: int = Field(5, ge=1, le=1000)
+    login_window_s: int = Field(900, ge=1, le=86400)
 
     def secret(self) -> str | None:
         return _secret(self.operator_password, self.operator_password_file, "SEWNET_OPERATOR_PASSWORD",

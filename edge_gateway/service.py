@@ -14,7 +14,7 @@ from .config import GatewayConfig
 from .ingest import Ingest
 from .outbox import Outbox
 from .uplink import Uplink
-from .web import create_app
+from .web import create_app, load_session_key
 
 log = logging.getLogger("sewnet.gateway")
 
@@ -46,11 +46,17 @@ class Gateway:
         self.ingest = Ingest(config, self.outbox, on_committed=lambda r: self.uplink.notify(r.accepted))
         self.web_server: uvicorn.Server | None = None
         if config.web.enabled:
+            web = config.web
             app = create_app(
                 self.outbox,
                 workshop=config.workshop,
-                operator_password=config.web.secret() or "",
+                operator_password=web.secret() or "",
                 health=self.health,
+                session_key=load_session_key(config.data_dir / "web-session.key"),
+                session_days=web.session_days,
+                login_max_failures=web.login_max_failures,
+                login_window_s=web.login_window_s,
+                timezone=config.timezone,
             )
             self.web_server = _Server(
                 uvicorn.Config(app, host=config.web.host, port=config.web.port, log_level="warning", access_log=False)

@@ -250,12 +250,14 @@ class VictoriaMetrics(_Process):
         require_binary(self.binary, "victoria-metrics")
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        #: More command-line flags for the next start, e.g. -httpAuth.username=... to refuse writes.
+        self.extra_args: list[str] = []
 
     def _command(self) -> list[str]:
         return [self.binary, f"-storageDataPath={self.workdir / 'data'}", f"-httpListenAddr=127.0.0.1:{self.port}",
                 "-retentionPeriod=100y", "-loggerLevel=ERROR",
                 # one sample per series and millisecond, like InfluxDB's last-write-wins
-                "-dedup.minScrapeInterval=1ms"]
+                "-dedup.minScrapeInterval=1ms", *self.extra_args]
 
     def _ready(self) -> bool:
         try:

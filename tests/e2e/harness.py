@@ -108,8 +108,8 @@ class Workshop:
     def gateway_snapshot(self) -> dict:
         import httpx
 
-        r = httpx.get(f"http://127.0.0.1:{self.web_port}/api/v1/devices", auth=("operator", self.operator_password),
-                      timeout=2)
+        r = httpx.get(f"http://127.0.0.1:{self.web_port}/api/v1/devices",
+                      headers={"Authorization": f"Bearer {self.operator_password}"}, timeout=2)
         r.raise_for_status()
         return r.json()
 

@@ -265,12 +265,14 @@ def test_sigkill_while_boards_publish_loses_nothing_and_stores_each_summary_once
 
         # The operator page of the restarted process: login required, figures from the store.
         assert httpx.get(api, timeout=5).status_code == 401
-        assert httpx.get(api, auth=("operator", "wrong"), timeout=5).status_code == 401
+        assert httpx.get(api, headers={"Authorization": "Bearer wrong"}, timeout=5).status_code == 401
         r = wait_for(lambda: _get_ok(api, password), timeout=10, what="operator API")
         body = r.json()
         assert {d["machine"] for d in body["devices"]} == set(DEVICES.values())
         assert body["uplink"]["pending_lines"] == total
-        page = httpx.get(f"http://127.0.0.1:{web_port}/", auth=("operator", password), timeout=5)
+        with httpx.Client(base_url=f"http://127.0.0.1:{web_port}", timeout=5) as browser:
+            assert browser.post("/login", data={"password": password}).status_code == 303
+            page = browser.get("/")
         assert page.status_code == 200 and "오늘 땀수" in page.text and "m02" in page.text
 
         # Clean shutdown on SIGTERM.
@@ -286,7 +288,7 @@ def test_sigkill_while_boards_publish_loses_nothing_and_stores_each_summary_once
 
 def _get_ok(url: str, password: str):
     try:
-        r = httpx.get(url, auth=("operator", password), timeout=5)
+        r = httpx.get(url, headers={"Authorization": f"Bearer {password}"}, timeout=5)
     except httpx.HTTPError:
         return None
     return r if r.status_code == 200 else None
