@@ -24,12 +24,16 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
+from . import store_schema
 from .alerts import Alert
 from .contract import KEEP_REJECTED_BYTES, REASONS, Rejected, Status, Summary, encode_line, validate
 
 # A board clock more than this far ahead of the gateway's is not trusted (protocol section 5.1).
 MAX_CLOCK_AHEAD_S = 300
 
+# The current schema (version store_schema.latest()); see store_schema.py for how to change it.
+# An outbox row is one waiting line: its series key (measurement and tags, kept once per machine
+# in series_keys) + " " + its tail (fields and timestamp).
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS seen (
     device TEXT NOT NULL, boot INTEGER NOT NULL, seq INTEGER NOT NULL,
@@ -43,9 +47,11 @@ CREATE TABLE IF NOT EXISTS anchors (
 CREATE TABLE IF NOT EXISTS series (
     machine TEXT PRIMARY KEY, last_ts INTEGER NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS series_keys (
+    id INTEGER PRIMARY KEY, machine TEXT NOT NULL, key TEXT NOT NULL UNIQUE
+);
 CREATE TABLE IF NOT EXISTS outbox (
-    id INTEGER PRIMARY KEY, series TEXT NOT NULL, ts INTEGER NOT NULL,
-    line TEXT NOT NULL, stored_at REAL NOT NULL
+    id INTEGER PRIMARY KEY, series INTEGER NOT NULL, tail TEXT, stored_at INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS dead_letter (
     id INTEGER PRIMARY KEY, line TEXT NOT NULL, reason TEXT NOT NULL,
@@ -64,6 +70,16 @@ CREATE TABLE IF NOT EXISTS devices (
     day TEXT, day_stitches INTEGER NOT NULL DEFAULT 0, total INTEGER
 ) WITHOUT ROWID;
 """
+
+
+# The whole line of outbox row `o` joined with its series key `k`.
+LINE_SQL = "k.key || coalesce(' ' || o.tail, '')"
+
+
+def _line_ts(line: str) -> int:
+    """The timestamp at the end of a line (0 if it has none: a line the server will refuse)."""
+    last = line.rpartition(" ")[2]
+    return int(last) if last.isdigit() else 0
 
 
 class StoreFull(Exception):
@@ -96,7 +112,7 @@ class PendingLine:
     series: str
     ts: int
     line: str
-    stored_at: float
+    stored_at: int  # whole seconds
 
 
 @dataclass(slots=True)
@@ -143,7 +159,7 @@ class Outbox:
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
-        self._db.executescript(SCHEMA)
+        store_schema.bring_up_to_date(self._db, SCHEMA)
         self._day_span: tuple[float, float, str] = (0.0, 0.0, "")
         self._load_caches()
 
@@ -151,6 +167,7 @@ class Outbox:
     def _load_caches(self) -> None:
         self._anchors: dict[tuple[str, int], int] = {}
         self._last_ts: dict[str, int] = dict(self._db.execute("SELECT machine, last_ts FROM series"))
+        self._series_ids: dict[str, int] = {k: i for i, k in self._db.execute("SELECT id, key FROM series_keys")}
         self._devices: dict[str, _Device] = {}
         for row in self._db.execute(
             "SELECT device, machine, last_seen, state, state_at, boot, seq, fw, day, day_stitches, total FROM devices"
@@ -246,7 +263,7 @@ class Outbox:
                     (msg.topic[:512], msg.payload[:KEEP_REJECTED_BYTES], result.reason, result.detail, msg.received_at)
                 )
         if outbox_rows:
-            db.executemany("INSERT INTO outbox(series, ts, line, stored_at) VALUES (?,?,?,?)", outbox_rows)
+            self._append(outbox_rows)
         if rejected_rows:
             db.executemany(
                 "INSERT INTO rejected(topic, payload, reason, detail, received_at) VALUES (?,?,?,?,?)", rejected_rows
@@ -328,16 +345,31 @@ class Outbox:
             cur = self._db.execute("DELETE FROM seen WHERE received_at < ?", (now - self.seen_keep_s,))
             return cur.rowcount
 
+    # ---- outbox -------------------------------------------------------------------------------
+    def _append(self, rows: Sequence[tuple[str, int, str, float]]) -> None:
+        """Append (machine, ts, line, stored_at) rows, in order, inside the caller's transaction."""
+        out = []
+        for machine, _ts, line, stored_at in rows:
+            key, space, tail = line.partition(" ")
+            series = self._series_ids.get(key)
+            if series is None:
+                series = self._db.execute("INSERT INTO series_keys(machine, key) VALUES (?,?)", (machine, key)).lastrowid
+                self._series_ids[key] = series
+            out.append((series, tail if space else None, math.floor(stored_at)))
+        self._db.executemany("INSERT INTO outbox(series, tail, stored_at) VALUES (?,?,?)", out)
+
     # ---- uplink -------------------------------------------------------------------------------
     def pending(self, limit: int) -> list[PendingLine]:
         """The oldest `limit` lines, sorted by series then time (as InfluxDB likes a batch)."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT id, series, ts, line, stored_at FROM"
-                " (SELECT * FROM outbox ORDER BY id LIMIT ?) ORDER BY series, ts, id",
+                f"SELECT o.id, k.machine, {LINE_SQL}, o.stored_at FROM"
+                " (SELECT * FROM outbox ORDER BY id LIMIT ?) o JOIN series_keys k ON k.id = o.series",
                 (limit,),
             ).fetchall()
-        return [PendingLine(*r) for r in rows]
+        out = [PendingLine(i, machine, _line_ts(line), line, stored_at) for i, machine, line, stored_at in rows]
+        out.sort(key=lambda p: (p.series, p.ts, p.id))
+        return out
 
     def confirm(self, ids: Iterable[int]) -> int:
         """Delete lines the server accepted (2xx). Call only after the confirmation."""
@@ -357,7 +389,8 @@ class Outbox:
             self._db.execute("BEGIN IMMEDIATE")
             self._db.executemany(
                 "INSERT INTO dead_letter(line, reason, stored_at, failed_at)"
-                " SELECT line, ?, stored_at, ? FROM outbox WHERE id=?",
+                f" SELECT {LINE_SQL}, ?, o.stored_at, ? FROM outbox o JOIN series_keys k ON k.id = o.series"
+                " WHERE o.id=?",
                 [(reason[:1000], now, i) for i in ids],
             )
             n = self._delete(ids)
