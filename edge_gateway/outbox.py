@@ -641,11 +641,23 @@ class Outbox:
         st = os.statvfs(self.path.parent)
         return st.f_bavail * st.f_frsize + free_pages * page, (pages - free_pages) * page + wal
 
+    def _policy(self) -> tuple[str | None, int, int]:
+        """(why new data is refused now or None, free bytes, store bytes)."""
+        free, held = self.usage()
+        why = disk_refusal(free, held, self.min_free_bytes, self.max_store_bytes)
+        if why is not None:
+            # The WAL keeps the pages of the last transactions (the uplink's deletes too) until a
+            # checkpoint copies them back; cutting it to nothing gives its blocks back to the disk.
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            free, held = self.usage()
+            why = disk_refusal(free, held, self.min_free_bytes, self.max_store_bytes)
+        return why, free, held
+
     def _refuse_if_full(self) -> None:
         if not (self.min_free_bytes or self.max_store_bytes):
             return
-        free, held = self.usage()
-        why = disk_refusal(free, held, self.min_free_bytes, self.max_store_bytes)
+        why, free, held = self._policy()
         if why is None:
             return
         if self._full is None or self._full.why != why:
@@ -728,8 +740,7 @@ class Outbox:
             if self._full is not None and self._full.why != "sqlite" and (self.min_free_bytes or self.max_store_bytes):
                 # Say what is true now: the uplink may have made room since the last batch.
                 with contextlib.suppress(sqlite3.Error, OSError):
-                    free, held = self.usage()
-                    if disk_refusal(free, held, self.min_free_bytes, self.max_store_bytes) is None:
+                    if self._policy()[0] is None:
                         self._full = None
             return store_alerts(
                 full=self._full,
