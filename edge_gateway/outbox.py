@@ -197,7 +197,8 @@ class Outbox:
         self.max_store_bytes = max_store_bytes
         self._lock = threading.Lock()
         self._day_span: tuple[float, float, str] = (0.0, 0.0, "")
-        self._closed: str | None = None  # why nothing can be stored any more
+        self._closed = False
+        self._failing: str | None = None  # why nothing can be stored any more
         # Lines the server accepted (None) or refused (the reason) whose removal from the outbox
         # failed for lack of space: never handed out again, removed when space returns.
         self._settled: dict[int, str | None] = {}
@@ -210,10 +211,18 @@ class Outbox:
         self._id_floor = 0
         self._max_id_out = 0
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        if inspect:
-            self._db = self._connect(check=False, upgrade=False)
-        else:
-            self._open()
+        try:
+            if inspect:
+                self._db = self._connect(check=False, upgrade=False)
+            else:
+                self._open()
+        except sqlite3.OperationalError as exc:
+            # SQLite needs a few KB (its WAL and shared memory files) just to open the store.
+            st = os.statvfs(self.path.parent)
+            if st.f_bavail * st.f_frsize < 1024 * 1024 or store_salvage.is_full(exc):
+                raise StoreFull(f"the disk of {self.path.parent} is full: the store cannot even be opened;"
+                                " make room on it") from None
+            raise
         self._load_caches()
 
     def _connect(self, *, check: bool, upgrade: bool = True) -> sqlite3.Connection:
@@ -263,9 +272,9 @@ class Outbox:
         if running and self._replaced_at is not None and now - self._replaced_at < REPLACE_AGAIN_AFTER_S:
             # A new file damaged within minutes: the SD card itself is failing. Setting aside
             # file after file would hide that; stop and say so.
-            self._closed = "the store was damaged again minutes after it was replaced: the SD card may be failing"
-            log.error("store %s: %s (%s); the gateway stops storing", self.path, self._closed, reason)
-            raise StoreDamaged(self._closed)
+            self._failing = "the store was damaged again minutes after it was replaced: the SD card may be failing"
+            log.error("store %s: %s (%s); the gateway stops storing", self.path, self._failing, reason)
+            raise StoreDamaged(self._failing)
         with contextlib.suppress(sqlite3.Error, AttributeError):
             self._db.close()
         try:
@@ -335,11 +344,13 @@ class Outbox:
         """
         with self._lock:
             self._usable()
-            self._settle()
-            self._refuse_if_full()
             for attempt in (1, 2):
                 try:
+                    self._settle()
+                    self._refuse_if_full()
                     res = self._ingest(messages)
+                except StoreFull:
+                    raise
                 except BaseException as exc:
                     self._rollback()
                     if store_salvage.is_damage(exc) and attempt == 1:
@@ -669,8 +680,10 @@ class Outbox:
 
     # ---- failures -----------------------------------------------------------------------------
     def _usable(self) -> None:
+        if self._failing:
+            raise StoreDamaged(self._failing)
         if self._closed:
-            raise StoreDamaged(self._closed)
+            raise RuntimeError("the store is closed")
 
     def _rollback(self) -> None:
         if self._db.in_transaction:
@@ -746,14 +759,22 @@ class Outbox:
                 full=self._full,
                 settled=len(self._settled),
                 replacements=[r for r in self._replacements if (self.path.parent / r.set_aside).exists()],
-                failing=self._closed,
+                failing=self._failing,
             )
 
     def close(self) -> None:
         with self._lock:
+            # Last chance to remove lines delivered while the disk was full: kept only in memory,
+            # they would be sent once more after the restart.
+            with contextlib.suppress(sqlite3.Error):
+                if not self._closed and not self._failing:
+                    self._settle(force=True)
+            if self._settled and not self._closed:
+                log.warning("store: the disk is still full; %d delivered lines could not be removed and will be"
+                            " sent once more after the restart (the server overwrites them)", len(self._settled))
             with contextlib.suppress(sqlite3.Error):
                 self._db.close()
-            self._closed = self._closed or "closed"
+            self._closed = True
 
     def __enter__(self) -> "Outbox":
         return self
