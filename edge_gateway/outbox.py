@@ -50,7 +50,8 @@ MAX_CLOCK_AHEAD_S = 300
 
 # The current schema (version store_schema.latest()); see store_schema.py for how to change it.
 # An outbox row is one waiting line: its series key (measurement and tags, kept once per machine
-# in series_keys) + " " + its tail (fields and timestamp).
+# in series_keys) + " " + its tail (fields and timestamp); the view outbox_lines puts them together
+# (for the uplink, and for a technician with the sqlite3 shell).
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS seen (
     device TEXT NOT NULL, boot INTEGER NOT NULL, seq INTEGER NOT NULL,
@@ -86,15 +87,14 @@ CREATE TABLE IF NOT EXISTS devices (
     state TEXT, state_at REAL, boot INTEGER, seq INTEGER, fw TEXT,
     day TEXT, day_stitches INTEGER NOT NULL DEFAULT 0, total INTEGER
 ) WITHOUT ROWID;
+CREATE VIEW IF NOT EXISTS outbox_lines AS
+    SELECT o.id, k.machine AS series, k.key || coalesce(' ' || o.tail, '') AS line, o.stored_at
+    FROM outbox o JOIN series_keys k ON k.id = o.series;
 CREATE TABLE IF NOT EXISTS replaced_stores (
     id INTEGER PRIMARY KEY, at REAL NOT NULL, set_aside TEXT NOT NULL, reason TEXT NOT NULL,
     salvaged_lines INTEGER NOT NULL
 );
 """
-
-
-# The whole line of outbox row `o` joined with its series key `k`.
-LINE_SQL = "k.key || coalesce(' ' || o.tail, '')"
 
 
 def _line_ts(line: str) -> int:
@@ -242,12 +242,7 @@ class Outbox:
             if upgrade:
                 store_schema.bring_up_to_date(db, SCHEMA)
             else:
-                found = store_schema.found_version(db)
-                if found != store_schema.latest():
-                    raise store_schema.StoreVersionError(
-                        f"the store has schema version {found}, this program reads {store_schema.latest()}:"
-                        " start the gateway of this version once to upgrade it"
-                    )
+                store_schema.check_current(db)
         except BaseException:
             db.close()
             raise
@@ -526,8 +521,7 @@ class Outbox:
             # Lines already delivered but not yet removed (disk full) are skipped: they are the
             # oldest, so `limit` more than their number is enough.
             rows = self._db.execute(
-                f"SELECT o.id, k.machine, {LINE_SQL}, o.stored_at FROM"
-                " (SELECT * FROM outbox ORDER BY id LIMIT ?) o JOIN series_keys k ON k.id = o.series",
+                "SELECT id, series, line, stored_at FROM outbox_lines ORDER BY id LIMIT ?",
                 (limit + len(self._settled),),
             ).fetchall()
             if self._settled:
@@ -595,8 +589,7 @@ class Outbox:
         if dead:
             db.executemany(
                 "INSERT INTO dead_letter(line, reason, stored_at, failed_at)"
-                f" SELECT {LINE_SQL}, ?, o.stored_at, ? FROM outbox o JOIN series_keys k ON k.id = o.series"
-                " WHERE o.id=?",
+                " SELECT line, ?, stored_at, ? FROM outbox_lines WHERE id=?",
                 dead,
             )
         n_sent = self._delete([i for i, reason in lines.items() if reason is None])

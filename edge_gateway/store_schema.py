@@ -105,6 +105,23 @@ def found_version(db: sqlite3.Connection) -> int | None:
     )
 
 
+def _newer(found: int, target: int) -> StoreVersionError:
+    return StoreVersionError(
+        f"the store was written by a newer gateway (schema version {found}; this one knows up to"
+        f" {target}): install that version again, or move the file aside to start an empty store"
+    )
+
+
+def check_current(db: sqlite3.Connection, steps: Sequence[Step] = STEPS) -> None:
+    """For a reader beside the running gateway: the store must be at this code's version."""
+    found, target = found_version(db), latest(steps)
+    if found is not None and found > target:
+        raise _newer(found, target)
+    if found != target:
+        raise StoreVersionError(f"the store has schema version {found} and this program reads {target}:"
+                                " start the gateway of this version once to upgrade it")
+
+
 def bring_up_to_date(db: sqlite3.Connection, schema: str, steps: Sequence[Step] = STEPS) -> tuple[int | None, int]:
     """Create or upgrade the store in one transaction. Returns (version found, version now).
 
@@ -115,10 +132,7 @@ def bring_up_to_date(db: sqlite3.Connection, schema: str, steps: Sequence[Step] 
     try:
         found = found_version(db)
         if found is not None and found > target:
-            raise StoreVersionError(
-                f"the store was written by a newer gateway (schema version {found}; this one knows up to"
-                f" {target}): install that version again, or move the file aside to start an empty store"
-            )
+            raise _newer(found, target)
         if found is not None:
             for step in steps:
                 if step.version > found:

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from edge_gateway.config import ConfigError, StoreConfig, parse_config
-from edge_gateway.outbox import LINE_SQL, Incoming, Outbox, StoreFull
+from edge_gateway.outbox import Incoming, Outbox, StoreFull
 from tests.disks import fill, small_filesystem
 from tests.unit.test_gateway_outbox import D1, D2, REGISTRY, T0, WORKSHOP
 
@@ -182,7 +182,7 @@ class StoreMachine(RuleBasedStateMachine):
     def restart(self):
         self.store.close()
         db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
-        in_file = Counter(r[0] for r in db.execute(f"SELECT {LINE_SQL} FROM outbox o JOIN series_keys k ON k.id = o.series"))
+        in_file = Counter(r[0] for r in db.execute("SELECT line FROM outbox_lines"))
         sent = dict(db.execute("SELECT name, value FROM counters")).get("sent", 0)
         db.close()
         # Lines delivered while the disk was full and still in the file go out once more after

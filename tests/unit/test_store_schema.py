@@ -165,6 +165,28 @@ def test_steps_run_in_order_in_one_transaction_and_a_failing_step_changes_nothin
 
 
 def test_schema_statements_split_like_sqlite_does():
-    assert len(store_schema.statements(SCHEMA)) == SCHEMA.count("CREATE TABLE")
+    assert len(store_schema.statements(SCHEMA)) == SCHEMA.count("CREATE ")
     with pytest.raises(ValueError, match="incomplete"):
         store_schema.statements("CREATE TABLE x (a")
+
+
+def test_the_cli_reads_beside_the_gateway_and_refuses_a_newer_store_in_one_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from edge_gateway.cli import app
+
+    (tmp_path / "gw.toml").write_text(
+        f'workshop = "{WORKSHOP}"\ndata_dir = "data"\n[uplink]\nurl = "http://127.0.0.1:9"\n[web]\nenabled = false\n'
+        f'[registry]\n"{D1}" = "m01"\n')
+    path = tmp_path / "data" / "gateway.sqlite"
+    with Outbox(path, WORKSHOP, REGISTRY) as gateway:  # the running gateway
+        gateway.ingest([msg(D1, 1)])
+        r = CliRunner().invoke(app, ["status", "--config", str(tmp_path / "gw.toml")])
+        assert r.exit_code == 0 and "pending lines: 1" in r.output
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version = {store_schema.latest() + 1}")
+    db.close()
+    for command in ("status", "run"):
+        r = CliRunner().invoke(app, [command, "--config", str(tmp_path / "gw.toml")])
+        assert r.exit_code == 1, r.output
+        assert "newer gateway" in r.output and "Traceback" not in r.output and len(r.output.splitlines()) == 1
