@@ -76,7 +76,7 @@ def evict(path: Path) -> None:
 
 def in_use(path: Path) -> int:
     db = sqlite3.connect(path)
-    (pages,), (free,), (size,) = (db.execute(f"PRAGMA {p}").fetchone() for p in ("page_count", "freelist_count", "page_size"))
+    pages, free, size = (db.execute(f"PRAGMA {p}").fetchone()[0] for p in ("page_count", "freelist_count", "page_size"))
     db.close()
     return (pages - free) * size
 

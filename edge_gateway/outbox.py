@@ -501,7 +501,8 @@ class Outbox:
             key, space, tail = line.partition(" ")
             series = self._series_ids.get(key)
             if series is None:
-                series = self._db.execute("INSERT INTO series_keys(machine, key) VALUES (?,?)", (machine, key)).lastrowid
+                cur = self._db.execute("INSERT INTO series_keys(machine, key) VALUES (?,?)", (machine, key))
+                series = cur.lastrowid
                 self._series_ids[key] = series
             out.append((series, tail if space else None, math.floor(stored_at)))
         if self._id_floor:

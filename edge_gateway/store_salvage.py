@@ -58,10 +58,6 @@ def set_aside(path: Path, now: float | None = None) -> Path:
     return aside
 
 
-def set_aside_files(path: Path) -> list[Path]:
-    return sorted(p for p in path.parent.glob(f"{path.name}.damaged-*") if not p.name.endswith(("-wal", "-shm")))
-
-
 def _columns(db: sqlite3.Connection, table: str) -> list[str]:
     return [r[1] for r in db.execute(f"PRAGMA table_info({table})")]
 

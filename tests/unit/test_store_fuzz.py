@@ -213,7 +213,8 @@ class StoreMachine(RuleBasedStateMachine):
             return
         waiting = Counter(p.line for p in self.store.pending(100_000))
         assert waiting == +self.pending
-        assert sum((+self.pending).values()) + sum((+self.delivered).values()) + sum((+self.dead).values()) == self.accepted
+        places = (self.pending, self.delivered, self.dead)
+        assert sum(sum((+c).values()) for c in places) == self.accepted
         assert self.store.pending_stats()[0] == sum(self.pending.values())
         counters = self.store.counters()
         assert counters.get("accepted", 0) == self.accepted
