@@ -12,7 +12,7 @@ from pathlib import Path
 import typer
 
 from .config import ConfigError, GatewayConfig, load_config
-from .outbox import Outbox, StoreDamaged, StoreVersionError
+from .outbox import Outbox, StoreDamaged, StoreFull, StoreVersionError
 
 app = typer.Typer(no_args_is_help=True, help="The workshop gateway: MQTT ingest, durable outbox, uplink.")
 
@@ -52,7 +52,7 @@ def run(config: Path = CONFIG, verbose: bool = typer.Option(False, "--verbose", 
     except ConfigError as exc:
         typer.echo(f"config error: {exc}", err=True)
         raise typer.Exit(2) from None
-    except (StoreVersionError, StoreDamaged) as exc:
+    except (StoreVersionError, StoreDamaged, StoreFull) as exc:
         typer.echo(f"store {cfg.store_path}: {exc}", err=True)
         raise typer.Exit(1) from None
 
