@@ -12,7 +12,7 @@ from pathlib import Path
 import typer
 
 from .config import ConfigError, GatewayConfig, load_config
-from .outbox import Outbox
+from .outbox import Outbox, StoreDamaged, StoreFull, StoreVersionError
 
 app = typer.Typer(no_args_is_help=True, help="The workshop gateway: MQTT ingest, durable outbox, uplink.")
 
@@ -31,7 +31,12 @@ def _store(cfg: GatewayConfig) -> Outbox:
     if not cfg.store_path.exists():
         typer.echo(f"no gateway store at {cfg.store_path} (has the gateway run yet?)", err=True)
         raise typer.Exit(1)
-    return Outbox(cfg.store_path, cfg.workshop, cfg.registry, timezone=cfg.timezone)
+    try:
+        # inspect: read beside the running gateway; never upgrade, check or set aside its file.
+        return Outbox(cfg.store_path, cfg.workshop, cfg.registry, timezone=cfg.timezone, inspect=True)
+    except StoreVersionError as exc:
+        typer.echo(f"store {cfg.store_path}: {exc}", err=True)
+        raise typer.Exit(1) from None
 
 
 @app.command()
@@ -47,6 +52,9 @@ def run(config: Path = CONFIG, verbose: bool = typer.Option(False, "--verbose", 
     except ConfigError as exc:
         typer.echo(f"config error: {exc}", err=True)
         raise typer.Exit(2) from None
+    except (StoreVersionError, StoreDamaged, StoreFull) as exc:
+        typer.echo(f"store {cfg.store_path}: {exc}", err=True)
+        raise typer.Exit(1) from None
 
 
 @app.command()

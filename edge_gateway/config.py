@@ -126,6 +126,22 @@ class StoreConfig(_Section):
     synchronous: Literal["NORMAL", "FULL", "EXTRA"] = "FULL"
     rejected_keep: int = Field(10_000, ge=1)
     seen_keep_days: float = Field(7.0, gt=0)
+    #: Disk policy, checked before every batch: below this much free space on data_dir's
+    #: filesystem the gateway stops taking new summaries (the broker keeps them, in its own
+    #: persistence file on the same card) so the OS, its logs and the broker never meet a full
+    #: disk. 0 turns the check off.
+    min_free_mb: int = Field(512, ge=0)
+    #: ... and when the store itself holds this much (a long uplink outage: about 140 bytes per
+    #: waiting summary, bench/bench_store_bytes.py). 0: no limit but min_free_mb.
+    max_store_mb: int = Field(4096, ge=0)
+
+    @property
+    def min_free_bytes(self) -> int:
+        return self.min_free_mb * 1024 * 1024
+
+    @property
+    def max_store_bytes(self) -> int:
+        return self.max_store_mb * 1024 * 1024
 
 
 class GatewayConfig(_Section):

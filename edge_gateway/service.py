@@ -41,6 +41,8 @@ class Gateway:
             timezone=config.timezone,
             rejected_keep=config.store.rejected_keep,
             seen_keep_s=config.store.seen_keep_days * 86400,
+            min_free_bytes=config.store.min_free_bytes,
+            max_store_bytes=config.store.max_store_bytes,
         )
         self.uplink = Uplink(config.uplink, self.outbox)
         self.ingest = Ingest(config, self.outbox, on_committed=lambda r: self.uplink.notify(r.accepted))

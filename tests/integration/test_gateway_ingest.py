@@ -254,7 +254,7 @@ def test_sigkill_while_boards_publish_loses_nothing_and_stores_each_summary_once
 
         wait_for(all_stored, timeout=60, what=f"all {total} acked summaries stored")
 
-        rows = store_rows(store, "SELECT series, line FROM outbox")
+        rows = store_rows(store, "SELECT series, line FROM outbox_lines")
         got: dict[str, list[int]] = {}
         for series, line in rows:
             got.setdefault(series, []).append(int(line.split("peak_spm=")[1].split("i")[0]))

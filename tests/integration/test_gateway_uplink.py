@@ -135,8 +135,7 @@ async def test_v1_bad_line_goes_to_dead_letter_and_the_queue_moves_on(influxdb, 
     # A line the server cannot parse (say, written by an older gateway with a bug) sits between
     # good ones: it must not block them forever.
     with store._lock:
-        store._db.execute("INSERT INTO outbox(series, ts, line, stored_at) VALUES ('m02', 1, 'sewing,machine=m02 "
-                          "stitches=', ?)", (time.time(),))
+        store._append([("m02", 1, "sewing,machine=m02 stitches=", time.time())])
     store.ingest(msgs[60:])
     cfg = v1_config(influxdb, batch_lines=5000, flush_interval_s=3600)
     uplink = Uplink(cfg, store)
