@@ -48,11 +48,19 @@ class MqttConfig(_Section):
     password: str | None = None
     password_file: Path | None = None
     #: Fixed so the broker keeps the gateway's persistent session (and its queue) across restarts.
-    client_id: str = "sewnet-gateway"
+    #: The workshop's Mosquitto replaces every client's id with its user name
+    #: (use_username_as_clientid), so a board cannot take it over; by default it is that name.
+    client_id: str | None = None
     keepalive_s: int = Field(30, ge=5, le=3600)
     #: Most messages committed in one SQLite transaction before they are acknowledged.
     batch_max: int = Field(1000, ge=1, le=100_000)
     reconnect_max_s: float = Field(30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _client_id_is_user(self) -> "MqttConfig":
+        if not self.client_id:
+            self.client_id = self.username
+        return self
 
     def secret(self) -> str | None:
         return _secret(self.password, self.password_file, "SEWNET_MQTT_PASSWORD", "mqtt.password")
