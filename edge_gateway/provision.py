@@ -292,6 +292,31 @@ def _read_secret(path: Path) -> str | None:
     return value or None
 
 
+def broker_passwd_has(passwd: Path, user: str, password: str) -> bool:
+    """Whether the broker's password file already gives `user` this password (Mosquitto 2.0's
+    `$7$` lines: PBKDF2-SHA512), so running install again changes nothing."""
+    import base64
+    import hashlib
+    import hmac
+
+    try:
+        lines = passwd.read_text().splitlines()
+    except FileNotFoundError:
+        return False
+    for line in lines:
+        name, _, stored = line.partition(":")
+        parts = stored.split("$")
+        if name != user or len(parts) != 5 or parts[1] != "7":
+            continue
+        try:
+            salt, want = base64.b64decode(parts[3]), base64.b64decode(parts[4])
+            got = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, int(parts[2]), len(want))
+        except ValueError:
+            return False
+        return hmac.compare_digest(got, want)
+    return False
+
+
 def broker_passwd_with(passwd: Path, user: str, password: str) -> str:
     """The broker's password file with `user` set to `password`, hashed by mosquitto_passwd.
     The password never appears on a command line: mosquitto_passwd -U hashes a private
@@ -452,7 +477,8 @@ def install(opts: InstallOptions) -> list[str]:
     port = load_config(layout.config).mqtt.port
     snippet = render_mosquitto_snippet(layout.mosquitto, port)
     acl = (shipped("deploy") / "sewnet.acl").read_text()
-    passwd = broker_passwd_with(layout.passwd, GATEWAY_MQTT_USER, secrets_out[layout.mqtt_password])
+    passwd = layout.passwd.read_text() if broker_passwd_has(layout.passwd, GATEWAY_MQTT_USER, secrets_out[
+        layout.mqtt_password]) else broker_passwd_with(layout.passwd, GATEWAY_MQTT_USER, secrets_out[layout.mqtt_password])
     for path, text, mode in ((layout.mosquitto_snippet, snippet, 0o644), (layout.acl, acl, 0o600),
                              (layout.passwd, passwd, 0o600)):
         if write_atomic(path, text, mode=mode, owner=broker if path != layout.mosquitto_snippet else None):
@@ -571,7 +597,7 @@ def install_command(
 
 
 def add_board_command(
-    config: Path = typer.Option(Path("/etc/sewnet/gateway.toml"), "--config", "-c", help="The gateway's TOML file."),
+    config: Path = typer.Option(None, "--config", "-c", help="The gateway's TOML file [default: /etc/sewnet/gateway.toml]."),
     device: str = typer.Option(..., help="Device id, from `sewnet device id --mac ...`."),
     machine: str = typer.Option(..., help="Machine id painted on the sewing machine, e.g. m03."),
     password_file: Path = typer.Option(None, help="The board's broker password (default: a new random one)."),
@@ -585,7 +611,8 @@ def add_board_command(
             password = _read_secret(password_file)
             if password is None:
                 raise ProvisionError(f"--password-file {password_file}: missing or empty")
-        done, password = add_board(config, device, machine, password, root.resolve(), restart)
+        root = root.resolve()
+        done, password = add_board(config or Layout(root).config, device, machine, password, root, restart)
     except (ProvisionError, OSError) as exc:
         _fail(exc)
     for line in done:

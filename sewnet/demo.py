@@ -167,7 +167,7 @@ async def _demo(workshops: int, machines: int, hub_port: int, data_dir: Path, in
         print("SewNet demo stopped.")
 
 
-def run_demo(workshops: int = 2, machines: int = 3, hub_port: int = 8000, data_dir: str | Path = "var/demo",
+def run_demo(workshops: int = 2, machines: int = 3, hub_port: int = 8080, data_dir: str | Path = "var/demo",
              interval_ms: int = 10_000, flush_interval_s: float = 10.0, duration: float | None = None) -> None:
     asyncio.run(_demo(workshops, machines, hub_port, Path(data_dir).resolve(), interval_ms, flush_interval_s,
                       duration))
