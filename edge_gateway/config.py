@@ -6,7 +6,9 @@ service only) or from an environment variable, checked in that order after an in
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Literal
@@ -32,9 +34,11 @@ def _secret(inline: str | None, file: Path | None, env: str, what: str) -> str |
         return inline
     if file:
         try:
-            value = Path(file).read_text().strip()
+            value = Path(file).read_bytes().decode("utf-8").strip()  # bytes: no newline translation inside
         except OSError as exc:
             raise ConfigError(f"{what}_file: cannot read {file}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"{what}_file: {file} is not UTF-8 text") from None
         if not value:
             raise ConfigError(f"{what}_file: {file} is empty")
         return value
@@ -137,6 +141,13 @@ class GatewayConfig(_Section):
     web: WebConfig = WebConfig()
     store: StoreConfig = StoreConfig()
 
+    @field_validator("data_dir")
+    @classmethod
+    def _folder(cls, v: Path) -> Path:
+        if "\x00" in str(v):
+            raise ValueError("a folder name cannot hold a NUL character")
+        return v
+
     @field_validator("workshop")
     @classmethod
     def _workshop(cls, v: str) -> str:
@@ -181,10 +192,16 @@ class GatewayConfig(_Section):
             )
 
 
+def _key_part(part) -> str:
+    # A key as written in the file may hold anything (quoted keys); the message stays one line.
+    text = str(part)
+    return text if re.fullmatch(r"[\w-]+", text, re.ASCII) else json.dumps(text)
+
+
 def _format(err: ValidationError) -> str:
     parts = []
     for e in err.errors():
-        key = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        key = ".".join(_key_part(p) for p in e["loc"]) or "(top level)"
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             msg = "unknown key"
@@ -206,6 +223,8 @@ def load_config(path: str | Path) -> GatewayConfig:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     cfg = parse_config(data, str(path))

@@ -123,7 +123,6 @@ def render_unit(sewnet_bin: Path, config: Path, data_dir: Path) -> str:
 
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-_HEADER = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$")
 
 
 def toml_value(value) -> str:
@@ -143,6 +142,7 @@ def toml_key(key: str) -> str:
 
 def _line_pair(line: str) -> tuple[str, str] | None:
     """(key, trailing comment) when `line` is one `key = value` of the table it is in."""
+    line = line.removesuffix("\r")
     try:
         parsed = tomllib.loads(line)
     except tomllib.TOMLDecodeError:
@@ -162,9 +162,12 @@ def _line_pair(line: str) -> tuple[str, str] | None:
     return key, comment
 
 
-def _table(header: str) -> dict | None:
+def _header(line: str) -> dict | None:
+    """What a table header line opens (`[a]` -> {"a": {}}), or None for any other line."""
+    if not line.lstrip().startswith("["):
+        return None
     try:
-        return tomllib.loads(f"[{header}]")
+        return tomllib.loads(line.removesuffix("\r"))
     except tomllib.TOMLDecodeError:
         return None
 
@@ -173,18 +176,28 @@ def toml_set(text: str, table: str | None, key: str, value=None) -> str:
     """`text` with `key` of `[table]` (None: the top level) set to `value`, or removed when value
     is None, every other line as it was. Raises ProvisionError when the result would not be
     exactly that change (the key is written in a form this editor does not handle)."""
-    before = tomllib.loads(text)
-    lines = text.splitlines()
+    where = f"[{table}] {key}" if table else key
+    try:
+        before = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ProvisionError(f"not valid TOML: {exc}") from None
+    if table is not None and not isinstance(before.get(table, {}), dict):
+        raise ProvisionError(f"cannot change {where}: {table} is not a table here; change it by hand")
+    if value is None and key not in (before if table is None else before.get(table, {})):
+        return text
+    # Only "\n" ends a TOML line (str.splitlines would also split at U+0085, U+2028, ...).
+    lines = text.removesuffix("\n").split("\n")
     # The table's span: from its header (or the top) to the next header.
     start, end, header_at = 0, len(lines), None
     if table is None:
-        end = next((i for i, ln in enumerate(lines) if _HEADER.match(ln)), len(lines))
+        end = next((i for i, ln in enumerate(lines) if _header(ln)), len(lines))
     else:
+        wanted = _header(f"[{toml_key(table)}]")
         for i, ln in enumerate(lines):
-            m = _HEADER.match(ln)
-            if header_at is None and m and _table(m.group(1)) == _table(toml_key(table)):
+            opens = _header(ln)
+            if header_at is None and opens == wanted:
                 header_at, start = i, i + 1
-            elif header_at is not None and m:
+            elif header_at is not None and opens:
                 end = i
                 break
     new_line = None if value is None else f"{toml_key(key)} = {toml_value(value)}"
@@ -218,7 +231,6 @@ def toml_set(text: str, table: str | None, key: str, value=None) -> str:
     except tomllib.TOMLDecodeError:
         after = None
     if after != expected:
-        where = f"[{table}] {key}" if table else key
         raise ProvisionError(f"cannot change {where} in this file safely (is it written as a dotted key or an"
                              " inline table?): change it by hand")
     return result
@@ -284,11 +296,16 @@ def write_atomic(path: Path, text: str, mode: int = 0o600, owner: tuple[int, int
 
 def _read_secret(path: Path) -> str | None:
     try:
-        value = path.read_text().strip()
+        value = path.read_bytes().decode("utf-8").strip()
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise ProvisionError(f"{path}: cannot read ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise ProvisionError(f"{path}: not UTF-8 text") from None
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        # mosquitto_passwd reads lines of C strings: a control character would cut the password.
+        raise ProvisionError(f"{path}: a password is one line of printable characters")
     return value or None
 
 
@@ -522,8 +539,8 @@ def add_board(config_path: Path, device: str, machine: str, password: str | None
         raise ProvisionError(str(exc)) from None
     if device == cfg.mqtt.username:
         raise ProvisionError(f"--device {device!r} is the gateway's own broker user")
-    if password is not None and (not password or "\n" in password):
-        raise ProvisionError("the board's password must be one non-empty line")
+    if password is not None and (not password or any(ord(ch) < 32 or ord(ch) == 127 for ch in password)):
+        raise ProvisionError("the board's password must be one line of printable characters")
     password = password or secrets.token_urlsafe(12)
 
     new_text = toml_set(text, "registry", device, machine)
