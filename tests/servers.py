@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -108,7 +109,9 @@ class Mosquitto(_Process):
     name = "mosquitto"
     binary = "/usr/sbin/mosquitto"
 
-    def __init__(self, workdir: Path, port: int | None = None):
+    def __init__(self, workdir: Path, port: int | None = None, size_limits: bool = True):
+        """size_limits=False drops the shipped message_size_limit/max_packet_size, as on a broker
+        set up without SewNet's snippet: for tests of the gateway's own defence against big payloads."""
         super().__init__(workdir)
         require_binary(self.binary, "mosquitto")
         self.host = "127.0.0.1"
@@ -130,8 +133,11 @@ class Mosquitto(_Process):
                                  + f"\nuser {self.admin_user}\ntopic readwrite #\n")
         # The shipped conf.d snippet as `sewnet gateway install` writes it, then what Debian's
         # main file sets (persistence) and what only tests need.
+        snippet = render_mosquitto_snippet(self.workdir, self.port, bind="127.0.0.1")
+        if not size_limits:
+            snippet = re.sub(r"(?m)^(message_size_limit|max_packet_size) ", r"# \1 ", snippet)
         self.conf_file.write_text(
-            render_mosquitto_snippet(self.workdir, self.port, bind="127.0.0.1")
+            snippet
             + "\n# tests\n"
             "persistence true\n"
             f"persistence_location {self.workdir / 'data'}/\n"
