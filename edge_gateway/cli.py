@@ -11,6 +11,7 @@ from pathlib import Path
 
 import typer
 
+from . import provision
 from .config import ConfigError, GatewayConfig, load_config
 from .outbox import Outbox, StoreDamaged, StoreFull, StoreVersionError
 
@@ -103,6 +104,10 @@ def status(config: Path = CONFIG, as_json: bool = typer.Option(False, "--json"))
     typer.echo("counters: " + ", ".join(f"{k}={v}" for k, v in sorted(counters.items())))
     for d in dead:
         typer.echo(f"dead letter: {d['reason']}: {d['line']}")
+
+
+app.command("install")(provision.install_command)
+app.command("add-board")(provision.add_board_command)
 
 
 def main(argv: list[str] | None = None) -> None:

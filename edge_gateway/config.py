@@ -6,7 +6,9 @@ service only) or from an environment variable, checked in that order after an in
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Literal
@@ -32,9 +34,11 @@ def _secret(inline: str | None, file: Path | None, env: str, what: str) -> str |
         return inline
     if file:
         try:
-            value = Path(file).read_text().strip()
+            value = Path(file).read_bytes().decode("utf-8").strip()  # bytes: no newline translation inside
         except OSError as exc:
             raise ConfigError(f"{what}_file: cannot read {file}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"{what}_file: {file} is not UTF-8 text") from None
         if not value:
             raise ConfigError(f"{what}_file: {file} is empty")
         return value
@@ -48,11 +52,19 @@ class MqttConfig(_Section):
     password: str | None = None
     password_file: Path | None = None
     #: Fixed so the broker keeps the gateway's persistent session (and its queue) across restarts.
-    client_id: str = "sewnet-gateway"
+    #: The workshop's Mosquitto replaces every client's id with its user name
+    #: (use_username_as_clientid), so a board cannot take it over; by default it is that name.
+    client_id: str | None = None
     keepalive_s: int = Field(30, ge=5, le=3600)
     #: Most messages committed in one SQLite transaction before they are acknowledged.
     batch_max: int = Field(1000, ge=1, le=100_000)
     reconnect_max_s: float = Field(30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _client_id_is_user(self) -> "MqttConfig":
+        if not self.client_id:
+            self.client_id = self.username
+        return self
 
     def secret(self) -> str | None:
         return _secret(self.password, self.password_file, "SEWNET_MQTT_PASSWORD", "mqtt.password")
@@ -155,6 +167,13 @@ class GatewayConfig(_Section):
     web: WebConfig = WebConfig()
     store: StoreConfig = StoreConfig()
 
+    @field_validator("data_dir")
+    @classmethod
+    def _folder(cls, v: Path) -> Path:
+        if "\x00" in str(v):
+            raise ValueError("a folder name cannot hold a NUL character")
+        return v
+
     @field_validator("workshop")
     @classmethod
     def _workshop(cls, v: str) -> str:
@@ -199,10 +218,16 @@ class GatewayConfig(_Section):
             )
 
 
+def _key_part(part) -> str:
+    # A key as written in the file may hold anything (quoted keys); the message stays one line.
+    text = str(part)
+    return text if re.fullmatch(r"[\w-]+", text, re.ASCII) else json.dumps(text)
+
+
 def _format(err: ValidationError) -> str:
     parts = []
     for e in err.errors():
-        key = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        key = ".".join(_key_part(p) for p in e["loc"]) or "(top level)"
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             msg = "unknown key"
@@ -224,6 +249,8 @@ def load_config(path: str | Path) -> GatewayConfig:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     cfg = parse_config(data, str(path))

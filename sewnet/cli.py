@@ -24,7 +24,7 @@ app.add_typer(device_app, name="device", help="Boards: build a flash bundle, run
 def demo(
     workshops: int = typer.Option(2, min=1, max=9, help="Workshops to simulate."),
     machines: int = typer.Option(3, min=1, max=20, help="Sewing machines (virtual boards) per workshop."),
-    hub_port: int = typer.Option(8000, min=0, max=65535, help="Hub port; any free one if taken (0: any)."),
+    hub_port: int = typer.Option(8080, min=0, max=65535, help="Hub port; any free one if taken (0: any)."),
     data_dir: str = typer.Option("var/demo", help="Where the demo keeps its stores and board flash folders."),
     interval_ms: int = typer.Option(10_000, min=1000, max=3_600_000, help="Boards' summary interval."),
     flush_s: float = typer.Option(10.0, min=0.5, help="Gateways' uplink flush interval, seconds."),

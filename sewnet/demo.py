@@ -112,8 +112,7 @@ async def _demo(workshops: int, machines: int, hub_port: int, data_dir: Path, in
             web_port, operator_pw = _free_port(), secrets.token_urlsafe(9)
             config = parse_config({
                 "workshop": name, "data_dir": str(shop / "gateway"),
-                "mqtt": {"host": "127.0.0.1", "port": broker_port, "username": "gateway", "password": gateway_pw,
-                         "client_id": f"sewnet-gateway-{name}"},
+                "mqtt": {"host": "127.0.0.1", "port": broker_port, "username": "gateway", "password": gateway_pw},
                 "uplink": {"api": "v2", "url": hub.url, "org": "sewnet-demo", "bucket": "sewnet",
                            "token": write_token, "flush_interval_s": flush_interval_s},
                 "registry": devices,
@@ -168,7 +167,7 @@ async def _demo(workshops: int, machines: int, hub_port: int, data_dir: Path, in
         print("SewNet demo stopped.")
 
 
-def run_demo(workshops: int = 2, machines: int = 3, hub_port: int = 8000, data_dir: str | Path = "var/demo",
+def run_demo(workshops: int = 2, machines: int = 3, hub_port: int = 8080, data_dir: str | Path = "var/demo",
              interval_ms: int = 10_000, flush_interval_s: float = 10.0, duration: float | None = None) -> None:
     asyncio.run(_demo(workshops, machines, hub_port, Path(data_dir).resolve(), interval_ms, flush_interval_s,
                       duration))

@@ -23,7 +23,9 @@ from typing import Annotated, Optional
 
 import typer
 
-FIRMWARE_DIR = Path(__file__).resolve().parents[1] / "firmware"
+from sewnet.resources import shipped
+
+FIRMWARE_DIR = shipped("firmware")
 
 app = typer.Typer(no_args_is_help=True, help="Boards: ids, flash bundles, flashing, virtual boards.")
 
@@ -83,8 +85,8 @@ def _config_from_options(device, password, password_file, wifi_ssid, wifi_passwo
     if not password:
         password = secrets.token_urlsafe(12)
         typer.echo(f"generated MQTT password for {device}: {password}\n"
-                   f"  add it to the workshop broker: mosquitto_passwd -b /etc/mosquitto/passwd {device} '<password>'",
-                   err=True)
+                   f"  register it on the gateway Pi: put it in a file, then sudo sewnet gateway add-board"
+                   f" --device {device} --machine <machine> --password-file <that file>", err=True)
     config = {"device": device, "password": password, "variant": variant, "interval_ms": interval_ms,
               "wifi": {"ssid": wifi_ssid,
                        "password": _secret(wifi_password, wifi_password_file, "SEWNET_WIFI_PASSWORD", "wifi") or ""},

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -18,7 +19,9 @@ from pathlib import Path
 
 import httpx
 
+from edge_gateway.provision import render_mosquitto_snippet
 from sewnet.processes import terminate
+from sewnet.resources import shipped
 
 from tests.waiting import wait_for
 
@@ -106,13 +109,15 @@ class Mosquitto(_Process):
     name = "mosquitto"
     binary = "/usr/sbin/mosquitto"
 
-    def __init__(self, workdir: Path, port: int | None = None):
+    def __init__(self, workdir: Path, port: int | None = None, size_limits: bool = True):
+        """size_limits=False drops the shipped message_size_limit/max_packet_size, as on a broker
+        set up without SewNet's snippet: for tests of the gateway's own defence against big payloads."""
         super().__init__(workdir)
         require_binary(self.binary, "mosquitto")
         self.host = "127.0.0.1"
         self.port = port or free_port()
         self.passwd_file = self.workdir / "passwd"
-        self.acl_file = self.workdir / "acl"
+        self.acl_file = self.workdir / "sewnet.acl"
         self.conf_file = self.workdir / "mosquitto.conf"
         (self.workdir / "data").mkdir(exist_ok=True)
         self.gateway_user, self.gateway_password = "gateway", secrets.token_urlsafe(12)
@@ -121,23 +126,24 @@ class Mosquitto(_Process):
         self.passwd_file.write_text("")
         self._set_password(self.gateway_user, self.gateway_password)
         self._set_password(self.admin_user, self.admin_password)
-        self.acl_file.write_text(
-            "# devices: only their own subtree\n"
-            "pattern readwrite sewnet/v1/%u/#\n\n"
-            f"user {self.gateway_user}\ntopic read sewnet/v1/#\n\n"
-            f"user {self.admin_user}\ntopic readwrite #\n"
-        )
+        # The shipped ACL, plus an all-seeing user for the tests' watchers. Client ids are user
+        # names (use_username_as_clientid), so clients that must be connected at the same time
+        # need users of their own: add_watcher() makes more.
+        self.acl_file.write_text((shipped("deploy") / "sewnet.acl").read_text()
+                                 + f"\nuser {self.admin_user}\ntopic readwrite #\n")
+        # The shipped conf.d snippet as `sewnet gateway install` writes it, then what Debian's
+        # main file sets (persistence) and what only tests need.
+        snippet = render_mosquitto_snippet(self.workdir, self.port, bind="127.0.0.1")
+        if not size_limits:
+            snippet = re.sub(r"(?m)^(message_size_limit|max_packet_size) ", r"# \1 ", snippet)
         self.conf_file.write_text(
-            f"listener {self.port} 127.0.0.1\n"
-            "allow_anonymous false\n"
-            f"password_file {self.passwd_file}\n"
-            f"acl_file {self.acl_file}\n"
+            snippet
+            + "\n# tests\n"
             "persistence true\n"
             f"persistence_location {self.workdir / 'data'}/\n"
             "autosave_interval 5\n"
             # the gateway may be down for a while: keep everything queued for its session
             "max_queued_messages 200000\n"
-            "max_inflight_messages 1000\n"
             f"log_dest file {self.log_path}\n"
             "log_type error\nlog_type warning\nlog_type notice\n"
             # we run as root in CI; without this mosquitto drops to a user that cannot read tmp
@@ -158,6 +164,12 @@ class Mosquitto(_Process):
             self.proc.send_signal(signal.SIGHUP)  # reloads password and ACL files
             time.sleep(0.05)  # the reload is handled by the broker's main loop, not observable
         return password
+
+    def add_watcher(self, name: str) -> str:
+        """Another user that may read and write everything (tests only); returns its password."""
+        with self.acl_file.open("a") as f:
+            f.write(f"\nuser {name}\ntopic readwrite #\n")
+        return self.add_device(name)
 
     def _command(self) -> list[str]:
         return [self.binary, "-c", str(self.conf_file)]
@@ -271,3 +283,47 @@ class VictoriaMetrics(_Process):
         r.raise_for_status()
         return [json.loads(line) for line in r.text.splitlines() if line.strip()]
 
+
+
+class DemoBroker:
+    """The demo's in-process broker (sewnet/embedded_broker.py) on an event loop of its own, for
+    tests that hold it to the same rules as the workshop's Mosquitto."""
+
+    name = "demo-broker"
+
+    def __init__(self, workdir: Path, devices: list[str]):
+        self.workdir = Path(workdir)
+        self.host, self.port = "127.0.0.1", free_port()
+        self.gateway_user, self.gateway_password = "gateway", secrets.token_urlsafe(12)
+        self.passwords = {d: secrets.token_urlsafe(12) for d in devices}
+        self.passwords[self.gateway_user] = self.gateway_password
+        self._loop = None
+        self._thread = None
+        self._broker = None
+
+    def start(self, timeout: float = 30.0) -> None:
+        import asyncio
+        import threading
+
+        from sewnet.embedded_broker import start_broker
+
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="demo-broker", daemon=True)
+        self._thread.start()
+        self._broker = asyncio.run_coroutine_threadsafe(
+            start_broker(self.port, self.workdir, self.passwords, self.gateway_user), self._loop).result(timeout)
+
+    def kill(self) -> None:
+        import asyncio
+
+        if self._broker is not None:
+            asyncio.run_coroutine_threadsafe(self._broker.shutdown(), self._loop).result(30)
+            self._broker = None
+        if self._thread is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)
+            self._loop.close()
+            self._thread = None
+
+    def log_tail(self, n: int = 2000) -> str:
+        return ""

@@ -27,14 +27,14 @@ import sys
 import time
 from pathlib import Path
 
+from sewnet.resources import shipped
 from simulators.sewing import SewingMachine
 from simulators.virtual_board import runtime
 from simulators.virtual_board.clock import TICKS_MAX, RealClock, VirtualClock, ticks_add, ticks_diff
 from simulators.virtual_board.netlink import NetLink
 
-REPO = Path(__file__).resolve().parents[2]
-FIRMWARE_DIR = REPO / "firmware"
-BOARDS_FILE = REPO / "hardware" / "boards.json"
+FIRMWARE_DIR = shipped("firmware")
+BOARDS_FILE = shipped("hardware") / "boards.json"
 
 _SHIMS = ("machine", "network", "micropython", "ntptime")
 _TIME_FUNCS = ("ticks_ms", "ticks_us", "ticks_cpu", "ticks_diff", "ticks_add", "sleep_ms", "sleep_us")

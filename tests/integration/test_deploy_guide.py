@@ -1,0 +1,222 @@
+"""docs/deploy-raspberry-pi.md and docs/flashing.md, walked on this Debian machine.
+
+Every code block marked `<!-- guide: NAME -->` is run as written, with three changes: no
+`sudo` (the test runs as the user it is), every path under a temporary root instead of `/`
+(`--root`, and /opt/sewnet/.venv and /root/ mapped into it), and the broker and InfluxDB on
+free ports. Skipped, because this machine has no systemd as init: `systemctl` (install and
+add-board print what they would run instead); the broker is started as Debian's sysvinit
+script does (`mosquitto -c /etc/mosquitto/mosquitto.conf -d`) and the gateway as the unit's
+ExecStart. `apt-get` is skipped too: the packages are installed here, which the test checks.
+
+The broker's main file is Debian's own /etc/mosquitto/mosquitto.conf (tests/data holds the copy
+shipped by the installed package, checked against dpkg's md5) with its paths moved under the
+root, conf.d included. SewNet is installed NON-editable into a fresh venv from a copy of the
+repository: `pip install --no-deps --no-build-isolation --no-index`, with the shared venv's
+dependencies visible through a .pth file (a folder of links to them, without the editable
+sewnet), so the test needs no network and takes seconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import httpx
+import paho.mqtt.client as mqtt
+import pytest
+
+from edge_gateway.provision import toml_set
+from tests.integration.test_broker_rules import summary
+from tests.servers import free_port, port_open
+from tests.waiting import wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+STOCK_MOSQUITTO_CONF = ROOT / "tests" / "data" / "debian-mosquitto.conf"
+BLOCK = re.compile(r"<!-- guide: ([\w-]+) -->\s*```bash\n(.*?)```", re.S)
+
+
+def guide_blocks(path: Path) -> dict[str, str]:
+    return {name: body for name, body in BLOCK.findall(path.read_text())}
+
+
+def stock_mosquitto_conf() -> str:
+    text = STOCK_MOSQUITTO_CONF.read_text()
+    conffiles = subprocess.run(["dpkg-query", "-W", "-f=${Conffiles}", "mosquitto"], capture_output=True,
+                               text=True).stdout
+    known = re.search(r"/etc/mosquitto/mosquitto.conf ([0-9a-f]{32})", conffiles)
+    if known:  # the copy is the installed package's own file
+        assert hashlib.md5(text.encode()).hexdigest() == known.group(1)
+    return text
+
+
+def under(root: Path, text: str) -> str:
+    for folder in ("/etc/mosquitto", "/run/mosquitto", "/var/lib/mosquitto", "/var/log/mosquitto"):
+        text = text.replace(folder, f"{root}{folder}")
+    return text
+
+
+def fresh_venv(where: Path) -> Path:
+    """A venv that sees the shared venv's packages, but not its editable sewnet."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(where)], check=True)
+    shared = Path(sysconfig.get_paths()["purelib"])
+    view = where / "shared-dependencies"
+    view.mkdir()
+    for entry in shared.iterdir():
+        if not entry.name.startswith(("sewnet", "__editable__")) \
+                and entry.suffix != ".pth":
+            (view / entry.name).symlink_to(entry)
+    site = Path(subprocess.run([str(where / "bin" / "python"), "-c", "import sysconfig;"
+                                "print(sysconfig.get_paths()['purelib'])"], capture_output=True, text=True,
+                               check=True).stdout.strip())
+    (site / "shared-dependencies.pth").write_text(f"{view}\n")
+    return where
+
+
+def run(cmd, env, **kw) -> subprocess.CompletedProcess:
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, **kw)
+    assert done.returncode == 0, f"{cmd}: exit {done.returncode}\n{done.stdout}\n{done.stderr}"
+    return done
+
+
+def tree_digest(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file() and "mosquitto.db" not in p.name
+            and p.suffix not in (".log", ".pid") and "var/lib/sewnet" not in str(p)}
+
+
+@pytest.mark.timeout(180)
+def test_the_deploy_guide_on_stock_debian(tmp_path, influxdb):
+    guide = guide_blocks(ROOT / "docs" / "deploy-raspberry-pi.md")
+    laptop = guide_blocks(ROOT / "docs" / "flashing.md")["laptop"]
+    root = tmp_path / "root"
+    venv = root / "opt" / "sewnet" / ".venv"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
+    env.update(WORKSHOP="ws-guide-01", INFLUX=influxdb.url, ADMIN_USER=influxdb.username,
+               ADMIN_PASSWORD=influxdb.password, WORKSHOP_PASSWORD="wp-" + os.urandom(6).hex(),
+               HUB_PASSWORD="hp-" + os.urandom(6).hex(), HOME=str(tmp_path / "home"))
+    broker_port, web_port = free_port(), free_port()
+
+    def guide_step(name: str, *extra: str) -> str:
+        script = re.sub(r"(?<![\w/])/root/", f"{tmp_path}/", guide[name].replace("sudo ", ""))
+        script = script.replace("/opt/sewnet/.venv/", f"{venv}/")
+        if extra:
+            script = re.sub(r"(sewnet gateway [\w-]+ .*)", lambda m: m.group(1) + " " + " ".join(extra), script)
+        return run(["bash", "-euo", "pipefail", "-c", script], env).stdout
+
+    # Packages (apt-get skipped: they are here).
+    assert "apt-get install -y mosquitto python3-venv" in guide["packages"]
+    for tool in ("mosquitto", "mosquitto_passwd", "curl"):
+        assert shutil.which(tool) or Path(f"/usr/sbin/{tool}").exists(), f"{tool} missing"
+
+    # The central InfluxDB, as the guide creates it (the fixture made the database already).
+    influxdb.query('DROP DATABASE "sewnet"', method="POST")
+    guide_step("influxdb")
+
+    # Debian's Mosquitto as installed by the package, under the root.
+    (root / "etc" / "mosquitto" / "conf.d").mkdir(parents=True)
+    for folder in ("run/mosquitto", "var/lib/mosquitto", "var/log/mosquitto"):
+        (root / folder).mkdir(parents=True)
+    (root / "etc/mosquitto/mosquitto.conf").write_text(under(root, stock_mosquitto_conf()))
+    # Test only: as root, Mosquitto would switch to user mosquitto, who cannot enter pytest's tmp.
+    (root / "etc/mosquitto/conf.d/zz-test-only.conf").write_text("user root\n")
+
+    # SewNet itself, non-editable from a copy of the repository (the guide: pip install /opt/sewnet).
+    assert re.search(r"pip install /opt/sewnet$", guide["sewnet"], re.M) and "-e" not in guide["sewnet"]
+    assert "bin/pip install" in laptop and "-e " not in laptop
+    source = tmp_path / "sewnet-source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".git", ".venv", "var", "__pycache__", "*.egg-info",
+                                                                "build", ".pytest_cache", ".hypothesis"))
+    fresh_venv(venv)
+    run([str(venv / "bin/python"), "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index",
+         str(source)], env)
+    where = run([str(venv / "bin/python"), "-c", "import sewnet, edge_gateway; print(sewnet.__file__,"
+                 " edge_gateway.__file__)"], env, cwd=tmp_path).stdout.split()
+    assert all(p.startswith(str(venv)) for p in where), where
+    sewnet = str(venv / "bin/sewnet")
+
+    # The technician's commands from that install (docs/flashing.md).
+    assert run([sewnet, "device", "id", "--mac", "3C:71:BF:0A:12:F4"], env).stdout.strip() == "sn-3c71bf0a12f4"
+    (tmp_path / "board.pw").write_text("board-password-1\n")
+    run([sewnet, "device", "bundle", "--device", "sn-3c71bf0a12f4", "--wifi-ssid", "changsin-2F", "--broker-host",
+         "127.0.0.1", "--password-file", str(tmp_path / "board.pw"), "--out", str(tmp_path / "bundle")], env)
+    assert {"main.py", "sn_app.py", "sewnet.json"} <= {p.name for p in (tmp_path / "bundle").iterdir()}
+
+    # Install the gateway: one command. Then again: nothing changes.
+    out = guide_step("install", f"--root {root}", f"--broker-port {broker_port}", f"--web-port {web_port}")
+    assert "gateway config" in out and "written" in out
+    before = tree_digest(root)
+    out = guide_step("install", f"--root {root}", f"--broker-port {broker_port}", f"--web-port {web_port}")
+    assert tree_digest(root) == before, out
+    assert " written" not in out, out
+
+    config = root / "etc/sewnet/gateway.toml"
+    unit = (root / "etc/systemd/system/sewnet-gateway.service").read_text()
+    data_dir = Path(re.search(r'(?m)^data_dir = "(.*)"', config.read_text()).group(1))
+    rw = re.search(r"(?m)^ReadWritePaths=(.*)$", unit).group(1).split()
+    assert any(data_dir.is_relative_to(p) for p in rw), (data_dir, rw)
+    assert re.search(r"(?m)^ExecStart=(\S+) gateway run --config (\S+)$", unit).groups() == (sewnet, str(config))
+
+    # The broker: Debian's main file plus what install added, started as sysvinit does.
+    mosquitto_conf = root / "etc/mosquitto/mosquitto.conf"
+    subprocess.run(["/usr/sbin/mosquitto", "-c", str(mosquitto_conf), "-d"], check=True, timeout=30)
+    pid_file = root / "run/mosquitto/mosquitto.pid"
+    wait_for(pid_file.exists, timeout=10, what="mosquitto's pid file")
+    broker_pid = int(pid_file.read_text())
+    gateway = None
+    try:
+        wait_for(lambda: port_open("127.0.0.1", broker_port), timeout=10, what="mosquitto listening")
+
+        # One board, one command; the broker reloads (SIGHUP through the pid file).
+        out = guide_step("add-board", f"--root {root}")
+        password = out.strip().splitlines()[-1]
+        assert "sn-3c71bf0a12f4" in out and "SIGHUP" in out, out
+        assert 'sn-3c71bf0a12f4 = "m03"' in config.read_text()
+
+        # The gateway as its unit runs it; it ships every second instead of every 600 s.
+        config.write_text(toml_set(config.read_text(), "uplink", "flush_interval_s", 1))
+        log = open(tmp_path / "gateway.log", "wb")
+        gateway = subprocess.Popen([sewnet, "gateway", "run", "--config", str(config)], env=env, stdout=log,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+        log.close()
+        operator = (root / "etc/sewnet/operator.password").read_text().strip()
+
+        def subscribed():
+            assert gateway.poll() is None, (tmp_path / "gateway.log").read_text()[-3000:]
+            try:
+                r = httpx.get(f"http://127.0.0.1:{web_port}/api/v1/devices", auth=("operator", operator), timeout=2)
+                return r.status_code == 200 and r.json()["ingest"].get("subscribed")
+            except httpx.HTTPError:
+                return False
+
+        wait_for(subscribed, timeout=30, what="the gateway subscribed")
+
+        board = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="sn-3c71bf0a12f4")
+        board.username_pw_set("sn-3c71bf0a12f4", password)
+        board.connect("127.0.0.1", broker_port)
+        board.loop_start()
+        try:
+            board.publish("sewnet/v1/sn-3c71bf0a12f4/summary", summary("sn-3c71bf0a12f4", 1), qos=1).wait_for_publish(10)
+        finally:
+            board.loop_stop()
+            board.disconnect()
+
+        def stored():
+            status = json.loads(run([sewnet, "gateway", "status", "--config", str(config), "--json"], env).stdout)
+            return [d for d in status["devices"] if d["machine"] == "m03" and d["stitches_today"] == 10]
+
+        wait_for(stored, timeout=20, what="the summary in the gateway's store", interval=0.5)
+        # ... and in InfluxDB, written by the workshop's user the guide created.
+        wait_for(lambda: influxdb.series_sum("stitches") == {"m03": 10}, timeout=20, what="the summary in InfluxDB")
+    finally:
+        if gateway is not None:
+            gateway.send_signal(signal.SIGTERM)
+            gateway.wait(20)
+        os.kill(broker_pid, signal.SIGTERM)

@@ -1,0 +1,215 @@
+"""`sewnet gateway install` / `add-board` and the files they ship: the TOML editor changes one
+key and nothing else (hypothesis), bad input gives one line and exit 2 with every file as it
+was (hypothesis), and the shipped files agree with each other (unit, service, ports, packages)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tempfile
+import tomllib
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from edge_gateway.cli import app
+from edge_gateway.contract import DEVICE_ID, TAG_VALUE
+from edge_gateway.provision import (Layout, ProvisionError, mosquitto_main_problem, render_unit, toml_key,
+                                    toml_set, toml_value)
+from sewnet.resources import shipped
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "edge_gateway" / "gateway.example.toml"
+STOCK = ROOT / "tests" / "data" / "debian-mosquitto.conf"
+FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+names = st.text(min_size=1, max_size=10)
+scalars = st.one_of(st.text(max_size=20), st.integers(min_value=-(2**63), max_value=2**63 - 1), st.booleans(),
+                    st.floats(allow_nan=False, allow_infinity=False))
+tables = st.dictionaries(names, st.dictionaries(names, scalars, max_size=4), max_size=3)
+comments = st.lists(st.sampled_from(["", "# a note", "   # indented note", "# [registry]"]), min_size=8, max_size=8)
+
+
+def write(top: dict, tabs: dict, notes: list[str]) -> str:
+    lines = [notes[0]] + [f"{toml_key(k)} = {toml_value(v)}" for k, v in top.items()]
+    for i, (name, body) in enumerate(tabs.items()):
+        lines += [notes[(i + 1) % len(notes)], f"[{toml_key(name)}]  # table"]
+        lines += [f"{toml_key(k)} = {toml_value(v)}   # value" for k, v in body.items()]
+    return "\n".join(lines) + "\n"
+
+
+@settings(max_examples=300, deadline=None)
+@given(top=st.dictionaries(names, scalars, max_size=4), tabs=tables, notes=comments,
+       table=st.one_of(st.none(), names), key=names, value=st.one_of(st.none(), scalars))
+@example(top={}, tabs={"registry": {"sn-a": "m1"}}, notes=[""] * 8, table="registry", key="sn-b", value="m2")
+def test_toml_set_changes_that_key_and_keeps_every_other_line(top, tabs, notes, table, key, value):
+    tabs = {name: body for name, body in tabs.items() if name not in top}  # else not TOML at all
+    text = write(top, tabs, notes)
+    before = tomllib.loads(text)
+    try:
+        after_text = toml_set(text, table, key, value)
+    except ProvisionError:
+        # Only when the key cannot be written where it belongs, e.g. a top-level key named like
+        # a table.
+        assert (table is None and isinstance(before.get(key), dict)) or \
+            (table is not None and not isinstance(before.get(table, {}), dict))
+        return
+    after = tomllib.loads(after_text)
+    if value is None:
+        (before if table is None else before.get(table, {})).pop(key, None)
+    else:
+        (before if table is None else before.setdefault(table, {}))[key] = value
+    assert after == before
+    kept = [ln for ln in text.split("\n") if not ln.startswith((f"{toml_key(key)} =",))]
+    assert all(ln in after_text.split("\n") for ln in kept)
+
+
+def test_add_board_on_the_example_keeps_its_comments():
+    text = EXAMPLE.read_text()
+    edited = toml_set(text, "registry", "sn-0123456789ab", "m09")
+    assert edited.splitlines()[:len(text.splitlines())] != [] and set(text.splitlines()) <= set(edited.splitlines())
+    assert tomllib.loads(edited)["registry"]["sn-0123456789ab"] == "m09"
+    moved = toml_set(edited, "registry", "sn-3c71bf0a12f4", "m04")
+    assert 'sn-3c71bf0a12f4" = "m04"' in moved or 'sn-3c71bf0a12f4 = "m04"' in moved
+    assert len(moved.splitlines()) == len(edited.splitlines())
+
+
+def test_an_inline_registry_is_refused_not_mangled():
+    with pytest.raises(ProvisionError, match="by hand"):
+        toml_set('workshop = "w"\nregistry = {"sn-aa" = "m1"}\n', "registry", "sn-bb", "m2")
+
+
+def test_the_broker_check_reads_debians_file_and_names_what_is_missing(tmp_path):
+    main = tmp_path / "mosquitto.conf"
+    main.write_text(STOCK.read_text())
+    assert mosquitto_main_problem(main, Path("/etc/mosquitto/conf.d")) is None
+    # As this machine's /etc/mosquitto/mosquitto.conf: edited, without include_dir.
+    main.write_text(STOCK.read_text().replace("include_dir /etc/mosquitto/conf.d\n", ""))
+    assert "include_dir /etc/mosquitto/conf.d" in mosquitto_main_problem(main, Path("/etc/mosquitto/conf.d"))
+    main.write_text(STOCK.read_text().replace("persistence true\n", ""))
+    assert "persistence true" in mosquitto_main_problem(main, Path("/etc/mosquitto/conf.d"))
+
+
+def test_the_service_may_write_the_example_data_dir():
+    data_dir = Path(tomllib.loads(EXAMPLE.read_text())["data_dir"])
+    for unit in ((shipped("deploy") / "sewnet-gateway.service").read_text(),
+                 render_unit(Path("/opt/sewnet/.venv/bin/sewnet"), Layout().config, Layout().data_dir)):
+        writable = re.search(r"(?m)^ReadWritePaths=(.*)$", unit).group(1).split()
+        assert any(data_dir.is_relative_to(p) for p in writable), (data_dir, writable)
+    assert Layout().data_dir == data_dir
+
+
+def test_one_hub_port_and_one_gateway_page_port_everywhere():
+    import inspect
+
+    from edge_gateway.config import WebConfig
+    from hub.cli import run as hub_run
+    from sewnet.cli import demo
+
+    hub_port = inspect.signature(hub_run).parameters["port"].default
+    gateway_port = WebConfig().port
+    assert inspect.signature(demo).parameters["hub_port"].default.default == hub_port
+    docs = {p: p.read_text() for p in [ROOT / "README.md", ROOT / "hub" / "README.md",
+                                       ROOT / "docs" / "deploy-raspberry-pi.md", shipped("deploy") / "sewnet-hub.service"]}
+    for path, text in docs.items():
+        for port in re.findall(r"sewnet hub run [^`\n]*--port (\d+)", text):
+            assert int(port) == hub_port, path
+    for path in (ROOT / "docs" / "deploy-raspberry-pi.md", ROOT / "edge_gateway" / "README.md"):
+        for port in re.findall(r"http://<pi[^>]*>:(\d+)/", path.read_text()):
+            assert int(port) == gateway_port, path
+    assert tomllib.loads(EXAMPLE.read_text())["web"]["port"] == gateway_port
+
+
+def test_every_python_package_is_in_the_wheel():
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(ROOT).parts) for top in ("sewnet", "edge_gateway", "hub", "simulators")
+             for p in (ROOT / top).rglob("__init__.py")}
+    assert found <= listed, found - listed
+
+
+# --- the commands with bad input -------------------------------------------------------------
+
+def _digest(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _one_line_error(result) -> None:
+    assert result.exit_code == 2, (result.exit_code, result.output)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+
+
+def _gateway_root(base: Path) -> tuple[Path, Path]:
+    root = Path(tempfile.mkdtemp(dir=base))
+    (root / "etc/mosquitto/conf.d").mkdir(parents=True)
+    (root / "etc/mosquitto/passwd").write_text("gateway:$7$101$c2FsdA==$aGFzaA==\n")
+    (root / "etc/sewnet").mkdir(parents=True)
+    config = root / "etc/sewnet/gateway.toml"
+    config.write_text(EXAMPLE.read_text())
+    return root, config
+
+
+device_ids = st.one_of(st.from_regex(DEVICE_ID, fullmatch=True), st.text(max_size=40),
+                       st.sampled_from(["gateway", "sn-3c71bf0a12f4", "-x", "SN-ABC"]))
+machine_ids = st.one_of(st.from_regex(TAG_VALUE, fullmatch=True).filter(lambda s: len(s) < 40), st.text(max_size=20))
+
+
+@FUZZ
+@given(device=device_ids, machine=machine_ids, password=st.one_of(st.none(), st.binary(max_size=30)))
+@example(device="sn-0123456789ab", machine="m09", password=None)
+@example(device="sn-0123456789ab", machine="m09", password=b"\xff")
+@example(device="sn-0123456789ab", machine="m 09", password=None)
+@example(device="gateway", machine="m09", password=None)
+def test_add_board_with_any_input_registers_it_or_says_why_in_one_line(tmp_path, device, machine, password):
+    root, config = _gateway_root(tmp_path)
+    args = ["add-board", f"--config={config}", f"--device={device}", f"--machine={machine}", f"--root={root}",
+            "--no-restart"]
+    if password is not None:
+        (tmp_path / "board.pw").write_bytes(password)
+        args.append(f"--password-file={tmp_path / 'board.pw'}")
+    before = _digest(root)
+    result = CliRunner().invoke(app, args)
+    if result.exit_code == 0:
+        assert DEVICE_ID.fullmatch(device) and TAG_VALUE.fullmatch(machine) and device != "gateway"
+        assert tomllib.loads(config.read_text())["registry"][device] == machine
+        passwd = (root / "etc/mosquitto/passwd").read_text().splitlines()
+        assert passwd[0].startswith("gateway:") and passwd[-1].startswith(f"{device}:$7$")
+    else:
+        _one_line_error(result)
+        assert _digest(root) == before
+
+
+@FUZZ
+@given(workshop=st.one_of(st.from_regex(TAG_VALUE, fullmatch=True).filter(lambda s: len(s) < 30),
+                          st.text(max_size=20)),
+       url=st.one_of(st.just("https://influx.example.org:8086"), st.text(max_size=30)),
+       password=st.one_of(st.none(), st.binary(max_size=20)), include=st.booleans())
+@example(workshop="ws-a", url="https://influx.example.org:8086", password=b"pw", include=True)
+@example(workshop="ws-a", url="ftp://x", password=b"pw", include=True)
+@example(workshop="ws-a", url="https://influx.example.org:8086", password=b"pw", include=False)
+def test_install_with_any_input_installs_or_says_why_in_one_line(tmp_path, monkeypatch, workshop, url, password,
+                                                                 include):
+    monkeypatch.delenv("SEWNET_UPLINK_PASSWORD", raising=False)
+    root = Path(tempfile.mkdtemp(dir=tmp_path))
+    (root / "etc/mosquitto/conf.d").mkdir(parents=True)
+    stock = STOCK.read_text().replace("/etc/mosquitto", f"{root}/etc/mosquitto")
+    (root / "etc/mosquitto/mosquitto.conf").write_text(stock if include else stock.replace("include_dir", "#"))
+    args = ["install", f"--workshop={workshop}", f"--uplink-url={url}", f"--root={root}"]
+    if password is not None:
+        (tmp_path / "uplink.pw").write_bytes(password)
+        args.append(f"--uplink-password-file={tmp_path / 'uplink.pw'}")
+    before = _digest(root)
+    result = CliRunner().invoke(app, args)
+    if result.exit_code == 0:
+        assert include and TAG_VALUE.fullmatch(workshop) and url.startswith(("http://", "https://"))
+        cfg = tomllib.loads((root / "etc/sewnet/gateway.toml").read_text())
+        assert cfg["workshop"] == workshop and cfg["registry"] == {}
+        assert (root / "etc/sewnet/uplink.password").read_text().strip() == password.decode().strip()
+        assert (root / "etc/mosquitto/passwd").read_text().startswith("gateway:$7$")
+    else:
+        _one_line_error(result)
+        assert _digest(root) == before
