@@ -191,7 +191,8 @@ def test_the_deploy_guide_on_stock_debian(tmp_path, influxdb):
         def subscribed():
             assert gateway.poll() is None, (tmp_path / "gateway.log").read_text()[-3000:]
             try:
-                r = httpx.get(f"http://127.0.0.1:{web_port}/api/v1/devices", auth=("operator", operator), timeout=2)
+                r = httpx.get(f"http://127.0.0.1:{web_port}/api/v1/devices",
+                              headers={"Authorization": f"Bearer {operator}"}, timeout=2)
                 return r.status_code == 200 and r.json()["ingest"].get("subscribed")
             except httpx.HTTPError:
                 return False
