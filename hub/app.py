@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import FastAPI
 
 from hub import capacity, embedded_store, pages
@@ -35,6 +36,9 @@ def create_app(settings: HubSettings | None = None) -> FastAPI:
         telemetry, store = _telemetry(settings)
         app.state.telemetry = telemetry
         app.state.embedded_store = store
+        # Parsing is CPU under one GIL and the store writes one batch at a time anyway: more than
+        # two bodies in hand at once buys nothing and costs memory (each up to 10 MiB inflated).
+        app.state.ingest_limiter = anyio.CapacityLimiter(2)
         if not settings.all_api_tokens():
             log.warning("no API token configured: nobody can read capacity (set SEWNET_HUB_API_TOKENS)")
         if store is not None and settings.embedded_write_token is None:

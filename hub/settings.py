@@ -55,6 +55,9 @@ class HubSettings(BaseSettings):
     embedded_database: str = "sewnet"  # the only db/bucket name the embedded store accepts
     embedded_write_token: SecretStr | None = None
     embedded_max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    # Twice the gateway's 5,000-line batches; a longer body is refused (413) before it is parsed,
+    # so one request costs bounded work whatever it holds.
+    embedded_max_lines: int = Field(10_000, ge=1)
     # Points older than this are pruned; longer than the known window so "machines known" holds.
     embedded_retention: timedelta = timedelta(days=35)
 
