@@ -33,8 +33,8 @@ from fastapi.responses import JSONResponse, Response
 
 from hub import line_protocol as lp
 from hub import schema
-from hub.auth import check_token
-from hub.dependencies import get_rejections, get_settings
+from hub.dependencies import check_secret, get_guard, get_rejections, get_settings
+from hub.lockout import LockedOut, LoginGuard
 from hub.rejections import Rejections
 from hub.settings import HubSettings
 
@@ -329,13 +329,13 @@ def _inflate(body: bytes, limit: int) -> bytes:
             return b"".join(out)
 
 
-def _error(api: str, status: int, message: str) -> JSONResponse:
+def _error(api: str, status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     """InfluxDB's error bodies: v1 `{"error": ...}`, v2 `{"code": ..., "message": ...}`."""
     if api == "v1":
-        return JSONResponse({"error": message}, status_code=status)
+        return JSONResponse({"error": message}, status_code=status, headers=headers)
     code = {400: "invalid", 401: "unauthorized", 404: "not found", 413: "request too large",
-            415: "unsupported media type"}.get(status, "internal error")
-    return JSONResponse({"code": code, "message": message}, status_code=status)
+            415: "unsupported media type", 429: "too many requests"}.get(status, "internal error")
+    return JSONResponse({"code": code, "message": message}, status_code=status, headers=headers)
 
 
 #: Rejected lines and points recorded (and logged) one by one per request; the rest of a request's
@@ -374,12 +374,15 @@ def _ingest(store: EmbeddedStore, body: bytes, gzipped: bool, precision_ns: int,
 
 
 async def _write(request: Request, api: str, database: str | None, precision: str, secret: str | None,
-                 settings: HubSettings, rejections: Rejections) -> Response:
+                 settings: HubSettings, rejections: Rejections, guard: LoginGuard) -> Response:
     try:
         write_token = settings.embedded_write_token
         if write_token is None:
             raise _Refused(401, "unauthorized", "the hub has no write token configured (SEWNET_HUB_EMBEDDED_WRITE_TOKEN)")
-        if secret is None or not check_token(secret, [write_token.get_secret_value()]):
+        tid = check_secret(request, "store", "write", secret, [write_token.get_secret_value()], guard, rejections)
+        if isinstance(tid, LockedOut):
+            return _error(api, 429, tid.message, tid.headers)
+        if tid is None:
             raise _Refused(401, "unauthorized", "authorization failed" if api == "v1" else "unauthorized access")
         if not database:
             raise _Refused(400 if api == "v1" else 404, "no_database",
@@ -415,11 +418,13 @@ async def write_v2(
     request: Request,
     settings: Annotated[HubSettings, Depends(get_settings)],
     rejections: Annotated[Rejections, Depends(get_rejections)],
+    guard: Annotated[LoginGuard, Depends(get_guard)],
     bucket: str | None = None,
     org: str | None = None,  # accepted and ignored: the embedded store has one organisation
     precision: str = "ns",
 ) -> Response:
-    return await _write(request, "v2", bucket, precision, _credentials(request, None, None), settings, rejections)
+    return await _write(request, "v2", bucket, precision, _credentials(request, None, None), settings, rejections,
+                        guard)
 
 
 @router.post("/write", status_code=204, summary="InfluxDB v1 write API (line protocol)")
@@ -427,13 +432,14 @@ async def write_v1(
     request: Request,
     settings: Annotated[HubSettings, Depends(get_settings)],
     rejections: Annotated[Rejections, Depends(get_rejections)],
+    guard: Annotated[LoginGuard, Depends(get_guard)],
     db: str | None = None,
     precision: str = "ns",
     rp: str | None = None,  # accepted and ignored: retention is the store's own
     u: str | None = None,
     p: str | None = None,
 ) -> Response:
-    return await _write(request, "v1", db, precision, _credentials(request, u, p), settings, rejections)
+    return await _write(request, "v1", db, precision, _credentials(request, u, p), settings, rejections, guard)
 
 
 # ====================================================================== HTTP: the two InfluxQL reads
@@ -482,6 +488,7 @@ async def query(
     request: Request,
     settings: Annotated[HubSettings, Depends(get_settings)],
     rejections: Annotated[Rejections, Depends(get_rejections)],
+    guard: Annotated[LoginGuard, Depends(get_guard)],
     q: Annotated[str, Query(max_length=4096)] = "",
     db: str | None = None,
     epoch: str | None = None,
@@ -492,7 +499,10 @@ async def query(
     readers = settings.all_api_tokens()
     if settings.embedded_write_token is not None:
         readers.append(settings.embedded_write_token.get_secret_value())
-    if secret is None or not check_token(secret, readers):
+    tid = check_secret(request, "store", "query", secret, readers, guard, rejections)
+    if isinstance(tid, LockedOut):
+        return _error("v1", 429, tid.message, tid.headers)
+    if tid is None:
         rejections.add("query", "unauthorized", "missing or wrong credentials")
         return _error("v1", 401, "authorization failed")
     if db != settings.embedded_database:

@@ -67,6 +67,10 @@ class HubSettings(BaseSettings):
     session_secret: SecretStr | None = None
     session_max_age: timedelta = timedelta(hours=12)
     cookie_secure: bool = False  # set true behind HTTPS so the session cookie never goes out in clear
+    # Wrong tokens per client address (page, API and embedded store each count their own) before
+    # that address is refused for the rest of the window: guessing a token stays hopeless.
+    login_failures_allowed: int = Field(5, ge=1, le=1000)
+    login_lockout: timedelta = Field(timedelta(minutes=15), ge=timedelta(seconds=1))
 
     # --- what capacity means
     online_window: timedelta = timedelta(minutes=15)
