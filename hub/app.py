@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import logging
 from contextlib import asynccontextmanager
+from typing import Annotated
 
-from fastapi import FastAPI
+import anyio
+from fastapi import Depends, FastAPI, HTTPException
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from hub import capacity, embedded_store, pages
+from hub.dependencies import require_reader
 from hub.embedded_store import EmbeddedStore
+from hub.lockout import LoginGuard
 from hub.rejections import Rejections
 from hub.settings import HubSettings, load_settings
 from hub.telemetry import EmbeddedTelemetry, InfluxQLTelemetry, Telemetry
@@ -35,6 +41,9 @@ def create_app(settings: HubSettings | None = None) -> FastAPI:
         telemetry, store = _telemetry(settings)
         app.state.telemetry = telemetry
         app.state.embedded_store = store
+        # Parsing is CPU under one GIL and the store writes one batch at a time anyway: more than
+        # two bodies in hand at once buys nothing and costs memory (each up to 10 MiB inflated).
+        app.state.ingest_limiter = anyio.CapacityLimiter(2)
         if not settings.all_api_tokens():
             log.warning("no API token configured: nobody can read capacity (set SEWNET_HUB_API_TOKENS)")
         if store is not None and settings.embedded_write_token is None:
@@ -46,14 +55,37 @@ def create_app(settings: HubSettings | None = None) -> FastAPI:
         finally:
             await telemetry.aclose()
 
-    app = FastAPI(title="SewNet hub", version="0.1.0", lifespan=lifespan)
+    # The docs describe every endpoint, so they sit behind the login like the rest: FastAPI's own
+    # routes for them are off and served below with a reader check.
+    app = FastAPI(title="SewNet hub", version="0.1.0", lifespan=lifespan,
+                  docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings = settings
     app.state.rejections = Rejections()
+    app.state.login_guard = LoginGuard(settings.login_failures_allowed, settings.login_lockout)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict:
         """Liveness only: says nothing about the telemetry store (capacity answers 503 for that)."""
         return {"status": "ok", "telemetry": settings.telemetry}
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi(reader: Annotated[str | None, Depends(require_reader)]) -> JSONResponse:
+        if reader is None:
+            raise HTTPException(401, "an API token is required: Authorization: Bearer <token>, or log in on /login",
+                                headers={"WWW-Authenticate": "Bearer"})
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui(reader: Annotated[str | None, Depends(require_reader)]) -> HTMLResponse:
+        if reader is None:
+            return RedirectResponse("/login", status_code=303)
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="SewNet hub API")
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc(reader: Annotated[str | None, Depends(require_reader)]) -> HTMLResponse:
+        if reader is None:
+            return RedirectResponse("/login", status_code=303)
+        return get_redoc_html(openapi_url="/openapi.json", title="SewNet hub API")
 
     app.include_router(capacity.router)
     app.include_router(pages.router)

@@ -21,6 +21,7 @@ import sqlite3
 import threading
 import time
 import zlib
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -31,8 +32,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from hub import line_protocol as lp
-from hub.auth import check_token
-from hub.dependencies import get_rejections, get_settings
+from hub import schema
+from hub.dependencies import check_secret, get_guard, get_rejections, get_settings
+from hub.lockout import LockedOut, LoginGuard
 from hub.rejections import Rejections
 from hub.settings import HubSettings
 
@@ -45,9 +47,7 @@ CREATE TABLE IF NOT EXISTS series (
     measurement TEXT NOT NULL,
     tags TEXT NOT NULL,                 -- JSON object
     workshop TEXT,                      -- copies of the two tags capacity groups by
-    machine TEXT,
-    last_ns INTEGER,                    -- the latest point with a stitches field, kept on write so
-    last_stitches INTEGER               -- "last seen" reads one row per series, not every point
+    machine TEXT
 );
 CREATE TABLE IF NOT EXISTS point (
     series_id INTEGER NOT NULL REFERENCES series(id),
@@ -76,6 +76,12 @@ class WriteOutcome:
     written: int = 0
     # InfluxDB's "field type conflict" drops: the point is refused, the rest of the batch is kept.
     conflicts: list[str] = field(default_factory=list)
+    # `sewing` points with values the contract does not allow (hub/schema.py), dropped likewise.
+    out_of_contract: list[str] = field(default_factory=list)
+
+    @property
+    def dropped(self) -> int:
+        return len(self.conflicts) + len(self.out_of_contract)
 
 
 class EmbeddedStore:
@@ -145,8 +151,20 @@ class EmbeddedStore:
 
     def write(self, points: list[lp.Point]) -> WriteOutcome:
         """Store points in one transaction. A field whose type differs from the type the field
-        already has in its measurement refuses the whole point, as InfluxDB does."""
+        already has in its measurement refuses the whole point, as InfluxDB does; so does a
+        `sewing` value outside the contract's ranges, which InfluxDB would keep but capacity
+        cannot use."""
         outcome = WriteOutcome()
+        accepted = []
+        for point in points:
+            problem = schema.contract_problem(point)
+            if problem is None:
+                accepted.append(point)
+            else:
+                outcome.out_of_contract.append(f"point {lp.shorten(point.series_key)} at {point.time_ns}: {problem}")
+        points = accepted
+        if not points:
+            return outcome
         with self._write_lock:
             if self._closed:
                 raise sqlite3.ProgrammingError("the embedded store is closed")
@@ -159,8 +177,9 @@ class EmbeddedStore:
                         have = self._types.get((point.measurement, name)) or new_types.get((point.measurement, name))
                         got = lp.field_type(value)
                         if have is not None and have != got:
-                            conflict = (f'field type conflict: input field "{name}" on measurement '
-                                        f'"{point.measurement}" is type {got}, already exists as type {have}')
+                            conflict = (f'field type conflict: input field "{lp.shorten(name, 64)}" on measurement '
+                                        f'"{lp.shorten(point.measurement, 64)}" is type {got}, '
+                                        f'already exists as type {have}')
                             break
                     if conflict:
                         outcome.conflicts.append(conflict)
@@ -173,11 +192,6 @@ class EmbeddedStore:
                         "INSERT INTO point(series_id, time_ns, fields) VALUES (?,?,?) "
                         "ON CONFLICT(series_id, time_ns) DO UPDATE SET fields = json_patch(fields, excluded.fields)",
                         (sid, point.time_ns, json.dumps(point.fields, ensure_ascii=False)))
-                    if "stitches" in point.fields:
-                        self._writer.execute(
-                            "UPDATE series SET last_ns = ?, last_stitches = ? "
-                            "WHERE id = ? AND (last_ns IS NULL OR last_ns <= ?)",
-                            (point.time_ns, point.fields["stitches"], sid, point.time_ns))
                     outcome.written += 1
                 self._writer.executemany(
                     "INSERT OR IGNORE INTO field_type(measurement, name, type) VALUES (?,?,?)",
@@ -203,25 +217,38 @@ class EmbeddedStore:
             log.info("pruned %d points older than the retention", deleted)
 
     # ------------------------------------------------------------------ reading
-    def activity(self, since_ns: int) -> list[tuple[str, str, int, int, int]]:
-        """Per (workshop, machine): sums of stitches, run_ms and interval_ms with time > since."""
+    def activity(self, since_ns: int, until_ns: int) -> list[tuple[str, str, int, int, int]]:
+        """Per (workshop, machine): sums of stitches, run_ms and interval_ms over since < time <=
+        until. A value outside the contract's range counts as missing, so no sum can overflow
+        (SQLite's sum() raises on overflow, which once took capacity down for everyone)."""
+        def counted(column: str) -> str:
+            low, high = schema.SEWING_FIELDS[column]
+            return f"sum(CASE WHEN p.{column} BETWEEN {low} AND {high} THEN p.{column} END)"
+
         # Series first, then a primary-key range per series (CROSS JOIN fixes that order in
         # SQLite): ten times faster than walking the time index and grouping 360k rows by text.
         return self._reader().execute(
-            """SELECT coalesce(workshop, ''), coalesce(machine, ''), sum(st), sum(r), sum(i) FROM (
-                   SELECT s.workshop, s.machine, sum(p.stitches) AS st, sum(p.run_ms) AS r,
-                          sum(p.interval_ms) AS i
-                   FROM series s CROSS JOIN point p ON p.series_id = s.id AND p.time_ns > ?
+            f"""SELECT coalesce(workshop, ''), coalesce(machine, ''), sum(st), sum(r), sum(i) FROM (
+                   SELECT s.workshop, s.machine, {counted("stitches")} AS st, {counted("run_ms")} AS r,
+                          {counted("interval_ms")} AS i
+                   FROM series s CROSS JOIN point p
+                        ON p.series_id = s.id AND p.time_ns > ? AND p.time_ns <= ?
                    WHERE s.measurement = 'sewing' GROUP BY s.id)
-               GROUP BY 1, 2 ORDER BY 1, 2""", (since_ns,)).fetchall()
+               GROUP BY 1, 2 ORDER BY 1, 2""", (since_ns, until_ns)).fetchall()
 
-    def last_seen(self, since_ns: int) -> list[tuple[str, str, int, int]]:
-        """Per (workshop, machine): time and stitches of the latest point with a stitches field."""
+    def last_seen(self, since_ns: int, until_ns: int) -> list[tuple[str, str, int, int]]:
+        """Per (workshop, machine): time and stitches of the latest point with a stitches field
+        in since < time <= until. A point stamped in the future is not the latest until its time
+        comes, so a gateway clock running ahead cannot keep a machine online."""
+        # Per series, the primary key walked backwards from `until`: one seek in the common case.
         # A (workshop, machine) pair normally is one series; max() covers extra tags making more.
         return self._reader().execute(
-            """SELECT coalesce(workshop, ''), coalesce(machine, ''), max(last_ns), last_stitches
-               FROM series WHERE measurement = 'sewing' AND last_ns > ?
-               GROUP BY 1, 2 ORDER BY 1, 2""", (since_ns,)).fetchall()
+            """SELECT coalesce(s.workshop, ''), coalesce(s.machine, ''), max(p.time_ns), p.stitches
+               FROM series s CROSS JOIN point p ON p.series_id = s.id AND p.time_ns = (
+                   SELECT time_ns FROM point WHERE series_id = s.id AND time_ns > ? AND time_ns <= ?
+                       AND stitches IS NOT NULL ORDER BY time_ns DESC LIMIT 1)
+               WHERE s.measurement = 'sewing'
+               GROUP BY 1, 2 ORDER BY 1, 2""", (since_ns, until_ns)).fetchall()
 
     def point_count(self) -> int:
         return self._reader().execute("SELECT count(*) FROM point").fetchone()[0]
@@ -261,9 +288,9 @@ def _credentials(request: Request, u: str | None, p: str | None) -> str | None:
     return p if p else None
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    """The request body, gunzipped if need be, refused past `limit` bytes before or after
-    decompression (a small gzip bomb must not fill the hub's memory)."""
+async def _read_body(request: Request, limit: int) -> tuple[bytes, bool]:
+    """The request body as sent, and whether it is gzip'd; refused past `limit` bytes. Only the
+    reading happens here, on the event loop; inflating it is _inflate's, in a worker thread."""
     encoding = request.headers.get("content-encoding", "identity").strip().lower()
     if encoding not in ("identity", "gzip", ""):
         raise _Refused(415, "content_encoding", f"unsupported Content-Encoding {encoding!r}: use gzip or none")
@@ -276,37 +303,86 @@ async def _read_body(request: Request, limit: int) -> bytes:
         if size > limit:
             raise _Refused(413, "oversized", f"request body is over the limit of {limit} bytes")
         chunks.append(chunk)
-    body = b"".join(chunks)
-    if encoding != "gzip":
-        return body
-    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-    try:
-        out = inflater.decompress(body, limit + 1)
-        if len(out) > limit or inflater.unconsumed_tail:
+    return b"".join(chunks), encoding == "gzip"
+
+
+def _inflate(body: bytes, limit: int) -> bytes:
+    """Gunzip every member of a body, as InfluxDB (Go's gzip reader) does: `cat a.gz b.gz` is one
+    body of both. The limit holds across all members, so a small bomb cannot fill the memory."""
+    out: list[bytes] = []
+    size = 0
+    rest = body
+    while True:
+        inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        try:
+            data = inflater.decompress(rest, limit - size + 1)
+        except zlib.error as e:
+            raise _Refused(400, "bad_gzip", f"body is not valid gzip: {e}") from None
+        size += len(data)
+        if size > limit or inflater.unconsumed_tail:
             raise _Refused(413, "oversized", f"decompressed body is over the limit of {limit} bytes")
         if not inflater.eof:
             raise _Refused(400, "bad_gzip", "gzip body is truncated")
-    except zlib.error as e:
-        raise _Refused(400, "bad_gzip", f"body is not valid gzip: {e}") from None
-    return out
+        out.append(data)
+        rest = inflater.unused_data
+        if not rest:
+            return b"".join(out)
 
 
-def _error(api: str, status: int, message: str) -> JSONResponse:
+def _error(api: str, status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     """InfluxDB's error bodies: v1 `{"error": ...}`, v2 `{"code": ..., "message": ...}`."""
     if api == "v1":
-        return JSONResponse({"error": message}, status_code=status)
+        return JSONResponse({"error": message}, status_code=status, headers=headers)
     code = {400: "invalid", 401: "unauthorized", 404: "not found", 413: "request too large",
-            415: "unsupported media type"}.get(status, "internal error")
-    return JSONResponse({"code": code, "message": message}, status_code=status)
+            415: "unsupported media type", 429: "too many requests"}.get(status, "internal error")
+    return JSONResponse({"code": code, "message": message}, status_code=status, headers=headers)
+
+
+#: Rejected lines and points recorded (and logged) one by one per request; the rest of a request's
+#: are recorded as one count per reason, so one request of 10,000 bad lines costs a few log lines.
+DETAILED_PER_REQUEST = 20
+
+
+def _record(rejections: Rejections, problems: list[tuple[str, str]]) -> None:
+    """Record a request's (reason, detail) problems: the first few each, the rest summed."""
+    for reason, detail in problems[:DETAILED_PER_REQUEST]:
+        rejections.add("write", reason, detail)
+    rest = Counter(reason for reason, _ in problems[DETAILED_PER_REQUEST:])
+    for reason, count in rest.items():
+        rejections.add("write", reason, f"... and {count} more like it in the same request", count=count)
+
+
+def _ingest(store: EmbeddedStore, body: bytes, gzipped: bool, precision_ns: int, settings: HubSettings,
+            rejections: Rejections) -> tuple[int, list[str], int]:
+    """Inflate, decode, parse and store one body: all the CPU a request costs, in a worker thread
+    so the event loop keeps answering (a 10 MiB body once held /healthz for 32 s). Returns the
+    points written, the problems in InfluxDB's words, and how many parsed points were dropped."""
+    if gzipped:
+        body = _inflate(body, settings.embedded_max_body_bytes)
+    lines = lp.physical_lines(body)
+    if lines > settings.embedded_max_lines:
+        raise _Refused(413, "too_many_lines", f"the body has {lines} lines, more than the "
+                                              f"{settings.embedded_max_lines} lines a request may carry: "
+                                              "send fewer lines per request")
+    parsed = lp.parse(body.decode("utf-8", "surrogateescape"), precision_ns, store.now_ns())
+    outcome = store.write(parsed.points) if parsed.points else WriteOutcome()
+    problems = ([("line_protocol", bad.describe()) for bad in parsed.rejected]
+                + [("field_type_conflict", c) for c in outcome.conflicts]
+                + [("out_of_contract", c) for c in outcome.out_of_contract])
+    _record(rejections, problems)
+    return outcome.written, [detail for _, detail in problems], outcome.dropped
 
 
 async def _write(request: Request, api: str, database: str | None, precision: str, secret: str | None,
-                 settings: HubSettings, rejections: Rejections) -> Response:
+                 settings: HubSettings, rejections: Rejections, guard: LoginGuard) -> Response:
     try:
         write_token = settings.embedded_write_token
         if write_token is None:
             raise _Refused(401, "unauthorized", "the hub has no write token configured (SEWNET_HUB_EMBEDDED_WRITE_TOKEN)")
-        if secret is None or not check_token(secret, [write_token.get_secret_value()]):
+        tid = check_secret(request, "store", "write", secret, [write_token.get_secret_value()], guard, rejections)
+        if isinstance(tid, LockedOut):
+            return _error(api, 429, tid.message, tid.headers)
+        if tid is None:
             raise _Refused(401, "unauthorized", "authorization failed" if api == "v1" else "unauthorized access")
         if not database:
             raise _Refused(400 if api == "v1" else 404, "no_database",
@@ -317,35 +393,22 @@ async def _write(request: Request, api: str, database: str | None, precision: st
         allowed = lp.PRECISION_NS if api == "v1" else lp.V2_PRECISIONS
         if precision not in allowed:
             raise _Refused(400, "bad_precision", f"invalid precision {precision!r}: use one of {', '.join(allowed)}")
-        body = await _read_body(request, settings.embedded_max_body_bytes)
+        body, gzipped = await _read_body(request, settings.embedded_max_body_bytes)
+        written, problems, dropped = await anyio.to_thread.run_sync(
+            _ingest, _store(request), body, gzipped, lp.PRECISION_NS[precision], settings, rejections,
+            limiter=request.app.state.ingest_limiter)
     except _Refused as e:
         rejections.add("write", e.reason, e.detail)
         return _error(api, e.status, e.detail)
-
-    store = _store(request)
-    text = body.decode("utf-8", "surrogateescape")
-
-    def parse_and_store() -> tuple[lp.ParseResult, WriteOutcome]:
-        parsed = lp.parse(text, lp.PRECISION_NS[precision], store.now_ns())
-        return parsed, store.write(parsed.points) if parsed.points else WriteOutcome()
-
-    try:
-        parsed, outcome = await anyio.to_thread.run_sync(parse_and_store)
     except sqlite3.Error as e:
         log.error("embedded store write failed: %s", e)
         rejections.add("write", "store_error", str(e))
         return _error(api, 503, f"the embedded store cannot write now: {e}")
 
-    for bad in parsed.rejected:
-        rejections.add("write", "line_protocol", bad.describe())
-    for conflict in outcome.conflicts:
-        rejections.add("write", "field_type_conflict", conflict)
-    problems = [bad.describe() for bad in parsed.rejected] + outcome.conflicts
     if not problems:
         return Response(status_code=204)
     shown = "\n".join(problems[:20]) + (f"\n... and {len(problems) - 20} more" if len(problems) > 20 else "")
-    dropped = len(outcome.conflicts)
-    if outcome.written == 0 and not outcome.conflicts:
+    if written == 0 and not dropped:
         return _error(api, 400, shown)
     return _error(api, 400, f"partial write: {shown} dropped={dropped}")
 
@@ -355,11 +418,13 @@ async def write_v2(
     request: Request,
     settings: Annotated[HubSettings, Depends(get_settings)],
     rejections: Annotated[Rejections, Depends(get_rejections)],
+    guard: Annotated[LoginGuard, Depends(get_guard)],
     bucket: str | None = None,
     org: str | None = None,  # accepted and ignored: the embedded store has one organisation
     precision: str = "ns",
 ) -> Response:
-    return await _write(request, "v2", bucket, precision, _credentials(request, None, None), settings, rejections)
+    return await _write(request, "v2", bucket, precision, _credentials(request, None, None), settings, rejections,
+                        guard)
 
 
 @router.post("/write", status_code=204, summary="InfluxDB v1 write API (line protocol)")
@@ -367,26 +432,31 @@ async def write_v1(
     request: Request,
     settings: Annotated[HubSettings, Depends(get_settings)],
     rejections: Annotated[Rejections, Depends(get_rejections)],
+    guard: Annotated[LoginGuard, Depends(get_guard)],
     db: str | None = None,
     precision: str = "ns",
     rp: str | None = None,  # accepted and ignored: retention is the store's own
     u: str | None = None,
     p: str | None = None,
 ) -> Response:
-    return await _write(request, "v1", db, precision, _credentials(request, u, p), settings, rejections)
+    return await _write(request, "v1", db, precision, _credentials(request, u, p), settings, rejections, guard)
 
 
 # ====================================================================== HTTP: the two InfluxQL reads
-_DURATION = r"(\d+)(ns|u|µ|ms|s|m|h|d|w)"
+# Units are case-sensitive in InfluxQL ("1H" is not a duration) though keywords are not.
+_DURATION = r"(?-i:([0-9]+)(ns|u|µ|ms|s|m|h|d|w))"
+# The window ends at now() when the statement says so, as the hub's own queries do: a point
+# stamped in the future must not count before its time. Without that clause, InfluxDB (and this
+# store, to answer alike) has no upper bound.
+_WINDOW = (r'WHERE\s+time\s*>\s*now\(\)\s*-\s*' + _DURATION
+           + r'(\s+AND\s+time\s*<=\s*now\(\))?\s+GROUP\s+BY\s+"workshop"\s*,\s*"machine"\s*;?\s*\Z')
 _ACTIVITY = re.compile(
     r'SELECT\s+sum\("stitches"\)\s+AS\s+stitches\s*,\s*sum\("run_ms"\)\s+AS\s+run_ms\s*,\s*'
-    r'sum\("interval_ms"\)\s+AS\s+observed_ms\s+FROM\s+"sewing"\s+WHERE\s+time\s*>\s*now\(\)\s*-\s*'
-    + _DURATION + r'\s+GROUP\s+BY\s+"workshop"\s*,\s*"machine"\s*;?\s*\Z', re.IGNORECASE)
-_LAST_SEEN = re.compile(
-    r'SELECT\s+last\("stitches"\)\s+FROM\s+"sewing"\s+WHERE\s+time\s*>\s*now\(\)\s*-\s*'
-    + _DURATION + r'\s+GROUP\s+BY\s+"workshop"\s*,\s*"machine"\s*;?\s*\Z', re.IGNORECASE)
+    r'sum\("interval_ms"\)\s+AS\s+observed_ms\s+FROM\s+"sewing"\s+' + _WINDOW, re.IGNORECASE)
+_LAST_SEEN = re.compile(r'SELECT\s+last\("stitches"\)\s+FROM\s+"sewing"\s+' + _WINDOW, re.IGNORECASE)
 _DURATION_NS = {"ns": 1, "u": 1_000, "µ": 1_000, "ms": 1_000_000, "s": 10**9, "m": 60 * 10**9,
                 "h": 3600 * 10**9, "d": 86400 * 10**9, "w": 7 * 86400 * 10**9}
+_INT64_MAX = 2**63 - 1
 _EPOCH_NS = {"ns": 1, "n": 1, "u": 1_000, "us": 1_000, "ms": 1_000_000, "s": 10**9, "m": 60 * 10**9,
              "h": 3600 * 10**9}
 
@@ -395,6 +465,18 @@ def _rfc3339(ns: int) -> str:
     seconds, rem = divmod(ns, 10**9)
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
     return stamp + (f".{rem:09d}".rstrip("0") if rem else "") + "Z"
+
+
+def _duration_ns(digits: str, unit: str) -> int:
+    """An InfluxQL duration in nanoseconds, refused in InfluxDB's words when it does not fit its
+    int64 (`now() - 99999999999999999999w` once answered 500)."""
+    if len(digits) > 19 or int(digits) > _INT64_MAX:
+        raise _Refused(400, "bad_duration", "error parsing query: invalid duration")
+    ns = int(digits) * _DURATION_NS[unit]
+    if ns > _INT64_MAX:
+        raise _Refused(400, "bad_duration",
+                       f"error parsing query: overflowed duration {digits}{unit}: choose a smaller duration or INF")
+    return ns
 
 
 def _series(name: str, workshop: str, machine: str, columns: list[str], row: list) -> dict:
@@ -406,6 +488,7 @@ async def query(
     request: Request,
     settings: Annotated[HubSettings, Depends(get_settings)],
     rejections: Annotated[Rejections, Depends(get_rejections)],
+    guard: Annotated[LoginGuard, Depends(get_guard)],
     q: Annotated[str, Query(max_length=4096)] = "",
     db: str | None = None,
     epoch: str | None = None,
@@ -416,7 +499,10 @@ async def query(
     readers = settings.all_api_tokens()
     if settings.embedded_write_token is not None:
         readers.append(settings.embedded_write_token.get_secret_value())
-    if secret is None or not check_token(secret, readers):
+    tid = check_secret(request, "store", "query", secret, readers, guard, rejections)
+    if isinstance(tid, LockedOut):
+        return _error("v1", 429, tid.message, tid.headers)
+    if tid is None:
         rejections.add("query", "unauthorized", "missing or wrong credentials")
         return _error("v1", 401, "authorization failed")
     if db != settings.embedded_database:
@@ -433,20 +519,28 @@ async def query(
         return _error("v1", 400, "error parsing query: the embedded store serves only the two capacity "
                                  "queries of docs/protocol.md section 7")
     m = activity or last
+    try:
+        window_ns = _duration_ns(m.group(1), m.group(2))
+    except _Refused as e:
+        rejections.add("query", e.reason, statement[:300])
+        return _error("v1", e.status, e.detail)
     now_ns = store.now_ns()
-    since_ns = now_ns - int(m.group(1)) * _DURATION_NS[m.group(2)]
+    # now_ns - window_ns stays inside int64 (both are in it and now is positive); the clamp keeps
+    # the range start a time InfluxDB could hold.
+    since_ns = max(now_ns - window_ns, lp.MIN_TIME_NS - 1)
+    until_ns = now_ns if m.group(3) else lp.MAX_TIME_NS
 
     def stamp(ns: int):
         return ns // _EPOCH_NS[epoch] if epoch else _rfc3339(ns)
 
     try:
         if activity:
-            rows = await anyio.to_thread.run_sync(store.activity, since_ns)
+            rows = await anyio.to_thread.run_sync(store.activity, since_ns, until_ns)
             # Like InfluxDB, an aggregate without GROUP BY time() is stamped with the range start.
             series = [_series("sewing", w, mc, ["time", "stitches", "run_ms", "observed_ms"],
                               [stamp(since_ns + 1), s, r, o]) for w, mc, s, r, o in rows]
         else:
-            rows = await anyio.to_thread.run_sync(store.last_seen, since_ns)
+            rows = await anyio.to_thread.run_sync(store.last_seen, since_ns, until_ns)
             series = [_series("sewing", w, mc, ["time", "last"], [stamp(t), s]) for w, mc, t, s in rows]
     except sqlite3.Error as e:
         return JSONResponse({"results": [{"statement_id": 0, "error": f"embedded store: {e}"}]})

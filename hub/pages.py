@@ -12,9 +12,10 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from hub.auth import SESSION_COOKIE, check_token, sign_session
+from hub.auth import SESSION_COOKIE, sign_session
 from hub.capacity import CapacityReport, current_capacity
-from hub.dependencies import get_rejections, get_settings, get_telemetry, session_token_id
+from hub.dependencies import check_secret, get_guard, get_rejections, get_settings, get_telemetry, session_token_id
+from hub.lockout import LockedOut, LoginGuard
 from hub.rejections import Rejections
 from hub.settings import HubSettings
 from hub.telemetry import Telemetry, TelemetryUnavailable
@@ -80,8 +81,11 @@ def _page(request: Request, name: str, context: dict, status: int = 200) -> HTML
     return response
 
 
-def _login_page(request: Request, settings: HubSettings, error: bool, status: int = 200) -> HTMLResponse:
-    return _page(request, "login.html", {"error": error}, status)
+def _login_page(request: Request, error: bool, status: int = 200, locked: LockedOut | None = None) -> HTMLResponse:
+    response = _page(request, "login.html", {"error": error, "locked": locked}, status)
+    if locked is not None:
+        response.headers.update(locked.headers)
+    return response
 
 
 def _start_session(response: Response, request: Request, settings: HubSettings, tid: str) -> None:
@@ -108,12 +112,15 @@ async def _capacity_context(telemetry: Telemetry, settings: HubSettings) -> tupl
 
 
 # ----------------------------------------------------------------------------- routes
-def _log_in(request: Request, settings: HubSettings, rejections: Rejections, token: str, via: str):
+def _log_in(request: Request, settings: HubSettings, rejections: Rejections, guard: LoginGuard, token: str,
+            via: str):
     """Start a session for a valid token and go to the page; count and refuse anything else."""
-    tid = check_token(token, settings.all_api_tokens())
+    tid = check_secret(request, "page", "login", token, settings.all_api_tokens(), guard, rejections)
+    if isinstance(tid, LockedOut):
+        return _login_page(request, error=False, status=429, locked=tid)
     if tid is None:
         rejections.add("login", "bad_token", via)
-        return _login_page(request, settings, error=True, status=401)
+        return _login_page(request, error=True, status=401)
     response = RedirectResponse("/", status_code=303)
     _start_session(response, request, settings, tid)
     return response
@@ -125,11 +132,12 @@ async def index(
     settings: Annotated[HubSettings, Depends(get_settings)],
     telemetry: Annotated[Telemetry, Depends(get_telemetry)],
     rejections: Annotated[Rejections, Depends(get_rejections)],
+    guard: Annotated[LoginGuard, Depends(get_guard)],
     token: str | None = None,
 ):
     if token is not None:
         # A printed link like /?token=...: log in, then drop the token from the address bar.
-        return _log_in(request, settings, rejections, token, "via ?token=")
+        return _log_in(request, settings, rejections, guard, token, "via ?token=")
     if session_token_id(request, settings) is None:
         return RedirectResponse("/login", status_code=303)
     context, status = await _capacity_context(telemetry, settings)
@@ -152,7 +160,7 @@ async def capacity_fragment(
 async def login_form(request: Request, settings: Annotated[HubSettings, Depends(get_settings)]):
     if session_token_id(request, settings) is not None:
         return RedirectResponse("/", status_code=303)
-    return _login_page(request, settings, error=False)
+    return _login_page(request, error=False)
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -160,9 +168,10 @@ async def login(
     request: Request,
     settings: Annotated[HubSettings, Depends(get_settings)],
     rejections: Annotated[Rejections, Depends(get_rejections)],
+    guard: Annotated[LoginGuard, Depends(get_guard)],
     token: Annotated[str, Form(max_length=1024)] = "",
 ):
-    return _log_in(request, settings, rejections, token.strip(), "via the login form")
+    return _log_in(request, settings, rejections, guard, token.strip(), "via the login form")
 
 
 @router.post("/logout")

@@ -55,6 +55,9 @@ class HubSettings(BaseSettings):
     embedded_database: str = "sewnet"  # the only db/bucket name the embedded store accepts
     embedded_write_token: SecretStr | None = None
     embedded_max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    # Twice the gateway's 5,000-line batches; a longer body is refused (413) before it is parsed,
+    # so one request costs bounded work whatever it holds.
+    embedded_max_lines: int = Field(10_000, ge=1)
     # Points older than this are pruned; longer than the known window so "machines known" holds.
     embedded_retention: timedelta = timedelta(days=35)
 
@@ -64,6 +67,10 @@ class HubSettings(BaseSettings):
     session_secret: SecretStr | None = None
     session_max_age: timedelta = timedelta(hours=12)
     cookie_secure: bool = False  # set true behind HTTPS so the session cookie never goes out in clear
+    # Wrong tokens per client address (page, API and embedded store each count their own) before
+    # that address is refused for the rest of the window: guessing a token stays hopeless.
+    login_failures_allowed: int = Field(5, ge=1, le=1000)
+    login_lockout: timedelta = Field(timedelta(minutes=15), ge=timedelta(seconds=1))
 
     # --- what capacity means
     online_window: timedelta = timedelta(minutes=15)

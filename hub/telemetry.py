@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import anyio.to_thread
 import httpx
 
+from hub import schema
+
 if TYPE_CHECKING:
     from hub.embedded_store import EmbeddedStore
 
@@ -78,14 +80,18 @@ def influxql_duration(window: timedelta) -> str:
     raise AssertionError("unreachable: seconds divide by 1")
 
 
+# Both ends of the window are bounded: without `time <= now()` InfluxQL has no upper bound (unless
+# it groups by time), and a point stamped in the future (a gateway clock running ahead) would keep
+# its machine online and its stitches in "the last hour" until the clock caught up.
 def activity_query(window: timedelta) -> str:
     return ('SELECT sum("stitches") AS stitches, sum("run_ms") AS run_ms, sum("interval_ms") AS observed_ms '
-            f'FROM "sewing" WHERE time > now() - {influxql_duration(window)} GROUP BY "workshop", "machine"')
+            f'FROM "sewing" WHERE time > now() - {influxql_duration(window)} AND time <= now() '
+            'GROUP BY "workshop", "machine"')
 
 
 def last_seen_query(known_window: timedelta) -> str:
     return (f'SELECT last("stitches") FROM "sewing" WHERE time > now() - {influxql_duration(known_window)} '
-            'GROUP BY "workshop", "machine"')
+            'AND time <= now() GROUP BY "workshop", "machine"')
 
 
 # ----------------------------------------------------------------------------- validation
@@ -112,6 +118,19 @@ class _RowChecks:
     def _skip(self, why: str, row: Any) -> None:
         self.skipped_rows += 1
         log.warning("telemetry row skipped (%s): %.200r", why, row)
+
+    def _activity(self, workshop: str, machine: str, values: list[Any], row: Any) -> MachineActivity | None:
+        """One machine's sums, or None (skipped and counted) if they are not counts or are more
+        than the contract allows in the time observed: a sum that wrapped around, say, must cost
+        that one machine its figures, never the whole report."""
+        sums = [_count(v) for v in values]
+        if None in sums:
+            self._skip("a sum is not a non-negative integer", row)
+            return None
+        if not schema.sums_plausible(*sums):
+            self._skip("sums beyond what the contract allows in the time observed", row)
+            return None
+        return MachineActivity(workshop, machine, *sums)
 
 
 # ----------------------------------------------------------------------------- InfluxQL adapter
@@ -184,11 +203,9 @@ class InfluxQLTelemetry(_RowChecks):
                 self._skip("unexpected shape", s)
                 continue
             row = dict(zip(columns, values[0]))
-            sums = [_count(row[c]) for c in ("stitches", "run_ms", "observed_ms")]
-            if None in sums:
-                self._skip("a sum is not a non-negative integer", s)
-                continue
-            out.append(MachineActivity(workshop, machine, *sums))
+            activity = self._activity(workshop, machine, [row[c] for c in ("stitches", "run_ms", "observed_ms")], s)
+            if activity is not None:
+                out.append(activity)
         return out
 
     async def machines_last_seen(self, known_window: timedelta) -> list[MachineSeen]:
@@ -225,21 +242,24 @@ class EmbeddedTelemetry(_RowChecks):
             raise TelemetryUnavailable(f"embedded store {self.store.path} cannot be read: {e}") from e
 
     async def machine_activity(self, window: timedelta) -> list[MachineActivity]:
-        since_ns = self.store.now_ns() - round(window.total_seconds() * 1e9)
+        now_ns = self.store.now_ns()
+        since_ns = now_ns - round(window.total_seconds() * 1e9)
         out = []
-        for row in await self._run(self.store.activity, since_ns):
+        for row in await self._run(self.store.activity, since_ns, now_ns):
             workshop, machine, *sums = row
-            sums = [_count(v) for v in sums]
-            if not workshop or not machine or None in sums:
-                self._skip("missing tag or non-integer sum", row)
+            if not workshop or not machine:
+                self._skip("missing tag", row)
                 continue
-            out.append(MachineActivity(workshop, machine, *sums))
+            activity = self._activity(workshop, machine, sums, row)
+            if activity is not None:
+                out.append(activity)
         return out
 
     async def machines_last_seen(self, known_window: timedelta) -> list[MachineSeen]:
-        since_ns = self.store.now_ns() - round(known_window.total_seconds() * 1e9)
+        now_ns = self.store.now_ns()
+        since_ns = now_ns - round(known_window.total_seconds() * 1e9)
         out = []
-        for workshop, machine, last_ns, _stitches in await self._run(self.store.last_seen, since_ns):
+        for workshop, machine, last_ns, _stitches in await self._run(self.store.last_seen, since_ns, now_ns):
             if not workshop or not machine:
                 self._skip("missing tag", (workshop, machine))
                 continue

@@ -40,7 +40,7 @@ SUMMARIES = [
     Summary("ws-changsin-01", "m03", 10, 0, 0),
     Summary("ws-changsin-01", "m07", 20 * 60, 300, 2500),      # in the hour, not online
     Summary("ws-changsin-01", "m09", 2 * 86400, 999, 9999),    # known, neither online nor in the hour
-    Summary("ws-changsin-01", "m03", 3700, 4444, 4444),        # older than the hour
+    Summary("ws-changsin-01", "m03", 3700, 4444, 4444, 30000),  # older than the hour
     Summary("ws-sinseol-02", "m01", 5, 1000, 9000),
     Summary("ws-sinseol-02", "m02", 31 * 86400, 77, 77),       # older than 30 days: not known
 ]
@@ -180,3 +180,92 @@ async def test_capacity_from_the_embedded_store(tmp_path, now):
         r = client.get("/query", params={"db": "sewnet", "q": "SHOW DATABASES", "u": "hub", "p": TOKEN})
         assert r.status_code == 400 and "only the two capacity queries" in r.json()["error"]
         assert client.get("/query", params={"db": "sewnet", "q": "SHOW DATABASES"}).status_code == 401
+
+
+# A workshop whose gateway clock ran an hour ahead for a while: points stamped in the future.
+FUTURE = [
+    Summary("ws-sinseol-05", "m01", -3600, 700, 7000),   # an hour ahead
+    Summary("ws-sinseol-05", "m01", 20 * 60, 100, 1000),  # m01's last real summary, 20 min ago
+    Summary("ws-sinseol-05", "m02", 10, 50, 500),         # a normal machine beside it
+    Summary("ws-sinseol-05", "m02", -120, 9, 90),         # two minutes ahead
+    Summary("ws-sinseol-05", "m04", -600, 30, 300),       # a machine seen only in the future
+]
+
+
+def check_future_not_counted(body: dict, now: int) -> None:
+    workshop = next(w for w in body["workshops"] if w["workshop"] == "ws-sinseol-05")
+    machines = {m["machine"]: m for m in workshop["machines"]}
+    assert set(machines) == {"m01", "m02"}  # m04 has not been seen yet: its point is still to come
+    assert (machines["m01"]["online"], machines["m01"]["stitches_last_hour"], machines["m01"]["last_seen"]) == (
+        False, 100, iso(now - 20 * 60))
+    assert (machines["m02"]["online"], machines["m02"]["stitches_last_hour"], machines["m02"]["last_seen"]) == (
+        True, 50, iso(now - 10))
+    assert (workshop["machines_online"], workshop["stitches_last_hour"], workshop["observed_ms"]) == (1, 150, 20000)
+
+
+def test_future_points_are_not_online_nor_counted_with_influxdb(influxdb, now):
+    influxdb.write("\n".join(s.line(now) for s in FUTURE), precision="s")
+    settings = load_settings(telemetry="influxdb", influx_url=influxdb.url, influx_database=influxdb.database,
+                             influx_username=influxdb.username, influx_password=influxdb.password,
+                             api_tokens=[TOKEN])
+    with BackgroundServer(create_app(settings)) as server, httpx.Client(base_url=server.url, timeout=15) as client:
+        r = capacity(client)
+        assert r.status_code == 200, r.text
+        check_future_not_counted(r.json(), now)
+
+
+async def test_future_points_are_not_online_nor_counted_with_the_embedded_store(tmp_path, now):
+    settings = load_settings(telemetry="embedded", embedded_path=tmp_path / "hub.sqlite",
+                             embedded_write_token=WRITE_TOKEN, api_tokens=[TOKEN])
+    with BackgroundServer(create_app(settings)) as server, httpx.Client(base_url=server.url, timeout=15) as client:
+        r = client.post("/api/v2/write", params={"bucket": "sewnet", "precision": "s"},
+                        content="\n".join(s.line(now) for s in FUTURE).encode(),
+                        headers={"Authorization": f"Token {WRITE_TOKEN}"})
+        assert r.status_code == 204, r.text
+        r = capacity(client)
+        assert r.status_code == 200, r.text
+        check_future_not_counted(r.json(), now)
+
+        # The same through the embedded store's /query, which must take the bounded statements
+        # and answer them as InfluxDB does.
+        influxql = InfluxQLTelemetry(server.url, "sewnet", "hub", TOKEN)
+        try:
+            activity = await influxql.machine_activity(settings.capacity_window)
+            seen = await influxql.machines_last_seen(settings.known_window)
+        finally:
+            await influxql.aclose()
+        assert {a.machine: a.stitches for a in activity} == {"m01": 100, "m02": 50}
+        assert {s.machine: int(s.last_seen.timestamp()) for s in seen} == {"m01": now - 1200, "m02": now - 10}
+        # Without the upper bound the store answers as InfluxDB would: the future counts.
+        q = ('SELECT sum("stitches") AS stitches, sum("run_ms") AS run_ms, sum("interval_ms") AS observed_ms '
+             'FROM "sewing" WHERE time > now() - 1h GROUP BY "workshop", "machine"')
+        body = client.get("/query", params={"db": "sewnet", "q": q, "u": "hub", "p": TOKEN}).json()
+        assert {s["tags"]["machine"]: s["values"][0][1] for s in body["results"][0]["series"]} == {
+            "m01": 800, "m02": 59, "m04": 30}
+
+
+def test_a_sum_that_wraps_around_in_influxdb_costs_only_its_machine(influxdb, now):
+    """InfluxDB keeps whatever a writer sends and sums int64 without an overflow check: two points
+    of 2^63-1 sum to -2, three to 2^63-3. Neither may reach the report, nor take it down."""
+    big = 2**63 - 1
+    influxdb.write("\n".join(
+        [f"sewing,machine=m01,workshop=ws-changsin-01 interval_ms=10000i,run_ms=10i,stitches={big}i {now - ago}"
+         for ago in (30, 20, 10)]
+        + [f"sewing,machine=m02,workshop=ws-changsin-01 interval_ms=10000i,run_ms=10i,stitches={big}i {now - ago}"
+           for ago in (30, 20)]
+        + [f"sewing,machine=m03,workshop=ws-changsin-01 interval_ms=10000i,run_ms=5000i,stitches=812i {now - 5}"]),
+        precision="s")
+    settings = load_settings(telemetry="influxdb", influx_url=influxdb.url, influx_database=influxdb.database,
+                             influx_username=influxdb.username, influx_password=influxdb.password,
+                             api_tokens=[TOKEN])
+    with BackgroundServer(create_app(settings)) as server, httpx.Client(base_url=server.url, timeout=15) as client:
+        r = capacity(client)
+        assert r.status_code == 200, r.text
+        workshop = r.json()["workshops"][0]
+        assert workshop["stitches_last_hour"] == 812
+        machines = {m["machine"]: m for m in workshop["machines"]}
+        # m01 and m02 are still seen (known, online) but their sums are not reported as figures.
+        assert {m: (v["online"], v["stitches_last_hour"]) for m, v in machines.items()} == {
+            "m01": (True, 0), "m02": (True, 0), "m03": (True, 812)}
+        skipped = client.get("/api/v1/rejections", headers={"Authorization": f"Bearer {TOKEN}"}).json()
+        assert skipped["telemetry_rows_skipped"] == 2

@@ -108,6 +108,15 @@ def test_field_value_types(text, value, kind):
     ("sewing stitches=9223372036854775808i", "unable to parse integer 9223372036854775808: value out of range"),
     ("sewing stitches=1i 9223372036854775807", "time outside range"),  # seconds * 1e9 overflows
     ("sewing time=1i", 'invalid field name "time"'),
+    # Only ASCII digits are digits in line protocol (Python's \\d and int() take any script's).
+    ("sewing stitches=\u0663i 1", "invalid number"),
+    ("sewing stitches=\u0663.5 1", "invalid number"),
+    ("sewing stitches=1i \u0663", "bad timestamp"),
+    # Numbers too long for Python's int() (4,300 digits) are out of range, not a crash, and the
+    # reason does not repeat all their digits.
+    ("sewing stitches=" + "1" * 5000 + "i", "unable to parse integer 11111111111111111111...: value out of range"),
+    ("sewing stitches=" + "1" * 5000 + "u", "unable to parse unsigned 11111111111111111111...: value out of range"),
+    ("sewing stitches=1i " + "1" * 5000, "time outside range"),
 ])
 def test_bad_lines_are_rejected_with_influxdbs_reason(line, reason):
     assert reason_for(line) == reason
@@ -178,11 +187,12 @@ def test_rewriting_a_point_overwrites_it_last_write_wins(store):
 
 
 def test_a_field_keeps_its_type_and_a_conflict_drops_only_that_point(store):
-    store.write(points(f"sewing,machine=m03,workshop=ws stitches=1i {NOW_S - 3}"))
-    outcome = store.write(points(f"sewing,machine=m03,workshop=ws stitches=2.5 {NOW_S - 2}\n"
-                                 f"sewing,machine=m03,workshop=ws stitches=3i {NOW_S - 1}"))
+    # A field outside the contract: the contract's own fields must be integers anyway.
+    store.write(points(f"sewing,machine=m03,workshop=ws motor_temp=1i {NOW_S - 3}"))
+    outcome = store.write(points(f"sewing,machine=m03,workshop=ws motor_temp=2.5 {NOW_S - 2}\n"
+                                 f"sewing,machine=m03,workshop=ws motor_temp=3i {NOW_S - 1}"))
     assert outcome.written == 1
-    assert outcome.conflicts == ['field type conflict: input field "stitches" on measurement "sewing" '
+    assert outcome.conflicts == ['field type conflict: input field "motor_temp" on measurement "sewing" '
                                  'is type float, already exists as type integer']
     assert store.point_count() == 2
 
@@ -190,13 +200,13 @@ def test_a_field_keeps_its_type_and_a_conflict_drops_only_that_point(store):
 def test_the_store_survives_a_reopen(tmp_path):
     path = tmp_path / "t.sqlite"
     first = EmbeddedStore(path, clock=lambda: NOW_S)
-    first.write(points(f"sewing,machine=m03,workshop=ws stitches=1i {NOW_S - 1}"))
+    first.write(points(f"sewing,machine=m03,workshop=ws motor_temp=1i {NOW_S - 1}"))
     first.close()
     again = EmbeddedStore(path, clock=lambda: NOW_S)
     try:
         assert again.point_count() == 1
         # The field's type came back from disk too.
-        assert again.write(points(f"sewing,machine=m03,workshop=ws stitches=1.0 {NOW_S}")).conflicts
+        assert again.write(points(f"sewing,machine=m03,workshop=ws motor_temp=1.0 {NOW_S}")).conflicts
         mode = sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0]
         assert mode == "wal"
     finally:
@@ -253,9 +263,10 @@ def test_influxql_text_is_the_contracts():
     assert influxql_duration(timedelta(milliseconds=1500)) == "1500ms"
     assert activity_query(timedelta(hours=1)) == (
         'SELECT sum("stitches") AS stitches, sum("run_ms") AS run_ms, sum("interval_ms") AS observed_ms '
-        'FROM "sewing" WHERE time > now() - 1h GROUP BY "workshop", "machine"')
+        'FROM "sewing" WHERE time > now() - 1h AND time <= now() GROUP BY "workshop", "machine"')
     assert last_seen_query(timedelta(days=30)) == (
-        'SELECT last("stitches") FROM "sewing" WHERE time > now() - 30d GROUP BY "workshop", "machine"')
+        'SELECT last("stitches") FROM "sewing" WHERE time > now() - 30d AND time <= now() '
+        'GROUP BY "workshop", "machine"')
 
 
 # ----------------------------------------------------------------------------- the write API, over HTTP
@@ -412,3 +423,185 @@ def test_session_cookie_is_signed_expires_and_ends_with_its_token():
     forged = base64.urlsafe_b64encode(b'{"t":"%s","e":99999999}' % tid.encode()).rstrip(b"=").decode()
     assert read_session(key, f"{forged}.{sig}", {tid}, now=1030) is None
     assert read_session(key, "garbage", {tid}) is None and read_session(key, None, {tid}) is None
+
+
+# ----------------------------------------------------------------------------- the write path, hardened
+def test_every_member_of_a_multi_member_gzip_body_is_stored(hub):
+    # `cat a.gz b.gz` is one valid gzip stream to InfluxDB (Go's reader reads every member).
+    first, second = recent_line(100, 20).encode(), recent_line(200, 10).encode()
+    body = gzip.compress(first + b"\n") + gzip.compress(second + b"\n") + gzip.compress(b"")
+    r = hub.post("/api/v2/write", params={"bucket": "sewnet", "precision": "s"}, content=body,
+                 headers={"Authorization": f"Token {WRITE_TOKEN}", "Content-Encoding": "gzip"})
+    assert r.status_code == 204, r.text
+    assert stitches_now(hub) == 300
+    # The decompressed limit (64 KiB here) holds across members, not per member.
+    half = ((recent_line(1) + "\n") * 400).encode()  # ~37 KB each, ~74 KB together
+    r = hub.post("/api/v2/write", params={"bucket": "sewnet", "precision": "s"},
+                 content=gzip.compress(half) + gzip.compress(half),
+                 headers={"Authorization": f"Token {WRITE_TOKEN}", "Content-Encoding": "gzip"})
+    assert r.status_code == 413 and "decompressed" in r.json()["message"]
+    # A member cut short, or garbage after a whole member, is still bad gzip.
+    for body in (gzip.compress(first) + gzip.compress(second)[:-6], gzip.compress(first) + b"trailing junk"):
+        r = hub.post("/api/v2/write", params={"bucket": "sewnet", "precision": "s"}, content=body,
+                     headers={"Authorization": f"Token {WRITE_TOKEN}", "Content-Encoding": "gzip"})
+        assert r.status_code == 400 and "gzip" in r.json()["message"], r.text
+    assert stitches_now(hub) == 300
+
+
+def test_more_lines_than_a_request_may_carry_are_refused_whole(tmp_path):
+    settings = load_settings(telemetry="embedded", embedded_path=tmp_path / "hub.sqlite",
+                             embedded_write_token=WRITE_TOKEN, api_tokens=[READ_TOKEN], embedded_max_lines=100)
+    with BackgroundServer(create_app(settings)) as server, httpx.Client(base_url=server.url, timeout=10) as client:
+        assert v2(client, "\n".join(recent_line(1, ago) for ago in range(1, 101)).encode()).status_code == 204
+        r = v2(client, "\n".join(recent_line(1, ago) for ago in range(200, 301)).encode())
+        assert r.status_code == 413
+        assert r.json()["message"] == ("the body has 101 lines, more than the 100 lines a request may carry: "
+                                       "send fewer lines per request")
+        assert stitches_now(client) == 100  # nothing of the refused body was stored
+        assert rejections(client)["write:too_many_lines"] == 1
+
+
+def test_sewing_values_the_contract_does_not_allow_are_refused_and_the_rest_kept(hub):
+    t = int(datetime.now(timezone.utc).timestamp()) - 30
+    bad = [
+        f"sewing,machine=m05,workshop=ws-changsin-01 stitches=9223372036854775807i {t}",
+        f"sewing,machine=m05,workshop=ws-changsin-01 interval_ms=10000i,stitches=2001i {t + 1}",
+        f"sewing,machine=m05,workshop=ws-changsin-01 interval_ms=10000i,run_ms=10001i {t + 2}",
+        f"sewing,machine=m05,workshop=ws-changsin-01 interval_ms=999i {t + 3}",
+        f"sewing,machine=m05,workshop=ws-changsin-01 stops=-1i {t + 4}",
+        f"sewing,machine=m05,workshop=ws-changsin-01 peak_spm=1.5 {t + 5}",
+        f"sewing,machine=m05,workshop=ws-changsin-01 stitches=5u {t + 6}",
+    ]
+    r = v2(hub, "\n".join([recent_line(7)] + bad).encode())
+    assert r.status_code == 400
+    message = r.json()["message"]
+    assert message.startswith("partial write: ") and message.endswith(f"dropped={len(bad)}")
+    assert ('field "stitches"=9223372036854775807 is outside the range 0..720000 that the contract allows'
+            in message)
+    assert 'field "stitches"=2001 is more than interval_ms=10000 allows' in message
+    assert 'field "peak_spm" must be an integer (like 0i), not float' in message
+    assert stitches_now(hub) == 7
+    assert rejections(hub)["write:out_of_contract"] == len(bad)
+    # Other measurements are not the contract's: anything InfluxDB takes, the store takes.
+    assert v2(hub, f"loom,machine=m05 stitches=18446744073709551615u,temp=-1.5 {t}".encode()).status_code == 204
+
+
+def test_an_overflowing_sum_in_the_store_costs_only_its_own_points(tmp_path):
+    """A store written before writes were checked may hold any value: SQLite's sum() raised
+    "integer overflow" on two points of 2^63-1 and capacity was 503 for everyone for an hour."""
+    path = tmp_path / "hub.sqlite"
+    store = EmbeddedStore(path)
+    now = int(datetime.now(timezone.utc).timestamp())
+    store.write(points_at(now, [f"sewing,machine=m01,workshop=ws interval_ms=10000i,run_ms=5000i,stitches=40i {now - 20}",
+                                f"sewing,machine=m02,workshop=ws interval_ms=10000i,run_ms=5000i,stitches=60i {now - 20}"]))
+    store.close()
+    with sqlite3.connect(path) as raw:  # the old, unchecked write path, by hand
+        sid = raw.execute("SELECT id FROM series WHERE key = 'sewing,machine=m02,workshop=ws'").fetchone()[0]
+        for ago in (10, 5):
+            raw.execute("INSERT INTO point(series_id, time_ns, fields) VALUES (?, ?, ?)",
+                        (sid, (now - ago) * S, '{"interval_ms":10000,"run_ms":5000,"stitches":9223372036854775807}'))
+    settings = load_settings(telemetry="embedded", embedded_path=path, embedded_write_token=WRITE_TOKEN,
+                             api_tokens=[READ_TOKEN])
+    with BackgroundServer(create_app(settings)) as server, httpx.Client(base_url=server.url, timeout=10) as client:
+        r = client.get("/api/v1/capacity", headers={"Authorization": f"Bearer {READ_TOKEN}"})
+        assert r.status_code == 200, r.text
+        machines = {m["machine"]: m for m in r.json()["workshops"][0]["machines"]}
+        assert machines["m01"]["stitches_last_hour"] == 40
+        # m02's two impossible values count as missing; its good point and the rest still count.
+        assert (machines["m02"]["stitches_last_hour"], machines["m02"]["observed_ms"]) == (60, 30000)
+        assert machines["m02"]["online"]
+        # /query sums the same way (the InfluxQL adapter reading the embedded store).
+        q = client.get("/query", params={"db": "sewnet", "u": "hub", "p": READ_TOKEN, "q": activity_query(
+            timedelta(hours=1))}).json()
+        sums = {s["tags"]["machine"]: s["values"][0][1] for s in q["results"][0]["series"]}
+        assert sums == {"m01": 40, "m02": 60}
+
+
+def points_at(now: int, lines: list[str]) -> list[lp.Point]:
+    result = lp.parse("\n".join(lines), S, now * S)
+    assert not result.rejected
+    return result.points
+
+
+@pytest.mark.parametrize("duration,message", [
+    ("99999999999999999999w", "error parsing query: invalid duration"),
+    ("9999999999w", "error parsing query: overflowed duration 9999999999w: choose a smaller duration or INF"),
+    ("9223372036854775808ns", "error parsing query: invalid duration"),
+])
+def test_query_durations_out_of_range_are_400_with_influxdbs_reason(hub, duration, message):
+    q = f'SELECT last("stitches") FROM "sewing" WHERE time > now() - {duration} GROUP BY "workshop", "machine"'
+    r = hub.get("/query", params={"db": "sewnet", "q": q, "u": "hub", "p": READ_TOKEN})
+    assert r.status_code == 400 and r.json() == {"error": message}
+    assert rejections(hub)["query:bad_duration"] == 1
+
+
+def test_query_edge_durations_and_units_answer(hub):
+    assert v2(hub, recent_line(3).encode()).status_code == 204
+    for duration, found in (("15250w", True), ("9223372036854775807ns", True), ("0s", False), ("1d", True)):
+        q = f'SELECT last("stitches") FROM "sewing" WHERE time > now() - {duration} GROUP BY "workshop", "machine"'
+        r = hub.get("/query", params={"db": "sewnet", "q": q, "u": "hub", "p": READ_TOKEN})
+        assert r.status_code == 200, (duration, r.text)
+        assert ("series" in r.json()["results"][0]) == found, duration
+    # Units are case-sensitive in InfluxQL: "1H" is not a duration (it once raised a KeyError).
+    q = 'SELECT last("stitches") FROM "sewing" WHERE time > now() - 1H GROUP BY "workshop", "machine"'
+    r = hub.get("/query", params={"db": "sewnet", "q": q, "u": "hub", "p": READ_TOKEN})
+    assert r.status_code == 400
+
+
+def test_the_hubs_contract_ranges_are_the_gateways():
+    """hub/schema.py repeats the gateway's ranges; a summary the gateway accepts must be a point
+    the hub accepts, and the other way round, at and around every bound."""
+    from hypothesis import given, settings as hyp_settings, strategies as st
+
+    from edge_gateway.contract import Summary, encode_line, validate
+    from hub.schema import contract_problem
+
+    near = lambda *bounds: st.one_of(*[st.integers(b - 2, b + 2) for b in bounds])  # noqa: E731
+
+    @hyp_settings(max_examples=300, deadline=None)
+    @given(interval_ms=near(1_000, 10_000, 3_600_000), stitches=near(0, 200, 2_000, 720_000),
+           run_ms=near(0, 1_000, 10_000, 3_600_000), stops=near(0, 10_000), peak_spm=near(0, 30_000))
+    def check(interval_ms, stitches, run_ms, stops, peak_spm):
+        payload = {"v": 1, "device": "sn-3c71bf0a12f4", "boot": 1, "seq": 1, "uptime_ms": 60_000,
+                   "interval_ms": interval_ms, "stitches": stitches, "run_ms": run_ms, "stops": stops,
+                   "peak_spm": peak_spm, "total": max(stitches, 0)}
+        got = validate("sewnet/v1/sn-3c71bf0a12f4/summary", json.dumps(payload).encode(),
+                       {"sn-3c71bf0a12f4": "m03"})
+        fields = dict(interval_ms=interval_ms, stitches=stitches, run_ms=run_ms, stops=stops, peak_spm=peak_spm)
+        line = encode_line("ws", "m03", Summary("d", 1, 1, 0, total=0, time=None, **fields), NOW_S)
+        problem = contract_problem(parse_one(line))
+        assert isinstance(got, Summary) == (problem is None), (got, problem)
+
+    check()
+
+
+def test_rejections_are_all_counted_but_logged_a_few_a_minute(caplog):
+    from hub.rejections import LOG_PER_MINUTE, Rejections
+
+    clock = [1000.0]
+    r = Rejections(clock=lambda: clock[0])
+    caplog.set_level("INFO", logger="sewnet.hub.rejections")
+    for _ in range(LOG_PER_MINUTE + 50):
+        r.add("write", "line_protocol", "unable to parse 'x': missing fields")
+    r.add("write", "oversized", "another reason logs on its own")
+    assert r.snapshot()["counts"] == {"write:line_protocol": LOG_PER_MINUTE + 50, "write:oversized": 1}
+    assert len(caplog.records) == LOG_PER_MINUTE + 1
+    clock[0] += 60  # a minute later the reason logs again, saying what it left out
+    r.add("write", "line_protocol", "unable to parse 'y': missing fields", count=3)
+    assert caplog.records[-1].getMessage().endswith("; 50 more of these were not logged")
+
+
+def test_reasons_quote_long_names_and_lines_shortened(hub):
+    long_machine, long_measurement = "m" * 20_000, "loom" * 2_000
+    body = "\n".join([
+        f"sewing,machine={long_machine},workshop=ws stitches=9223372036854775807i 1763900000",  # out of contract
+        f"{long_measurement} v=1i 1763900000",
+        f"{long_measurement} v=1.5 1763900001",  # a field type conflict
+        f"{long_measurement} " + "v" * 20_000,  # not line protocol
+    ]).encode()
+    r = v2(hub, body)
+    assert r.status_code == 400
+    message = r.json()["message"]
+    assert len(message) < 2_000, len(message)
+    assert f"point sewing,machine={'m' * 200}" in message and "..." in message
+    assert 'field type conflict: input field "v" on measurement "loomloom' in message
