@@ -158,6 +158,40 @@ async def test_a_batch_whose_commit_never_happens_is_redelivered(tmp_path, mosqu
             assert ingest.health.protocol == "5"
 
 
+async def test_keepalives_go_on_while_a_commit_outlasts_the_keepalive(tmp_path):
+    """The commit runs in a worker thread, so the event loop goes on sending PINGREQs while the
+    store is slow: a broker stricter than this Mosquitto would otherwise drop the gateway."""
+    broker = Mosquitto(tmp_path / "mosquitto")
+    broker.conf_file.write_text(broker.conf_file.read_text() + "log_type all\n")  # logs each PINGREQ
+    password = broker.add_device(DEVICE)
+    broker.start()
+    raw = gateway_config(tmp_path, broker)
+    raw["mqtt"]["keepalive_s"] = 5
+    cfg = parse_config(raw)
+    commit: list[float] = []
+
+    class SlowStore(Outbox):  # an SD card taking 8 s for one commit
+        def ingest(self, messages):
+            commit.append(time.time())
+            time.sleep(8)
+            commit.append(time.time())
+            return super().ingest(messages)
+
+    try:
+        with open_store(cfg, SlowStore) as store:
+            async with Running(Ingest(cfg, store)) as ingest:
+                await publish_as(broker, DEVICE, password, summaries([1]))
+                await async_wait_for(lambda: store.counters().get("accepted") == 1, timeout=20,
+                                     what="the slow commit")
+                assert ingest.health.reconnects == 0
+        pings = [int(line.split(":")[0]) for line in broker.log_tail(1_000_000).splitlines()
+                 if f"PINGREQ from {cfg.mqtt.client_id}" in line]
+        # Mosquitto stamps its log in whole seconds: a ping strictly inside the commit.
+        assert any(commit[0] < t + 1 and t < commit[1] - 1 for t in pings), (commit, pings)
+    finally:
+        broker.kill()
+
+
 async def test_a_session_begun_with_mqtt_3_1_1_is_resumed_over_mqtt_5(tmp_path, mosquitto, board):
     """A gateway upgraded from the MQTT 3.1.1 ingest finds what its old session queued."""
     cfg = parse_config(gateway_config(tmp_path, mosquitto))
