@@ -378,7 +378,8 @@ class Ingest:
         else:
             # A fault (e.g. a message the store cannot hold): counted, shown, logged once per
             # distinct error, and retried with backoff, never a silent loop.
-            text = f"{type(exc).__name__}: {exc}"[:500]
+            # Shown as JSON on the page: no lone surrogates (the poison that may have caused it).
+            text = f"{type(exc).__name__}: {exc}"[:500].encode("utf-8", "backslashreplace").decode()
             h.store_errors += 1
             h.store_error = text
             if h.store_error_since is None:

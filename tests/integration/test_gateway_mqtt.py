@@ -17,7 +17,6 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 from types import SimpleNamespace
 
 import paho.mqtt.client as paho
@@ -345,6 +344,23 @@ async def test_broker_out_of_reach_for_a_minute_is_an_alert_until_it_is_back(tmp
             broker.kill()
 
 
+async def test_a_refused_login_is_retried_with_backoff_and_reported(tmp_path, mosquitto):
+    raw = gateway_config(tmp_path, mosquitto)
+    raw["mqtt"]["password"] = "not-the-password"
+    cfg = parse_config(raw)
+    with open_store(cfg) as store:
+        ingest = Ingest(cfg, store)
+        task = asyncio.create_task(ingest.run())
+        try:
+            await async_wait_for(lambda: "Not authorized" in (ingest.health.last_error or ""),
+                                 what="the refusal reported")
+            assert not ingest.health.connected and ingest.health.disconnected_since is not None
+            assert [a.key for a in ingest.alerts(now=time.time() + 61)] == ["broker_unreachable"]
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
 # ---- oversize payloads ---------------------------------------------------------------------------
 
 class RecordingStore(Outbox):
@@ -425,7 +441,7 @@ async def test_fuzzed_messages_are_each_decided_once_and_never_kept_whole_when_o
     with open_store(cfg, RecordingStore) as store:
         async with Running(Ingest(cfg, store)) as ingest:
 
-            @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+            @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
             @given(st.lists(st.tuples(kinds, _payloads(), st.booleans()), min_size=1, max_size=6))
             def check(messages):
                 before = ingest.health.messages
