@@ -77,7 +77,8 @@ async def wait_accepted(store: Outbox, ingest: Ingest, n: int, timeout: float) -
     return time.perf_counter() - t
 
 
-async def main(total: int, boards: int, profile: bool = False, default_inflight: bool = False) -> None:
+async def main(total: int, boards: int, profile: bool = False, default_inflight: bool = False,
+               protocol: str = "5") -> None:
     per_board = total // boards
     total = per_board * boards
     with tempfile.TemporaryDirectory(prefix="sewnet-bench-") as tmp:
@@ -92,7 +93,7 @@ async def main(total: int, boards: int, profile: bool = False, default_inflight:
         cfg = parse_config({
             "workshop": "ws-bench", "data_dir": str(Path(tmp) / "gw"),
             "mqtt": {"host": broker.host, "port": broker.port, "username": broker.gateway_user,
-                     "password": broker.gateway_password, "client_id": "gw-bench"},
+                     "password": broker.gateway_password, "client_id": "gw-bench", "protocol": protocol},
             "uplink": {"url": "http://127.0.0.1:9", "flush_interval_s": 3600},
             "registry": {d: f"m{i:02d}" for i, d in enumerate(devices)},
             "web": {"enabled": False},
@@ -171,5 +172,6 @@ if __name__ == "__main__":
     ap.add_argument("--profile", action="store_true", help="cProfile the event loop during the backlog drain")
     ap.add_argument("--default-inflight", action="store_true",
                     help="leave Mosquitto's max_inflight_messages at its default (20)")
+    ap.add_argument("--protocol", choices=["5", "3.1.1"], default="5", help="the gateway's mqtt.protocol")
     args = ap.parse_args()
-    asyncio.run(main(args.messages, args.boards, args.profile, args.default_inflight))
+    asyncio.run(main(args.messages, args.boards, args.profile, args.default_inflight, args.protocol))
