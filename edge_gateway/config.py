@@ -56,6 +56,9 @@ class MqttConfig(_Section):
     #: (use_username_as_clientid), so a board cannot take it over; by default it is that name.
     client_id: str | None = None
     keepalive_s: int = Field(30, ge=5, le=3600)
+    #: MQTT 5 lets the gateway tell the broker the largest message it takes (see ingest.py);
+    #: "3.1.1" only for a broker without MQTT 5, such as the demo's embedded one.
+    protocol: Literal["5", "3.1.1"] = "5"
     #: Most messages committed in one SQLite transaction before they are acknowledged.
     batch_max: int = Field(1000, ge=1, le=100_000)
     reconnect_max_s: float = Field(30.0, gt=0)

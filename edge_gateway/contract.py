@@ -146,14 +146,18 @@ def _status(obj: dict) -> Status:
     )
 
 
-def validate(topic: str, payload: bytes, registry: Mapping[str, str]) -> Summary | Status | Rejected:
+def validate(
+    topic: str, payload: bytes, registry: Mapping[str, str], size: int | None = None
+) -> Summary | Status | Rejected:
     """Check one message per docs/protocol.md section 4.
 
     `registry` maps device id -> machine id. Returns the validated Summary or Status, or a
-    Rejected with the first failing reason and a short human detail.
+    Rejected with the first failing reason and a short human detail. `size` is the payload's
+    length on the wire when the caller kept only its start (an oversize payload is cut on arrival).
     """
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        return Rejected("oversized", f"{len(payload)} bytes > {MAX_PAYLOAD_BYTES}")
+    size = len(payload) if size is None else size
+    if size > MAX_PAYLOAD_BYTES:
+        return Rejected("oversized", f"{size} bytes > {MAX_PAYLOAD_BYTES}")
     m = TOPIC.fullmatch(topic)
     if m is None:
         return Rejected("bad_topic", f"topic {topic[:120]!r} outside sewnet/v1/{{device}}/summary|status")

@@ -124,6 +124,9 @@ class Incoming:
     payload: bytes
     received_at: float
     retained: bool = False
+    #: The payload's length on the wire when ingest kept only its first KEEP_REJECTED_BYTES (an
+    #: oversize payload is cut as it arrives, so a board cannot make the gateway hold megabytes).
+    size: int | None = None
 
 
 @dataclass(slots=True)
@@ -373,7 +376,7 @@ class Outbox:
         outbox_rows = []  # in arrival order: the rowid order is the uplink's "oldest first"
         db.execute("BEGIN IMMEDIATE")
         for msg in messages:
-            result = validate(msg.topic, msg.payload, self.registry)
+            result = validate(msg.topic, msg.payload, self.registry, msg.size)
             if type(result) is Summary:
                 s = result
                 cur = db.execute(

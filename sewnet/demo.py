@@ -112,7 +112,8 @@ async def _demo(workshops: int, machines: int, hub_port: int, data_dir: Path, in
             web_port, operator_pw = _free_port(), secrets.token_urlsafe(9)
             config = parse_config({
                 "workshop": name, "data_dir": str(shop / "gateway"),
-                "mqtt": {"host": "127.0.0.1", "port": broker_port, "username": "gateway", "password": gateway_pw},
+                "mqtt": {"host": "127.0.0.1", "port": broker_port, "username": "gateway", "password": gateway_pw,
+                         "protocol": "3.1.1"},  # amqtt has no MQTT 5
                 "uplink": {"api": "v2", "url": hub.url, "org": "sewnet-demo", "bucket": "sewnet",
                            "token": write_token, "flush_interval_s": flush_interval_s},
                 "registry": devices,

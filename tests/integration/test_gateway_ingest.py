@@ -13,13 +13,13 @@ import threading
 import time
 from pathlib import Path
 
-import aiomqtt
 import httpx
 import paho.mqtt.client as paho
 import pytest
 
 from edge_gateway.config import parse_config
 from edge_gateway.service import Gateway
+from tests.mqtt_helpers import publish_as
 from tests.servers import free_port
 from tests.waiting import async_wait_for, wait_for
 
@@ -49,6 +49,11 @@ def summary(device: str, seq: int, *, boot: int = 1, stitches: int = 100, peak: 
     return json.dumps(body, separators=(",", ":")).encode()
 
 
+def seq_of(line: str) -> int:
+    """The seq of the summary behind a stored line: summary() sends it as peak_spm."""
+    return int(line.split("peak_spm=")[1].split("i")[0])
+
+
 def store_rows(store: Path, sql: str, args=()) -> list:
     # Read-only: the gateway (maybe another process) owns the store.
     db = sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=10)
@@ -56,13 +61,6 @@ def store_rows(store: Path, sql: str, args=()) -> list:
         return db.execute(sql, args).fetchall()
     finally:
         db.close()
-
-
-async def publish_as(mosquitto, user: str, password: str, items: list[tuple[str, bytes, bool]]) -> None:
-    async with aiomqtt.Client(mosquitto.host, mosquitto.port, username=user, password=password,
-                              identifier=f"pub-{user}") as c:
-        for topic, payload, retain in items:
-            await c.publish(topic, payload, qos=1, retain=retain)  # returns on PUBACK
 
 
 @pytest.fixture
@@ -118,7 +116,7 @@ async def test_bad_input_is_rejected_counted_kept_and_valid_messages_still_arriv
         assert len(oversized["payload"]) > 512 and oversized["payload"].startswith(b'{"v":1')
         lines = [p.line for p in gw.outbox.pending(100)]
         assert len(lines) == 7
-        assert sorted(int(line.split("peak_spm=")[1].split("i")[0]) for line in lines if "machine=m01" in line) == [
+        assert sorted(seq_of(line) for line in lines if "machine=m01" in line) == [
             1, 2, 3, 4, 5]
         assert sum("machine=m02" in line for line in lines) == 2
         by_device = {d["device"]: d for d in gw.outbox.devices()}
@@ -257,7 +255,7 @@ def test_sigkill_while_boards_publish_loses_nothing_and_stores_each_summary_once
         rows = store_rows(store, "SELECT series, line FROM outbox_lines")
         got: dict[str, list[int]] = {}
         for series, line in rows:
-            got.setdefault(series, []).append(int(line.split("peak_spm=")[1].split("i")[0]))
+            got.setdefault(series, []).append(seq_of(line))
         for device, machine in DEVICES.items():
             seqs = sorted(got.get(machine, []))
             assert seqs == list(range(1, per_board + 1)), f"{machine}: missing or doubled summaries"
