@@ -4,7 +4,6 @@ a Mosquitto without a message size limit, a process's resident memory."""
 from __future__ import annotations
 
 import asyncio
-import re
 import threading
 from pathlib import Path
 
@@ -50,10 +49,7 @@ async def publish_as(mosquitto, user: str, password: str, items: list[tuple[str,
 def mosquitto_without_size_limit(workdir: Path) -> Mosquitto:
     """A test Mosquitto that passes payloads of any size (up to MQTT's 256 MiB), to test the gateway
     against a broker set up without message_size_limit."""
-    broker = Mosquitto(workdir)
-    conf = broker.conf_file.read_text()
-    broker.conf_file.write_text(re.sub(r"^(message_size_limit|max_packet_size)\b.*\n", "", conf, flags=re.M))
-    return broker
+    return Mosquitto(workdir, size_limits=False)
 
 
 def proc_status_kib(pid: int, key: str) -> int:
