@@ -252,10 +252,11 @@ class Outbox:
         """a1-time: a store written before the `boots` table keeps its dedup and anchors.
 
         Runs once, when `boots` is empty and the old `seen` table is not: each boot's seqs become
-        base/max_seq/gaps (seqs below the lowest one remembered count as arrived: the old store
-        forgot identities after a week), its anchor is kept with the boot start as reference
-        (seq 0 at uptime 0), pending lines keep their seconds, and `missing` is recounted.
-        For the lead: this is the migration step from the old layout to this one.
+        max_seq/gaps with base 1 (seqs below the lowest one remembered count as arrived: the old
+        store forgot identities after a week), its anchor is kept with the boot start as reference
+        (seq 0 at uptime 0), pending lines and each series' last second keep their seconds, and
+        `missing` is recounted. (Seconds of lines already sent are not known one by one; a late
+        summary could still meet one of them.) For the lead: the migration step to this layout.
         """
         db = self._db
         if db.execute("SELECT 1 FROM boots LIMIT 1").fetchone() or not db.execute(
@@ -277,10 +278,11 @@ class Outbox:
             db.execute(
                 "INSERT INTO boots(device, boot, base, max_seq, start, ref_seq, ref_uptime_ms, epoch)"
                 " VALUES (?,?,?,?,?,?,?,?)",
-                (device, boot, seqs[0], seqs[-1], start, None if start is None else 0,
+                (device, boot, 1, seqs[-1], start, None if start is None else 0,
                  None if start is None else 0, None if start is None else 0),
             )
         db.execute("INSERT OR IGNORE INTO stamps(series, ts) SELECT series, ts FROM outbox")
+        db.execute("INSERT OR IGNORE INTO stamps(series, ts) SELECT machine, last_ts FROM series")
         db.execute(
             "INSERT INTO counters(name, value) VALUES ('missing', ?)"
             " ON CONFLICT(name) DO UPDATE SET value=excluded.value", (missing,))
@@ -371,22 +373,20 @@ class Outbox:
             if s.time is not None:
                 self._samples[s.device].append((msg.received_at, s.time))
 
-        # 2. The gateway clock for this batch.
-        clock = self._clock
-        view = tk.view(clock, 0.0)
-        now = 0.0
+        # 2. The gateway clock for this batch (only summaries need it).
+        clock, now = self._clock, 0.0
         if summaries:
             now = max(m.received_at for m, _ in summaries)
-            clock = tk.advance(self._clock, now=now, kernel_synced=self._clock_synced(),
+            clock = tk.advance(self._clock, now=now, kernel_synced=self._kernel_synced(),
                                offsets=tk.witnesses(self._samples, now))
             if not tk.usable(clock, now):
                 self._held_since = self._held_since or now
                 raise ClockUnusable(f"the gateway clock says {dt.datetime.fromtimestamp(now, dt.timezone.utc):%Y-%m-%d}")
             self._held_since = None
-            view = tk.view(clock, now)
+        view = tk.view(clock, now)
 
         # 3. Dedup and each boot's anchor, in arrival order.
-        anchors: dict[tuple[str, int], tk.Anchor] = {}
+        anchors: dict[tuple[str, int], tk.Anchor | None] = {}
         planned: list[tuple[Incoming, Summary, tk.Reading]] = []
         in_batch: set[tuple[str, int, int]] = set()
         for msg, result in zip(messages, results):
@@ -405,7 +405,7 @@ class Outbox:
                 key = (s.device, s.boot)
                 if key not in anchors:
                     boot = self._boots.get(key)
-                    anchors[key] = boot.anchor if boot is not None else None  # type: ignore[assignment]
+                    anchors[key] = boot.anchor if boot is not None else None
                 anchors[key] = tk.observe(anchors[key], reading, view.epoch)
                 planned.append((msg, s, reading))
             elif type(result) is Status:
@@ -421,7 +421,9 @@ class Outbox:
         today = self._day(now + view.offset) if planned else ""
         outbox_rows = []
         for msg, s, reading in planned:
-            stamped = tk.stamp(anchors[(s.device, s.boot)], reading, view)
+            anchor = anchors[(s.device, s.boot)]
+            assert anchor is not None  # observe() ran for every planned summary
+            stamped = tk.stamp(anchor, reading, view)
             if isinstance(stamped, tk.Refusal):
                 reject(msg, "implausible_time", stamped.detail)
                 continue
@@ -481,6 +483,14 @@ class Outbox:
             counts["rejected." + reason] += n
         self._add_counters(counts)
         return res
+
+    def _kernel_synced(self) -> bool | None:
+        # A probe that fails is "cannot tell", never a reason to refuse the batch's messages.
+        try:
+            return self._clock_synced()
+        except Exception:
+            log.exception("asking the kernel about the clock failed")
+            return None
 
     # ---- dedup and gaps -----------------------------------------------------------------------
     # A boot's arrived seqs are base..max_seq minus the `gaps` ranges: the store needs one row per
@@ -777,7 +787,7 @@ def _message_fault(exc: BaseException) -> bool:
 
 def _printable(text: str) -> str:
     """Text SQLite can store: a lone surrogate (say, in a topic) becomes a visible escape."""
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return str(text).encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _payload(payload) -> bytes:

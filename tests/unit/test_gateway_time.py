@@ -221,3 +221,27 @@ def test_the_store_takes_seconds_by_the_stated_rule(offset, lead, taken_offsets)
             with s._lock:
                 s._db.executemany("INSERT INTO stamps(series, ts) VALUES ('m01', ?)", [(t,) for t in taken])
                 assert s._take_second("m01", ts, ts + lead) == tk.free_second(ts, ts + lead, taken)
+
+
+def test_a_store_written_before_the_boots_table_keeps_its_dedup_anchors_and_seconds(tmp_path):
+    import sqlite3
+
+    from edge_gateway.outbox import SCHEMA
+
+    db = sqlite3.connect(tmp_path / "gw.sqlite")
+    db.executescript(SCHEMA)  # the old tables are still part of it
+    db.executemany("INSERT INTO seen(device, boot, seq, received_at) VALUES (?, 1, ?, ?)",
+                   [(D1, q, T0 + 10 * q) for q in (1, 2, 3, 5)])
+    db.execute("INSERT INTO anchors(device, boot, anchor) VALUES (?, 1, ?)", (D1, T0))
+    db.execute("INSERT INTO series(machine, last_ts) VALUES ('m01', ?)", (T0 + 51,))
+    db.execute("INSERT INTO outbox(series, ts, line, stored_at) VALUES ('m01', ?, 'x', ?)", (T0 + 50, T0))
+    db.commit()
+    db.close()
+    with open_store(tmp_path) as s:
+        assert s.devices(now=T0)[0]["missing"] == 1 and s.counters()["missing"] == 1
+        r = s.ingest([msg(D1, q, synced=False) for q in (1, 3, 4, 5, 6)])
+        assert (r.accepted, r.duplicates) == (2, 3)
+        assert s.devices(now=T0)[0]["missing"] == 0
+        # Seq 4 is stamped from the old anchor; seq 5's second and the series' last are still taken.
+        assert stamps(s, "m01") == [T0 + 40, T0 + 50, T0 + 60]
+        assert s.ingest([msg(D1, 7, time=T0 + 51)]).lines[0].endswith(f" {T0 + 52}")
