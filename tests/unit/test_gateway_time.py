@@ -7,6 +7,7 @@ machine's clock or its sync state. The gateway clock itself is what each message
 from __future__ import annotations
 
 import re
+import sys
 import tempfile
 from pathlib import Path
 
@@ -245,3 +246,12 @@ def test_a_store_written_before_the_boots_table_keeps_its_dedup_anchors_and_seco
         # Seq 4 is stamped from the old anchor; seq 5's second and the series' last are still taken.
         assert stamps(s, "m01") == [T0 + 40, T0 + 50, T0 + 60]
         assert s.ingest([msg(D1, 7, time=T0 + 51)]).lines[0].endswith(f" {T0 + 52}")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="adjtimex is Linux's")
+def test_the_kernel_answers_whether_the_clock_is_synced():
+    # None would mean the probe failed and the gateway could never tell a Pi without NTP. (On this
+    # test machine the answer is False: no NTP daemon has set the clock.)
+    from edge_gateway.sysclock import kernel_clock_synced
+
+    assert kernel_clock_synced() in (True, False)
