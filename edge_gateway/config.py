@@ -137,6 +137,8 @@ class StoreConfig(_Section):
     #: SQLite synchronous level; FULL survives a power cut of the Pi, NORMAL only a crash.
     synchronous: Literal["NORMAL", "FULL", "EXTRA"] = "FULL"
     rejected_keep: int = Field(10_000, ge=1)
+    #: How long the seconds taken per machine are remembered (docs/protocol.md 5.2). Dedup no longer
+    #: depends on it; the name stays so existing configs keep working.
     seen_keep_days: float = Field(7.0, gt=0)
     #: Disk policy, checked before every batch: below this much free space on data_dir's
     #: filesystem the gateway stops taking new summaries (the broker keeps them, in its own
