@@ -145,7 +145,7 @@ class StoreConfig(_Section):
     #: persistence file on the same card) so the OS, its logs and the broker never meet a full
     #: disk. 0 turns the check off.
     min_free_mb: int = Field(512, ge=0)
-    #: ... and when the store itself holds this much (a long uplink outage: about 140 bytes per
+    #: ... and when the store itself holds this much (a long uplink outage: about 115 bytes per
     #: waiting summary, bench/bench_store_bytes.py). 0: no limit but min_free_mb.
     max_store_mb: int = Field(4096, ge=0)
 
