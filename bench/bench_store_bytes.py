@@ -3,7 +3,7 @@
 Feeds N summaries (default 100,000) from 20 boards through Outbox.ingest in batches of 1,000 (as
 the ingest loop does), checkpoints the WAL, and prints:
 - the file size (database + WAL) divided by N, while every line is still pending (uplink down);
-- the same after the uplink sent everything (the `seen` identities stay for dedup);
+- the same after the uplink sent everything (the seconds taken, `stamps`, stay seen_keep_days);
 - with --check-lines M: the time of the start-up check (PRAGMA quick_check) on a store holding
   M pending lines (the issue asks for 1,000,000), and of replacing it when one page is damaged.
 
@@ -111,7 +111,7 @@ def main() -> None:
                 store.confirm(p.id for p in batch)
         size, used = on_disk(path), in_use(path)
         print(f"after the uplink sent them: {used} bytes in use (the file stays {size} bytes, its free pages"
-              f" are reused): {used / a.summaries:.0f} B per summary, the identities kept for dedup")
+              f" are reused): {used / a.summaries:.0f} B per summary, the seconds taken kept for seen_keep_days")
     if a.check_lines:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "gateway.sqlite"

@@ -98,7 +98,7 @@ def status(config: Path = CONFIG, as_json: bool = typer.Option(False, "--json"))
     for d in devices:
         seen = time.strftime("%H:%M:%S", time.localtime(d["last_seen"])) if d["last_seen"] else "never"
         typer.echo(f"  {d['machine']:<8} {d['device']:<18} {d['state'] or '?':<8} last seen {seen:<9}"
-                   f" stitches today {d['stitches_today']}")
+                   f" stitches today {d['stitches_today']}, missing {d['missing']}")
     age = f", oldest {time.time() - oldest:.0f} s old" if oldest else ""
     typer.echo(f"pending lines: {pending}{age}")
     typer.echo("counters: " + ", ".join(f"{k}={v}" for k, v in sorted(counters.items())))

@@ -140,13 +140,15 @@ class StoreConfig(_Section):
     #: SQLite synchronous level; FULL survives a power cut of the Pi, NORMAL only a crash.
     synchronous: Literal["NORMAL", "FULL", "EXTRA"] = "FULL"
     rejected_keep: int = Field(10_000, ge=1)
+    #: How long the seconds taken per machine are remembered (docs/protocol.md 5.2). Dedup no longer
+    #: depends on it; the name stays so existing configs keep working.
     seen_keep_days: float = Field(7.0, gt=0)
     #: Disk policy, checked before every batch: below this much free space on data_dir's
     #: filesystem the gateway stops taking new summaries (the broker keeps them, in its own
     #: persistence file on the same card) so the OS, its logs and the broker never meet a full
     #: disk. 0 turns the check off.
     min_free_mb: int = Field(512, ge=0)
-    #: ... and when the store itself holds this much (a long uplink outage: about 140 bytes per
+    #: ... and when the store itself holds this much (a long uplink outage: about 115 bytes per
     #: waiting summary, bench/bench_store_bytes.py). 0: no limit but min_free_mb.
     max_store_mb: int = Field(4096, ge=0)
 

@@ -26,7 +26,12 @@ REASONS = (
     "schema",
     "device_mismatch",
     "unknown_device",
+    # The two below are decided by the store, after the checks above (docs/protocol.md 4 and 5).
+    "implausible_time",
+    "store_error",
 )
+#: Reasons only the store gives (validate() never returns them).
+STORE_REASONS = ("implausible_time", "store_error")
 
 DEVICE_ID = re.compile(r"[a-z0-9][a-z0-9_-]{1,31}")
 # fullmatch, not `$`: `$` would let "…/summary\n" through.
@@ -35,7 +40,15 @@ TOPIC = re.compile(r"sewnet/v1/([a-z0-9][a-z0-9_-]{1,31})/(summary|status)")
 INT31 = 2**31 - 1
 # SQLite keeps integers as signed 64-bit; a larger total could not be stored at all.
 INT63 = 2**63 - 1
+#: A board's synced clock is plausible from 2020-09-13 ...
 EARLIEST_TIME = 1_600_000_000
+#: ... to 2106-02-07 (the largest unsigned 32-bit time a board can hold), well inside InfluxDB's
+#: range (which ends in 2262) and inside what Python's datetime and the hub can handle.
+LATEST_TIME = 2**32 - 1
+#: Uptime of a board: up to 2^53 ms (285,000 years; the largest integer every JSON reader keeps
+#: exact). Whether an uptime fits the clock and the boot's other summaries is for the time rules
+#: (edge_gateway/timekeeping.py), which know the gateway clock.
+MAX_UPTIME_MS = 2**53
 
 MEASUREMENT = "sewing"
 
@@ -103,7 +116,27 @@ def _str(obj: dict, key: str, allowed: tuple[str, ...] | None = None, max_len: i
         raise _SchemaError(f"{key}: {value[:40]!r} not one of {', '.join(allowed)}")
     if len(value) > max_len:
         raise _SchemaError(f"{key}: longer than {max_len} characters")
+    _text(key, value)
     return value
+
+
+def _text(key: str, value: str) -> None:
+    """Refuse text the store (SQLite keeps UTF-8) or the operator page cannot hold.
+
+    JSON may carry a lone surrogate as an escape ("\\ud800"): json.loads turns it into a Python
+    str that no UTF-8 encoder accepts, so storing it would fail for the whole batch.
+    """
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = value[exc.start]
+        raise _SchemaError(
+            f"{key}: not text (character {exc.start + 1} is \\u{ord(bad):04x}, half of a UTF-16 pair,"
+            " which UTF-8 cannot carry)"
+        ) from None
+    if not value.isprintable():
+        at = next(i for i, ch in enumerate(value) if not ch.isprintable())
+        raise _SchemaError(f"{key}: control character \\u{ord(value[at]):04x} at character {at + 1}")
 
 
 def _summary(obj: dict) -> Summary:
@@ -113,12 +146,12 @@ def _summary(obj: dict) -> Summary:
     stitches = _int(obj, "stitches", 0, interval_ms // 5)
     t = None
     if "time" in obj:
-        t = _int(obj, "time", EARLIEST_TIME, INT63)
+        t = _int(obj, "time", EARLIEST_TIME, LATEST_TIME)
     return Summary(
         device=_str(obj, "device"),
         boot=_int(obj, "boot", 1, INT31),
         seq=_int(obj, "seq", 1, INT31),
-        uptime_ms=_int(obj, "uptime_ms", 0, 2**53),
+        uptime_ms=_int(obj, "uptime_ms", 0, MAX_UPTIME_MS),
         interval_ms=interval_ms,
         stitches=stitches,
         run_ms=_int(obj, "run_ms", 0, interval_ms),
@@ -140,7 +173,7 @@ def _status(obj: dict) -> Status:
         fw=_str(obj, "fw", max_len=32),
         counter=_str(obj, "counter", ("pcnt", "irq")),
         interval_ms=_int(obj, "interval_ms", 1_000, 3_600_000),
-        uptime_ms=_int(obj, "uptime_ms", 0, 2**53) if online else None,
+        uptime_ms=_int(obj, "uptime_ms", 0, MAX_UPTIME_MS) if online else None,
         queued=_int(obj, "queued", 0, INT31) if online else None,
         dropped=_int(obj, "dropped", 0, INT31) if online else None,
     )

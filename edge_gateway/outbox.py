@@ -3,11 +3,17 @@
 One SQLite file in WAL mode with synchronous=FULL, so a committed batch survives a power cut of
 the Raspberry Pi. Every batch of MQTT messages is handled in ONE transaction (validate -> dedup ->
 timestamp -> append); the ingest side acknowledges the messages to the broker only after that
-commit, which is what makes "acked" mean "on disk".
+commit, which is what makes "acked" mean "on disk". A message that still makes the batch fail (a
+value the checks missed) is taken out and kept as rejected (`store_error`), so one bad message
+never blocks the others; a fault of the store itself is not a message's (see `_fault`).
+
+The time rules live in timekeeping.py (pure); this file keeps their state and picks free seconds.
+The schema's versions and upgrades are in store_schema.py, a damaged file's salvage in
+store_salvage.py, the disk policy and the store's alerts in store_health.py.
 
 The object is shared by the ingest task, the uplink task and the web page, each calling it from a
 worker thread (asyncio.to_thread / FastAPI's thread pool); one lock serialises them on the one
-connection so the in-memory caches (anchors, last timestamp per series, devices) always match
+connection so the in-memory caches (boots, the gateway clock, series keys, devices) always match
 what is committed.
 """
 
@@ -21,19 +27,21 @@ import os
 import sqlite3
 import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, Sequence, TypeVar
+from typing import Callable, Iterable, Literal, Mapping, Sequence, TypeVar
 from zoneinfo import ZoneInfo
 
 from . import store_salvage, store_schema
+from . import timekeeping as tk
 from .alerts import Alert
 from .store_health import Full as _Full
 from .store_health import Replacement as _Replacement
-from .store_health import disk_refusal, store_alerts
+from .store_health import clock_alert, disk_refusal, store_alerts
 from .store_schema import StoreVersionError
 from .contract import KEEP_REJECTED_BYTES, REASONS, Rejected, Status, Summary, encode_line, validate
+from .sysclock import kernel_clock_synced
 
 log = logging.getLogger("sewnet.gateway.store")
 T = TypeVar("T")
@@ -45,26 +53,16 @@ REPLACE_AGAIN_AFTER_S = 600
 #: How often removing delivered lines is retried while the disk is full.
 SETTLE_RETRY_S = 2.0
 
-# A board clock more than this far ahead of the gateway's is not trusted (protocol section 5.1).
-MAX_CLOCK_AHEAD_S = 300
+#: Boots remembered per board for dedup. Boards keep unsent summaries in RAM, so after a reboot
+#: only the broker can bring an older boot again, and it does so in order; 64 boots cover even a
+#: crash-looping board between two prunes (hourly).
+KEEP_BOOTS = 64
 
 # The current schema (version store_schema.latest()); see store_schema.py for how to change it.
 # An outbox row is one waiting line: its series key (measurement and tags, kept once per machine
 # in series_keys) + " " + its tail (fields and timestamp); the view outbox_lines puts them together
 # (for the uplink, and for a technician with the sqlite3 shell).
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS seen (
-    device TEXT NOT NULL, boot INTEGER NOT NULL, seq INTEGER NOT NULL,
-    received_at REAL NOT NULL,
-    PRIMARY KEY (device, boot, seq)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS anchors (
-    device TEXT NOT NULL, boot INTEGER NOT NULL, anchor INTEGER NOT NULL,
-    PRIMARY KEY (device, boot)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS series (
-    machine TEXT PRIMARY KEY, last_ts INTEGER NOT NULL
-) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS series_keys (
     id INTEGER PRIMARY KEY, machine TEXT NOT NULL, key TEXT NOT NULL UNIQUE
 );
@@ -94,6 +92,36 @@ CREATE TABLE IF NOT EXISTS replaced_stores (
     id INTEGER PRIMARY KEY, at REAL NOT NULL, set_aside TEXT NOT NULL, reason TEXT NOT NULL,
     salvaged_lines INTEGER NOT NULL
 );
+-- One row per boot of a board, for dedup and time (since version 3). A seq from
+-- `base` to `max_seq` has arrived unless it lies in `gaps`; start/ref_*/epoch/pend_* are the
+-- boot's timekeeping.Anchor (start NULL: none yet).
+CREATE TABLE IF NOT EXISTS boots (
+    device TEXT NOT NULL, boot INTEGER NOT NULL, base INTEGER NOT NULL, max_seq INTEGER NOT NULL,
+    start INTEGER, ref_seq INTEGER, ref_uptime_ms INTEGER, epoch INTEGER,
+    pend_seq INTEGER, pend_uptime_ms INTEGER, pend_start REAL,
+    PRIMARY KEY (device, boot)
+) WITHOUT ROWID;
+-- Seqs of a boot that have not arrived, as ranges lo..hi (base <= lo <= hi < max_seq).
+CREATE TABLE IF NOT EXISTS gaps (
+    device TEXT NOT NULL, boot INTEGER NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL,
+    PRIMARY KEY (device, boot, lo)
+) WITHOUT ROWID;
+-- Per board, boots below forgotten_below were pruned (a copy of one counts as a duplicate);
+-- forgotten_missing keeps their unfilled gaps in the board's `missing`.
+CREATE TABLE IF NOT EXISTS boards (
+    device TEXT PRIMARY KEY, forgotten_below INTEGER NOT NULL, forgotten_missing INTEGER NOT NULL
+) WITHOUT ROWID;
+-- Seconds taken per series: each summary takes the nearest free second at or after its time, so
+-- stamps stay unique without moving anybody else's.
+CREATE TABLE IF NOT EXISTS stamps (
+    series TEXT NOT NULL, ts INTEGER NOT NULL, PRIMARY KEY (series, ts)
+) WITHOUT ROWID;
+-- The gateway clock as the store knows it (timekeeping.ClockState), one row.
+CREATE TABLE IF NOT EXISTS gateway_clock (
+    id INTEGER PRIMARY KEY CHECK (id = 1), epoch INTEGER NOT NULL, offset_s REAL NOT NULL,
+    kernel_synced INTEGER, newest_arrival REAL, stepped_back_s REAL NOT NULL,
+    boards_agree INTEGER NOT NULL, since REAL
+);
 """
 
 
@@ -106,6 +134,12 @@ def _line_ts(line: str) -> int:
 class StoreFull(Exception):
     """The store's disk policy refuses new data now: nothing of the batch was written, so the
     caller must not acknowledge it (the broker keeps it) and should retry later."""
+
+
+class ClockUnusable(StoreFull):
+    """The gateway clock says it is before 2020 (a Pi that booted without network) and no synced
+    board tells the time: nothing can be stamped. As for StoreFull: nothing was written, do not
+    acknowledge, retry later (the broker keeps the messages until the clock is set)."""
 
 
 class StoreDamaged(Exception):
@@ -136,6 +170,22 @@ class BatchResult:
     statuses: int = 0
     rejected: Counter = field(default_factory=Counter)
     lines: list[str] = field(default_factory=list)  # lines appended by this batch, in order
+
+    def add(self, other: "BatchResult") -> None:
+        self.accepted += other.accepted
+        self.duplicates += other.duplicates
+        self.statuses += other.statuses
+        self.rejected.update(other.rejected)
+        self.lines += other.lines
+
+
+@dataclass(slots=True)
+class _Boot:
+    """Dedup and time state of one boot of a board (the `boots` table)."""
+
+    base: int  # lowest seq that counts: 1, or for the first boot this store saw, the lowest seen
+    max_seq: int
+    anchor: tk.Anchor | None = None
 
 
 @dataclass(slots=True, frozen=True)
@@ -178,6 +228,7 @@ class Outbox:
         min_free_bytes: int = 0,
         max_store_bytes: int = 0,
         inspect: bool = False,
+        clock_synced: Callable[[], bool | None] = kernel_clock_synced,
     ) -> None:
         """Open (or create) the store, check it and bring its schema up to date.
 
@@ -186,6 +237,7 @@ class Outbox:
         the disk policy: ingest refuses new data (StoreFull) when the filesystem would have less
         free, or the store would hold more. inspect=True is for a second process (`sewnet gateway
         status`) reading beside the running gateway: no check, no upgrade, never sets aside.
+        clock_synced: the kernel's word on the gateway clock (tests pass their own).
         """
         if synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
             raise ValueError(f"synchronous={synchronous!r}: not an SQLite synchronous level")
@@ -194,7 +246,12 @@ class Outbox:
         self.registry = dict(registry)
         self.tz = ZoneInfo(timezone)
         self.rejected_keep = rejected_keep
-        self.seen_keep_s = seen_keep_s
+        self.seen_keep_s = seen_keep_s  # how long used seconds per series are remembered
+        self._clock_synced = clock_synced
+        # Synced boards' (arrival, board time) pairs: evidence about the gateway clock. In memory
+        # only: a restart gathers new evidence within minutes, and the conclusion is stored.
+        self._samples: defaultdict[str, deque] = defaultdict(lambda: deque(maxlen=64))
+        self._held_since: float | None = None  # since when ClockUnusable holds batches back
         self.synchronous = synchronous.upper()
         self.min_free_bytes = min_free_bytes
         self.max_store_bytes = max_store_bytes
@@ -222,7 +279,7 @@ class Outbox:
         except sqlite3.OperationalError as exc:
             # SQLite needs a few KB (its WAL and shared memory files) just to open the store.
             st = os.statvfs(self.path.parent)
-            if st.f_bavail * st.f_frsize < 1024 * 1024 or store_salvage.is_full(exc):
+            if st.f_bavail * st.f_frsize < 1024 * 1024 or _fault(exc) == "full":
                 raise StoreFull(f"the disk of {self.path.parent} is full: the store cannot even be opened;"
                                 " make room on it") from None
             raise
@@ -255,7 +312,7 @@ class Outbox:
         try:
             self._db = self._connect(check=True)
         except (sqlite3.DatabaseError, _Damaged) as exc:
-            if isinstance(exc, sqlite3.DatabaseError) and not store_salvage.is_damage(exc):
+            if isinstance(exc, sqlite3.DatabaseError) and _fault(exc) != "damage":
                 raise
             self._replace(str(exc), running=False)
         self._replacements = self._load_replacements()
@@ -288,6 +345,7 @@ class Outbox:
         # A line whose series key was on an unreadable page cannot be rebuilt: it stays aside.
         lost = self._db.execute("DELETE FROM outbox WHERE series NOT IN (SELECT id FROM series_keys)").rowcount
         lines = copied.get("outbox", 0) - lost
+        self._mend_after_salvage()
         self._db.execute("INSERT INTO replaced_stores(at, set_aside, reason, salvaged_lines) VALUES (?,?,?,?)",
                          (now, aside.name, reason[:300], lines))
         self._db.execute("COMMIT")
@@ -299,29 +357,67 @@ class Outbox:
         if running:
             self._load_caches()
 
+    def _mend_after_salvage(self) -> None:
+        """Make the salvaged dedup and time tables agree again, inside the caller's transaction.
+
+        Each table holds what was readable of it, table by table. What the store had on record
+        stays a duplicate, so the broker's redelivery of what was stored before the damage is
+        not stored twice:
+        - A board's latest boot whose row was lost is rebuilt from `devices`: its seqs up to the
+          last one seen count as arrived (its holes, if their rows were read, stay holes).
+        - Boots older than a board's oldest on record are forgotten, as prune_seen forgets them:
+          only the broker brings an older boot again, in order, so after the latest boot they
+          are copies. (Lost boots between two on record are not guessed: their holes go, since
+          a new row for such a boot would collide with them and refuse its summaries.)
+        - The waiting lines' seconds are taken again and `missing` recounted (store_schema).
+        """
+        db = self._db
+        db.execute("INSERT OR IGNORE INTO boots(device, boot, base, max_seq)"
+                   " SELECT device, boot, 1, seq FROM devices WHERE boot IS NOT NULL AND seq IS NOT NULL")
+        self._load_caches()
+        oldest: dict[str, int] = {}
+        for device, boot in self._boots:
+            oldest[device] = min(boot, oldest.get(device, boot))
+        for device, boot in oldest.items():
+            if boot > self._forgotten.get(device, (0, 0))[0]:
+                self._forget_boots(device, below=boot)
+        db.execute("DELETE FROM gaps WHERE NOT EXISTS"
+                   " (SELECT 1 FROM boots b WHERE b.device = gaps.device AND b.boot = gaps.boot)")
+        for stmt in store_schema.statements(store_schema.TAKE_WAITING_SECONDS + store_schema.RECOUNT_MISSING):
+            db.execute(stmt)
+
     # ---- caches -------------------------------------------------------------------------------
     def _load_caches(self) -> None:
-        self._anchors: dict[tuple[str, int], int] = {}
-        self._last_ts: dict[str, int] = dict(self._db.execute("SELECT machine, last_ts FROM series"))
-        self._series_ids: dict[str, int] = {k: i for i, k in self._db.execute("SELECT id, key FROM series_keys")}
+        db = self._db
+        self._boots: dict[tuple[str, int], _Boot] = {}
+        for (device, boot, base, max_seq, start, ref_seq, ref_uptime, epoch, pend_seq, pend_uptime,
+             pend_start) in db.execute(
+            "SELECT device, boot, base, max_seq, start, ref_seq, ref_uptime_ms, epoch, pend_seq, pend_uptime_ms,"
+            " pend_start FROM boots"
+        ):
+            anchor = None
+            if start is not None:
+                anchor = tk.Anchor(start, ref_seq, ref_uptime, epoch, pend_seq, pend_uptime, pend_start)
+            self._boots[(device, boot)] = _Boot(base, max_seq, anchor)
+        self._forgotten: dict[str, tuple[int, int]] = {
+            d: (below, missing) for d, below, missing in db.execute(
+                "SELECT device, forgotten_below, forgotten_missing FROM boards")
+        }
+        self._missing: Counter = Counter({d: m for d, (_, m) in self._forgotten.items()})
+        for device, n in db.execute("SELECT device, sum(hi - lo + 1) FROM gaps GROUP BY device"):
+            self._missing[device] += n
+        row = db.execute(
+            "SELECT epoch, offset_s, kernel_synced, newest_arrival, stepped_back_s, boards_agree, since"
+            " FROM gateway_clock WHERE id = 1"
+        ).fetchone()
+        self._clock = tk.ClockState() if row is None else tk.ClockState(
+            row[0], row[1], None if row[2] is None else bool(row[2]), row[3], row[4], bool(row[5]), row[6])
+        self._series_ids: dict[str, int] = {k: i for i, k in db.execute("SELECT id, key FROM series_keys")}
         self._devices: dict[str, _Device] = {}
-        for row in self._db.execute(
+        for row in db.execute(
             "SELECT device, machine, last_seen, state, state_at, boot, seq, fw, day, day_stitches, total FROM devices"
         ):
             self._devices[row[0]] = _Device(*row)
-
-    def _anchor(self, device: str, boot: int, received_at: float, uptime_ms: int) -> int:
-        key = (device, boot)
-        anchor = self._anchors.get(key)
-        if anchor is None:
-            row = self._db.execute("SELECT anchor FROM anchors WHERE device=? AND boot=?", key).fetchone()
-            if row is None:
-                anchor = math.floor(received_at - uptime_ms / 1000)
-                self._db.execute("INSERT INTO anchors(device, boot, anchor) VALUES (?,?,?)", (device, boot, anchor))
-            else:
-                anchor = row[0]
-            self._anchors[key] = anchor
-        return anchor
 
     def _day(self, ts: float) -> str:
         start, end, name = self._day_span
@@ -339,6 +435,11 @@ class Outbox:
 
         When this returns, everything in `messages` is durably decided (appended, dropped as a
         duplicate, rejected and kept, or recorded as status): only then may it be acknowledged.
+        A failure is handled by whose fault it is (`_fault`): one message's -> the batch is redone
+        message by message and that one kept as rejected (`store_error`); the disk's -> StoreFull
+        (so are the disk policy's refusal before the batch and ClockUnusable); a damaged file ->
+        set aside, and the batch re-run in a new store; anything else raises. Whatever raises has
+        written nothing.
         """
         with self._lock:
             self._usable()
@@ -348,15 +449,14 @@ class Outbox:
                     self._refuse_if_full()
                     res = self._ingest(messages)
                 except StoreFull:
-                    raise
+                    raise  # the disk policy's or the clock's refusal, already said
                 except BaseException as exc:
                     self._rollback()
-                    if store_salvage.is_damage(exc) and attempt == 1:
+                    fault = _fault(exc)
+                    if fault == "damage" and attempt == 1:
                         self._replace(str(exc), running=True)
                         continue  # the same batch into the new store: it was not acknowledged
-                    # The caches may hold values of the rolled-back transaction.
-                    self._load_caches()
-                    if store_salvage.is_full(exc):
+                    if fault == "full":
                         self._full = _Full("sqlite", time.time() if self._full is None else self._full.since)
                         log.error("store: the disk is full; new data is refused until there is room")
                         raise StoreFull("the disk is full: SQLite could not write the batch") from None
@@ -366,53 +466,134 @@ class Outbox:
         raise AssertionError("unreachable")
 
     def _ingest(self, messages: Sequence[Incoming]) -> BatchResult:
+        try:
+            return self._transaction(lambda: self._apply(messages))
+        except Exception as exc:
+            if _fault(exc) != "message":
+                raise
+            log.warning("a batch of %d failed (%s); storing it message by message", len(messages),
+                        type(exc).__name__)
+        return self._transaction(lambda: self._apply_one_by_one(messages))
+
+    def _transaction(self, work: Callable[[], T]) -> T:
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            result = work()
+            self._db.execute("COMMIT")
+            return result
+        except BaseException:
+            self._rollback()
+            # The caches may hold values of the rolled-back transaction.
+            self._load_caches()
+            raise
+
+    def _apply_one_by_one(self, messages: Sequence[Incoming]) -> BatchResult:
+        db = self._db
+        res = BatchResult()
+        for msg in messages:
+            db.execute("SAVEPOINT one")
+            try:
+                part = self._apply([msg])
+            except Exception as exc:
+                if _fault(exc) != "message":
+                    raise  # the store's: _transaction rolls the whole batch back
+                db.execute("ROLLBACK TO one")
+                db.execute("RELEASE one")
+                self._load_caches()
+                log.warning("message on %r could not be stored (%s); kept as rejected", _printable(msg.topic)[:120],
+                            type(exc).__name__)
+                detail = f"the store could not keep it: {type(exc).__name__}: {_printable(str(exc))[:300]}"
+                part = self._apply([msg], forced=Rejected("store_error", detail))
+            else:
+                db.execute("RELEASE one")
+            res.add(part)
+        return res
+
+    def _apply(self, messages: Sequence[Incoming], forced: Rejected | None = None) -> BatchResult:
+        """Decide every message of `messages` inside the caller's transaction."""
         db = self._db
         res = BatchResult()
         counts: Counter = Counter()
         touched: set[str] = set()
-        last_ts = self._last_ts
-        series_touched: set[str] = set()
-        rejected_rows = []
-        outbox_rows = []  # in arrival order: the rowid order is the uplink's "oldest first"
-        db.execute("BEGIN IMMEDIATE")
-        for msg in messages:
-            result = validate(msg.topic, msg.payload, self.registry, msg.size)
+        rejected_rows: list[tuple] = []
+
+        def reject(msg: Incoming, reason: str, detail: str) -> None:
+            res.rejected[reason] += 1
+            rejected_rows.append((_printable(msg.topic)[:512], _payload(msg.payload), reason, _printable(detail),
+                                  msg.received_at))
+
+        # 1. Validate; synced boards' clocks are evidence about the gateway's.
+        results = [forced or validate(msg.topic, msg.payload, self.registry, msg.size) for msg in messages]
+        summaries = [(m, r) for m, r in zip(messages, results) if type(r) is Summary]
+        for msg, s in summaries:
+            if s.time is not None:
+                self._samples[s.device].append((msg.received_at, s.time))
+
+        # 2. The gateway clock for this batch (only summaries need it).
+        clock, now = self._clock, 0.0
+        if summaries:
+            now = max(m.received_at for m, _ in summaries)
+            clock = tk.advance(self._clock, now=now, kernel_synced=self._kernel_synced(),
+                               offsets=tk.witnesses(self._samples, now))
+            if not tk.usable(clock, now):
+                self._held_since = self._held_since or now
+                raise ClockUnusable(f"the gateway clock says {dt.datetime.fromtimestamp(now, dt.timezone.utc):%Y-%m-%d}")
+            self._held_since = None
+        view = tk.view(clock, now)
+
+        # 3. Dedup and each boot's anchor, in arrival order.
+        anchors: dict[tuple[str, int], tk.Anchor | None] = {}
+        planned: list[tuple[Incoming, Summary, tk.Reading]] = []
+        in_batch: set[tuple[str, int, int]] = set()
+        for msg, result in zip(messages, results):
             if type(result) is Summary:
                 s = result
-                cur = db.execute(
-                    "INSERT OR IGNORE INTO seen(device, boot, seq, received_at) VALUES (?,?,?,?)",
-                    (s.device, s.boot, s.seq, msg.received_at),
-                )
-                if cur.rowcount == 0:
+                ident = (s.device, s.boot, s.seq)
+                if ident in in_batch or self._arrived(s):
                     res.duplicates += 1
                     continue
-                machine = self.registry[s.device]
-                anchor = self._anchor(s.device, s.boot, msg.received_at, s.uptime_ms)
-                if s.time is not None and s.time <= msg.received_at + MAX_CLOCK_AHEAD_S:
-                    ts = s.time
-                else:
-                    ts = anchor + s.uptime_ms // 1000
-                last = last_ts.get(machine)
-                if last is not None and ts <= last:
-                    ts = last + 1
-                last_ts[machine] = ts
-                series_touched.add(machine)
-                line = encode_line(self.workshop, machine, s, ts)
-                outbox_rows.append((machine, ts, line, msg.received_at))
-                res.lines.append(line)
-                res.accepted += 1
-                self._note_summary(s, machine, ts, msg.received_at, counts)
-                touched.add(s.device)
+                reading = tk.Reading(s.seq, s.uptime_ms, s.interval_ms, msg.received_at + view.offset, s.time)
+                why = tk.implausible(reading)
+                if why is not None:
+                    reject(msg, "implausible_time", why)
+                    continue
+                in_batch.add(ident)
+                key = (s.device, s.boot)
+                if key not in anchors:
+                    boot = self._boots.get(key)
+                    anchors[key] = boot.anchor if boot is not None else None
+                anchors[key] = tk.observe(anchors[key], reading, view.epoch)
+                planned.append((msg, s, reading))
             elif type(result) is Status:
                 res.statuses += 1
                 self._note_status(result, msg)
                 touched.add(result.device)
             else:
                 assert isinstance(result, Rejected)
-                res.rejected[result.reason] += 1
-                rejected_rows.append(
-                    (msg.topic[:512], msg.payload[:KEEP_REJECTED_BYTES], result.reason, result.detail, msg.received_at)
-                )
+                reject(msg, result.reason, result.detail)
+
+        # 4. Stamps against each boot's final anchor (a replayed burst is spaced by uptime even when
+        # its first summary arrived late), in arrival order: the rowid order is the uplink's.
+        today = self._day(now + view.offset) if planned else ""
+        outbox_rows = []
+        for msg, s, reading in planned:
+            anchor = anchors[(s.device, s.boot)]
+            assert anchor is not None  # observe() ran for every planned summary
+            stamped = tk.stamp(anchor, reading, view)
+            if isinstance(stamped, tk.Refusal):
+                reject(msg, "implausible_time", stamped.detail)
+                continue
+            machine = self.registry[s.device]
+            ts = self._take_second(machine, stamped.ts, stamped.latest)
+            self._mark_arrived(s, counts)
+            line = encode_line(self.workshop, machine, s, ts)
+            outbox_rows.append((machine, ts, line, msg.received_at))
+            res.lines.append(line)
+            res.accepted += 1
+            self._note_summary(s, min(ts, reading.arrived), msg.received_at, today)
+            touched.add(s.device)
+
+        # 5. Write what the batch decided.
         if outbox_rows:
             self._append(outbox_rows)
         if rejected_rows:
@@ -423,25 +604,125 @@ class Outbox:
             db.execute(
                 "DELETE FROM rejected WHERE id <= (SELECT max(id) FROM rejected) - ?", (self.rejected_keep,)
             )
-        if series_touched:
+        boot_rows = []
+        for key, anchor in anchors.items():
+            boot = self._boots.get(key)
+            if boot is None:
+                continue  # nothing of this boot was accepted: it has no record to anchor
+            boot.anchor = anchor
+            boot_rows.append(_boot_row(key, boot))
+        if boot_rows:
             db.executemany(
-                "INSERT INTO series(machine, last_ts) VALUES (?,?) ON CONFLICT(machine) DO UPDATE SET last_ts=excluded.last_ts",
-                [(m, last_ts[m]) for m in series_touched],
-            )
+                "INSERT OR REPLACE INTO boots(device, boot, base, max_seq, start, ref_seq, ref_uptime_ms, epoch,"
+                " pend_seq, pend_uptime_ms, pend_start) VALUES (?,?,?,?,?,?,?,?,?,?,?)", boot_rows)
         if touched:
             db.executemany(
                 "INSERT OR REPLACE INTO devices(device, machine, last_seen, state, state_at, boot, seq, fw, day,"
                 " day_stitches, total) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 [self._device_row(self._devices[d]) for d in touched],
             )
+        if clock != self._clock:
+            db.execute(
+                "INSERT OR REPLACE INTO gateway_clock(id, epoch, offset_s, kernel_synced, newest_arrival,"
+                " stepped_back_s, boards_agree, since) VALUES (1,?,?,?,?,?,?,?)",
+                (clock.epoch, clock.offset, clock.kernel_synced, clock.newest_arrival, clock.stepped_back_s,
+                 clock.boards_agree, clock.since),
+            )
+            if clock.epoch != self._clock.epoch or clock.offset != self._clock.offset:
+                log.warning("gateway clock: offset now %+.0f s (epoch %d); boots will be re-anchored",
+                            clock.offset, clock.epoch)
+            self._clock = clock
         counts["accepted"] += res.accepted
         counts["duplicate"] += res.duplicates
         counts["status"] += res.statuses
         for reason, n in res.rejected.items():
             counts["rejected." + reason] += n
         self._add_counters(counts)
-        db.execute("COMMIT")
         return res
+
+    def _kernel_synced(self) -> bool | None:
+        # A probe that fails is "cannot tell", never a reason to refuse the batch's messages.
+        try:
+            return self._clock_synced()
+        except Exception:
+            log.exception("asking the kernel about the clock failed")
+            return None
+
+    # ---- dedup and gaps -----------------------------------------------------------------------
+    # A boot's arrived seqs are base..max_seq minus the `gaps` ranges: the store needs one row per
+    # boot and one per hole, not one per summary, and no clock (a clock jump cannot let a copy in).
+    def _arrived(self, s: Summary) -> bool:
+        forgotten = self._forgotten.get(s.device)
+        if forgotten is not None and s.boot < forgotten[0]:
+            return True  # a boot pruned long ago (KEEP_BOOTS newer ones since): taken as seen
+        boot = self._boots.get((s.device, s.boot))
+        if boot is None or s.seq > boot.max_seq or s.seq < boot.base:
+            return False
+        return self._gap_at(s.device, s.boot, s.seq) is None
+
+    def _gap_at(self, device: str, boot: int, seq: int) -> tuple[int, int] | None:
+        row = self._db.execute(
+            "SELECT lo, hi FROM gaps WHERE device=? AND boot=? AND lo<=? ORDER BY lo DESC LIMIT 1", (device, boot, seq)
+        ).fetchone()
+        return (row[0], row[1]) if row is not None and row[1] >= seq else None
+
+    def _mark_arrived(self, s: Summary, counts: Counter) -> None:
+        key = (s.device, s.boot)
+        boot = self._boots.get(key)
+        if boot is None:
+            # A new boot counts from seq 1 if this store knew the board before it (seq 2 before seq 1
+            # is then one missing until seq 1 comes); the first boot a store sees counts from the
+            # lowest seq seen, since the store cannot know what came before it listened.
+            known = s.device in self._forgotten or any(d == s.device and b < s.boot for d, b in self._boots)
+            boot = self._boots[key] = _Boot(base=1 if known else s.seq, max_seq=s.seq)
+            self._add_gap(key, boot.base, s.seq - 1, counts)
+        elif s.seq > boot.max_seq:
+            self._add_gap(key, boot.max_seq + 1, s.seq - 1, counts)
+            boot.max_seq = s.seq
+        elif s.seq < boot.base:
+            self._add_gap(key, s.seq + 1, boot.base - 1, counts)
+            boot.base = s.seq
+        else:
+            gap = self._gap_at(s.device, s.boot, s.seq)
+            assert gap is not None, "dedup let a seen seq through"
+            lo, hi = gap
+            self._db.execute("DELETE FROM gaps WHERE device=? AND boot=? AND lo=?", (*key, lo))
+            if lo < s.seq:
+                self._db.execute("INSERT INTO gaps(device, boot, lo, hi) VALUES (?,?,?,?)", (*key, lo, s.seq - 1))
+            if s.seq < hi:
+                self._db.execute("INSERT INTO gaps(device, boot, lo, hi) VALUES (?,?,?,?)", (*key, s.seq + 1, hi))
+            self._missing[s.device] -= 1
+            counts["missing"] -= 1
+        # (The boot's row is written once per batch, with its anchor, by _apply.)
+
+    def _add_gap(self, key: tuple[str, int], lo: int, hi: int, counts: Counter) -> None:
+        if lo > hi:
+            return
+        self._db.execute("INSERT INTO gaps(device, boot, lo, hi) VALUES (?,?,?,?)", (*key, lo, hi))
+        self._missing[key[0]] += hi - lo + 1
+        counts["missing"] += hi - lo + 1
+
+    def _take_second(self, series: str, ts: int, latest: int) -> int:
+        """Take the nearest free second at or after `ts` for `series`, up to `latest`; when those
+        are all taken, the nearest free one before `ts`. (Only a board sending far more summaries
+        than its intervals allow crowds a series like that; its data is kept, in the past.)"""
+        db = self._db
+        if db.execute("INSERT OR IGNORE INTO stamps(series, ts) VALUES (?,?)", (series, ts)).rowcount:
+            return ts
+        # The end of the run of taken seconds starting at ts: the first taken one whose next is free.
+        free = db.execute(
+            "SELECT a.ts + 1 FROM stamps a WHERE a.series=? AND a.ts>=? AND NOT EXISTS"
+            " (SELECT 1 FROM stamps b WHERE b.series=a.series AND b.ts=a.ts + 1) ORDER BY a.ts LIMIT 1",
+            (series, ts),
+        ).fetchone()[0]
+        if free > latest:
+            free = db.execute(
+                "SELECT a.ts - 1 FROM stamps a WHERE a.series=? AND a.ts<=? AND NOT EXISTS"
+                " (SELECT 1 FROM stamps b WHERE b.series=a.series AND b.ts=a.ts - 1) ORDER BY a.ts DESC LIMIT 1",
+                (series, ts),
+            ).fetchone()[0]
+        db.execute("INSERT INTO stamps(series, ts) VALUES (?,?)", (series, free))
+        return free
 
     @staticmethod
     def _device_row(d: _Device) -> tuple:
@@ -455,22 +736,19 @@ class Outbox:
         d.machine = machine  # the registry may have moved the board to another machine
         return d
 
-    def _note_summary(self, s: Summary, machine: str, ts: int, received_at: float, counts: Counter) -> None:
+    def _note_summary(self, s: Summary, when: float, received_at: float, today: str) -> None:
+        """`when`: the stamp, or the arrival if the stamp is later (a board clock ahead counts today)."""
         d = self._device(s.device)
-        d.last_seen = received_at if d.last_seen is None else max(d.last_seen, received_at)
-        # Gap accounting from the identity: a jump in seq within one boot means summaries that
-        # have not arrived (yet); a late one filling the hole takes its count back.
-        if d.boot == s.boot and d.seq is not None:
-            if s.seq > d.seq + 1:
-                counts["missing"] += s.seq - d.seq - 1
-            elif s.seq < d.seq:
-                counts["missing"] -= 1
+        # The latest arrival, not the largest: after the gateway clock was set back, a "last seen"
+        # from the wrong clock must not stay in the future.
+        d.last_seen = received_at
         if d.boot is None or s.boot > d.boot or (s.boot == d.boot and s.seq > (d.seq or 0)):
             d.boot, d.seq, d.total = s.boot, s.seq, s.total
-        day = self._day(ts)
+        day = self._day(when)
         if d.day == day:
             d.day_stitches += s.stitches
-        elif d.day is None or day > d.day:
+        elif d.day is None or day > d.day or d.day > today:
+            # (A day after today was counted on a wrong clock: start again.)
             d.day, d.day_stitches = day, s.stitches
         # else: a summary of an earlier day arriving late does not count toward today.
 
@@ -490,11 +768,60 @@ class Outbox:
             )
 
     def prune_seen(self, now: float | None = None) -> int:
-        """Forget identities older than seen_keep_s (boards replay at most an hour of queue)."""
+        """Forget what dedup and stamping no longer need; returns the rows deleted.
+
+        Dedup forgets by count, never by the clock: per board only the newest KEEP_BOOTS boots are
+        kept (their unfilled gaps stay counted in `missing`). Used seconds are forgotten after
+        seen_keep_s, and only while the gateway clock is trusted: a clock running a year ahead
+        must not wipe the seconds of the present.
+
+        Called from the ingest loop, so the store's faults are handled as for a batch: a damaged
+        file is set aside (`_guarded`); on a full disk (a delete writes to the WAL first) nothing
+        is pruned and 0 returned, to be tried at the next prune, instead of an error that would
+        make the ingest loop reconnect.
+        """
         now = time.time() if now is None else now
-        with self._lock:
-            cur = self._db.execute("DELETE FROM seen WHERE received_at < ?", (now - self.seen_keep_s,))
-            return cur.rowcount
+
+        def prune() -> int:
+            try:
+                deleted = self._transaction(lambda: self._prune(now))
+            except sqlite3.Error as exc:
+                if _fault(exc) != "full":
+                    raise
+                log.warning("store: the disk is full; old boots and used seconds are forgotten when there is room")
+                return 0
+            self._load_caches()  # the forgotten boots leave the caches too
+            return deleted
+
+        return self._guarded(prune)
+
+    def _forget_boots(self, device: str, below: int) -> int:
+        """Forget the boots of `device` below `below`: a copy of one counts as a duplicate, their
+        holes stay counted in the board's `missing`. Returns the rows deleted."""
+        db = self._db
+        before, carried = self._forgotten.get(device, (0, 0))
+        carried += db.execute("SELECT coalesce(sum(hi - lo + 1), 0) FROM gaps WHERE device=? AND boot<?",
+                              (device, below)).fetchone()[0]
+        deleted = db.execute("DELETE FROM gaps WHERE device=? AND boot<?", (device, below)).rowcount
+        deleted += db.execute("DELETE FROM boots WHERE device=? AND boot<?", (device, below)).rowcount
+        db.execute("INSERT OR REPLACE INTO boards(device, forgotten_below, forgotten_missing) VALUES (?,?,?)",
+                   (device, max(before, below), carried))
+        return deleted
+
+    def _prune(self, now: float) -> int:
+        db = self._db
+        deleted = 0
+        by_device: dict[str, list[int]] = defaultdict(list)
+        for device, boot in self._boots:
+            by_device[device].append(boot)
+        for device, boots in by_device.items():
+            old = sorted(boots, reverse=True)[KEEP_BOOTS:]
+            if old:
+                deleted += self._forget_boots(device, below=max(old) + 1)
+        view = tk.view(self._clock, now)
+        if view.trusted:
+            deleted += db.execute("DELETE FROM stamps WHERE ts < ?", (now + view.offset - self.seen_keep_s,)).rowcount
+        return deleted
 
     # ---- outbox -------------------------------------------------------------------------------
     def _append(self, rows: Sequence[tuple[str, int, str, float]]) -> None:
@@ -561,7 +888,7 @@ class Outbox:
             return self._remove(wanted, now)
         except sqlite3.OperationalError as exc:
             self._rollback()
-            if not store_salvage.is_full(exc):
+            if _fault(exc) != "full":
                 raise
         waiting = self._existing(list(wanted))
         self._settled.update((i, wanted[i]) for i in waiting)
@@ -578,7 +905,7 @@ class Outbox:
             self._remove(self._settled)
         except sqlite3.OperationalError as exc:
             self._rollback()
-            if not store_salvage.is_full(exc):
+            if _fault(exc) != "full":
                 raise
             return
         log.info("store: there is room again; %d delivered lines removed from the outbox", len(self._settled))
@@ -695,7 +1022,7 @@ class Outbox:
                 return op()
             except sqlite3.DatabaseError as exc:
                 self._rollback()
-                if not store_salvage.is_damage(exc):
+                if _fault(exc) != "damage":
                     raise
                 self._replace(str(exc), running=True)
             return op()
@@ -740,6 +1067,8 @@ class Outbox:
                         "fw": d.fw,
                         "stitches_today": d.day_stitches if d.day == today else 0,
                         "total": d.total,
+                        # Summaries of this board known not to have arrived (docs/protocol.md 5).
+                        "missing": self._missing.get(device, 0),
                     }
                 )
         return out
@@ -752,12 +1081,14 @@ class Outbox:
                 with contextlib.suppress(sqlite3.Error, OSError):
                     if self._policy()[0] is None:
                         self._full = None
-            return store_alerts(
+            alerts = store_alerts(
                 full=self._full,
                 settled=len(self._settled),
                 replacements=[r for r in self._replacements if (self.path.parent / r.set_aside).exists()],
                 failing=self._failing,
             )
+            clock = clock_alert(self._clock, self._held_since)
+        return alerts + ([clock] if clock is not None else [])
 
     def close(self) -> None:
         with self._lock:
@@ -780,5 +1111,50 @@ class Outbox:
         self.close()
 
 
-__all__ = ["Outbox", "Incoming", "BatchResult", "PendingLine", "REASONS", "StoreFull", "StoreDamaged",
-           "StoreVersionError"]
+_Fault = Literal["message", "full", "damage", "store"]
+
+
+def _fault(exc: BaseException) -> _Fault:
+    """Whose fault a failure is. The one place that decides it; the store acts on the answer:
+
+    - "full": the disk (SQLite's SQLITE_FULL, or StoreFull: the disk policy, ClockUnusable).
+      Nothing is written and the batch not acknowledged: the broker keeps it until there is room.
+    - "damage": the file (SQLITE_CORRUPT, SQLITE_NOTADB): it is set aside and a new store started.
+    - "store": any other fault of SQLite or the system (I/O error, locked, read-only, out of
+      memory; a DatabaseError without a more precise class): raised, with nothing written.
+    - "message": anything else raised while deciding one message (a value SQLite or the calendar
+      cannot hold, a constraint): that message is taken out and kept as rejected (store_error).
+    """
+    if isinstance(exc, StoreFull) or store_salvage.is_full(exc):
+        return "full"
+    if store_salvage.is_damage(exc):
+        return "damage"
+    if isinstance(exc, (MemoryError, sqlite3.OperationalError, sqlite3.InternalError)):
+        return "store"
+    if type(exc) is sqlite3.DatabaseError or not isinstance(exc, Exception):
+        return "store"
+    return "message"
+
+
+def _printable(text: str) -> str:
+    """Text SQLite can store: a lone surrogate (say, in a topic) becomes a visible escape."""
+    return str(text).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _payload(payload) -> bytes:
+    try:
+        return bytes(payload[:KEEP_REJECTED_BYTES])
+    except TypeError:
+        return repr(payload)[:KEEP_REJECTED_BYTES].encode("utf-8", "backslashreplace")
+
+
+def _boot_row(key: tuple[str, int], boot: _Boot) -> tuple:
+    a = boot.anchor
+    if a is None:
+        return (*key, boot.base, boot.max_seq, None, None, None, None, None, None, None)
+    return (*key, boot.base, boot.max_seq, a.start, a.ref_seq, a.ref_uptime_ms, a.epoch, a.pend_seq,
+            a.pend_uptime_ms, a.pend_start)
+
+
+__all__ = ["Outbox", "Incoming", "BatchResult", "PendingLine", "REASONS", "StoreFull", "ClockUnusable",
+           "StoreDamaged", "StoreVersionError"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from . import timekeeping as tk
 from .alerts import Alert
 
 Why = Literal["disk", "store", "sqlite"]
@@ -108,3 +109,53 @@ def store_alerts(full: Full | None, settled: int, replacements: list[Replacement
             r.at,
         ))
     return out
+
+
+def _duration(seconds: float) -> tuple[str, str]:
+    """(Korean, English) for a clock error, in the largest unit that fits."""
+    s = abs(seconds)
+    if s >= 2 * 86400:
+        return f"{s / 86400:.0f}일", f"{s / 86400:.0f} days"
+    if s >= 2 * 3600:
+        return f"{s / 3600:.0f}시간", f"{s / 3600:.0f} hours"
+    return f"{max(1, round(s / 60))}분", f"{max(1, round(s / 60))} minutes"
+
+
+def clock_alert(clock: tk.ClockState, held_since: float | None) -> Alert | None:
+    """The operator page's words for the gateway clock (key "clock_unsynced"), or None if fine."""
+    what_to_do_ko = ("게이트웨이의 인터넷(LTE) 연결을 확인해 주세요. 연결되면 시계는 저절로 맞춰집니다. "
+                     "계속되면 설치 기사에게 연락해 주세요.")
+    what_to_do_en = ("Check the gateway's internet (LTE) connection; once it is online the clock sets itself. "
+                     "If this stays, call your installer.")
+    if held_since is not None:
+        return Alert("clock_unsynced", "error",
+                     "게이트웨이 시계가 맞지 않아(2020년 이전) 재봉 기록을 아직 저장하지 못하고 있습니다. "
+                     "기록은 중계기(브로커)에 안전하게 보관되어 있습니다. " + what_to_do_ko,
+                     "The gateway's clock is wrong (before 2020), so sewing records cannot be stored yet. "
+                     "They are waiting safely in the broker. " + what_to_do_en,
+                     held_since)
+    if clock.since is None:
+        return None
+    if clock.offset:
+        ko_d, en_d = _duration(clock.offset)
+        way_ko, way_en = ("늦습니다", "behind") if clock.offset > 0 else ("빠릅니다", "ahead")
+        return Alert("clock_unsynced", "warning",
+                     f"재봉틀 장치들의 시계로 보면 게이트웨이 시계가 약 {ko_d} {way_ko}. 기록 시각은 장치들의 시계로 "
+                     "고쳐서 저장하고 있습니다. " + what_to_do_ko,
+                     f"The sewing-machine boards' clocks show the gateway's clock about {en_d} {way_en}. "
+                     "Record times are being corrected by the boards' clocks. " + what_to_do_en,
+                     clock.since)
+    if clock.stepped_back_s:
+        ko_d, en_d = _duration(clock.stepped_back_s)
+        return Alert("clock_unsynced", "warning",
+                     f"게이트웨이 시계가 약 {ko_d} 뒤로 돌아갔습니다. 시계가 맞지 않으면 기록 시각이 틀릴 수 있습니다. "
+                     + what_to_do_ko,
+                     f"The gateway's clock went back by about {en_d}. While it is not set, record times may be "
+                     "off. " + what_to_do_en,
+                     clock.since)
+    return Alert("clock_unsynced", "warning",
+                 "게이트웨이 시계가 인터넷 시간과 맞춰지지 않았습니다. 기록은 계속 저장되지만 시각이 틀릴 수 "
+                 "있습니다. " + what_to_do_ko,
+                 "The gateway's clock is not set from the internet. Records are still stored, but their times may "
+                 "be off. " + what_to_do_en,
+                 clock.since)

@@ -28,6 +28,9 @@ from . import store_schema
 log = logging.getLogger("sewnet.gateway.store")
 
 #: Kept in the set-aside file only: history for people, not state the gateway needs to go on.
+#: (The dedup and time state, `boots`, `gaps`, `boards`, `stamps`, `gateway_clock`, is carried
+#: over: without it the broker's redelivery of what was stored would be stored twice, and a late
+#: summary could take a waiting line's second. Outbox._mend_after_salvage mends what was lost.)
 NOT_SALVAGED = frozenset({"dead_letter", "rejected"})
 
 def is_damage(exc: BaseException) -> bool:
@@ -168,7 +171,7 @@ def salvage(damaged: Path, fresh: sqlite3.Connection) -> dict[str, int]:
             fresh.execute("BEGIN IMMEDIATE")
             try:
                 copied[table] = 0
-                while chunk := list(itertools.islice(rows, 5000)):  # a big `seen` must not fill the Pi's RAM
+                while chunk := list(itertools.islice(rows, 5000)):  # a big `stamps` must not fill the Pi's RAM
                     copied[table] += fresh.executemany(insert, chunk).rowcount
                 fresh.execute("COMMIT")
             except BaseException:

@@ -67,8 +67,84 @@ DROP TABLE outbox;
 ALTER TABLE outbox_v2 RENAME TO outbox;
 """
 
+# State that can be rebuilt from what a store holds; run by the upgrade to version 3 and again
+# after a salvage (outbox.py), whose tables may have lost rows on unreadable pages.
+#: The seconds of the waiting lines stay taken: a late summary must never get the timestamp of a
+#: line still to be sent (InfluxDB would keep only one of the two). A line's timestamp is the
+#: last word of its tail; a line without one (refused by the server later) takes nothing.
+TAKE_WAITING_SECONDS = """
+INSERT OR IGNORE INTO stamps(series, ts)
+    SELECT machine, CAST(ts AS INTEGER) FROM (
+        SELECT k.machine, substr(o.tail, length(rtrim(o.tail, replace(o.tail, ' ', ''))) + 1) AS ts
+        FROM outbox o JOIN series_keys k ON k.id = o.series)
+    WHERE ts <> '' AND ts NOT GLOB '*[^0-9]*';
+"""
+#: The `missing` counter is the sum of every board's missing summaries (never negative).
+RECOUNT_MISSING = """
+DELETE FROM counters WHERE name = 'missing';
+INSERT INTO counters(name, value)
+    SELECT 'missing', n FROM (
+        SELECT (SELECT coalesce(sum(hi - lo + 1), 0) FROM gaps)
+             + (SELECT coalesce(sum(forgotten_missing), 0) FROM boards) AS n)
+    WHERE n > 0;
+"""
+
+# Dedup and time were kept per summary: `seen` (device, boot, seq, arrival; forgotten after
+# seen_keep_days by the gateway clock, so a clock jump let replays through), `anchors` (boot start)
+# and `series` (last timestamp per machine, the "last + 1 s" ratchet that one future timestamp
+# ruined for good). Version 3 keeps one row per boot (`boots`: base, highest seq, anchor) and one
+# per hole (`gaps`), the seconds taken per machine (`stamps`), pruned boots per board (`boards`)
+# and what the store knows of the gateway clock (`gateway_clock`); see timekeeping.py.
+# The old content carries over: each boot's seqs become base 1 .. highest seq minus the holes
+# between remembered seqs (seqs below the lowest remembered count as arrived: the old store forgot
+# identities after a week); its anchor is kept with the boot start as reference (seq 0 at uptime
+# 0); the waiting lines' seconds and each machine's last second stay taken; `missing` is
+# recounted (the old counter could go negative). Seconds of lines already sent are not known one
+# by one: a late summary may still meet one of them.
+# (The tables as version 3 created them: SCHEMA in outbox.py may change later, with a new step.)
+_V3 = """
+CREATE TABLE boots (
+    device TEXT NOT NULL, boot INTEGER NOT NULL, base INTEGER NOT NULL, max_seq INTEGER NOT NULL,
+    start INTEGER, ref_seq INTEGER, ref_uptime_ms INTEGER, epoch INTEGER,
+    pend_seq INTEGER, pend_uptime_ms INTEGER, pend_start REAL,
+    PRIMARY KEY (device, boot)
+) WITHOUT ROWID;
+CREATE TABLE gaps (
+    device TEXT NOT NULL, boot INTEGER NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL,
+    PRIMARY KEY (device, boot, lo)
+) WITHOUT ROWID;
+CREATE TABLE boards (
+    device TEXT PRIMARY KEY, forgotten_below INTEGER NOT NULL, forgotten_missing INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE stamps (
+    series TEXT NOT NULL, ts INTEGER NOT NULL, PRIMARY KEY (series, ts)
+) WITHOUT ROWID;
+CREATE TABLE gateway_clock (
+    id INTEGER PRIMARY KEY CHECK (id = 1), epoch INTEGER NOT NULL, offset_s REAL NOT NULL,
+    kernel_synced INTEGER, newest_arrival REAL, stepped_back_s REAL NOT NULL,
+    boards_agree INTEGER NOT NULL, since REAL
+);
+INSERT INTO boots(device, boot, base, max_seq, start, ref_seq, ref_uptime_ms, epoch)
+    SELECT b.device, b.boot, 1, b.max_seq, a.anchor,
+           CASE WHEN a.anchor IS NOT NULL THEN 0 END, CASE WHEN a.anchor IS NOT NULL THEN 0 END,
+           CASE WHEN a.anchor IS NOT NULL THEN 0 END
+    FROM (SELECT device, boot, max(seq) AS max_seq FROM seen GROUP BY device, boot) b
+    LEFT JOIN anchors a ON a.device = b.device AND a.boot = b.boot;
+INSERT INTO gaps(device, boot, lo, hi)
+    SELECT device, boot, seq + 1, next - 1 FROM (
+        SELECT device, boot, seq, lead(seq) OVER (PARTITION BY device, boot ORDER BY seq) AS next FROM seen)
+    WHERE next > seq + 1;
+INSERT OR IGNORE INTO stamps(series, ts) SELECT machine, last_ts FROM series;
+""" + TAKE_WAITING_SECONDS + RECOUNT_MISSING + """
+DROP TABLE seen;
+DROP TABLE anchors;
+DROP TABLE series;
+"""
+
 STEPS: tuple[Step, ...] = (
     Step(2, "outbox keeps each series key once (series_keys)", _V2),
+    Step(3, "dedup and time per boot (boots, gaps, boards, stamps, gateway_clock) instead of seen, anchors, series",
+         _V3),
 )
 
 

@@ -148,6 +148,44 @@ async def test_broker_restart_reconnects_and_keeps_what_arrived_meanwhile(tmp_pa
         await asyncio.gather(task, return_exceptions=True)
 
 
+async def test_poison_messages_from_one_board_block_no_board(tmp_path, mosquitto, devices):
+    """Issue 5, item 1, through a real broker: a retained status with a lone surrogate and a second
+    summary with uptime 2^53 used to fail the batch's transaction, so the gateway never acknowledged
+    it and Mosquitto redelivered it forever, with nothing of any board stored after it."""
+    cfg = parse_config(gateway_config(tmp_path, mosquitto))
+    gw = Gateway(cfg)
+    task = asyncio.create_task(gw.run())
+    d1, d2, d3 = DEVICES
+    t = lambda d, kind="summary": f"sewnet/v1/{d}/{kind}"  # noqa: E731
+    try:
+        await async_wait_for(lambda: gw.ingest.health.connected, timeout=10, what="gateway connected")
+        bad_status = json.dumps({"v": 1, "device": d1, "state": "online", "boot": 1, "uptime_ms": 5, "fw": "\ud800",
+                                 "counter": "pcnt", "interval_ms": 10000, "queued": 0, "dropped": 0}).encode()
+        assert b"\\ud800" in bad_status
+        await publish_as(mosquitto, d1, devices[d1], [
+            (t(d1), summary(d1, 1), False), (t(d1, "status"), bad_status, True),
+            (t(d1), summary(d1, 2, uptime_ms=2**53), False), (t(d1), summary(d1, 3), False)])
+        await publish_as(mosquitto, d2, devices[d2], [(t(d2), summary(d2, s), False) for s in (1, 2, 3)])
+
+        def counted(accepted: int):
+            c = gw.outbox.counters()
+            return (c.get("accepted"), c.get("rejected.schema"), c.get("rejected.implausible_time")) == (accepted, 1, 1)
+
+        await async_wait_for(lambda: counted(5), timeout=15, what="poison rejected, the rest stored")
+        # ... and what comes after, from every board.
+        await publish_as(mosquitto, d3, devices[d3], [(t(d3), summary(d3, 1), False)])
+        await publish_as(mosquitto, d1, devices[d1], [(t(d1), summary(d1, 4), False)])
+        await async_wait_for(lambda: counted(7), timeout=15, what="summaries after the poison")
+        lines = [p.line for p in gw.outbox.pending(100)]
+        assert sorted(int(line.split("peak_spm=")[1].split("i")[0]) for line in lines if "machine=m01" in line) == [
+            1, 3, 4]
+        assert {r["reason"] for r in gw.outbox.rejected(10)} == {"schema", "implausible_time"}
+        assert gw.ingest.health.reconnects == 0 and gw.ingest.health.connected
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
 # ---- SIGKILL at any instant loses nothing --------------------------------------------------------
 
 class Publisher(threading.Thread):

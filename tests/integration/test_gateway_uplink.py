@@ -368,3 +368,34 @@ async def test_busy_server_is_retried_no_sooner_than_its_retry_after(store):
         assert uplink.health.problem is None and uplink.health.requests_failed == 2
     finally:
         await stop(task)
+
+
+async def test_a_gateway_clock_a_year_ahead_then_corrected_loses_none_of_21_later_summaries(influxdb, tmp_path):
+    """Issue 5, item 3: with "last + 1 s" per series, every summary after the correction was stamped a
+    year ahead (21 of 21 lost downstream). Now each lands at its own interval end in InfluxDB."""
+    year = 365 * 86400
+    device, machine = next(iter(REGISTRY.items()))
+    start = int(time.time()) - 600
+
+    def unsynced(seq: int, clock_error: float) -> Incoming:  # arrives 0.5 s after its interval ends
+        body = {"v": 1, "device": device, "boot": 1, "seq": seq, "uptime_ms": 10_000 * seq, "interval_ms": 10_000,
+                "stitches": seq, "run_ms": 5_000, "stops": 1, "peak_spm": 5_040, "total": 10**6 + seq}
+        return Incoming(f"sewnet/v1/{device}/summary", json.dumps(body).encode(), start + 10 * seq + 0.5 + clock_error)
+
+    # Nothing tells this store that its clock is wrong (no kernel word, no synced board).
+    with Outbox(tmp_path / "gw.sqlite", WORKSHOP, REGISTRY, clock_synced=lambda: None) as store:
+        for seq in range(1, 6):
+            store.ingest([unsynced(seq, year)])
+        for seq in range(6, 27):
+            assert store.ingest([unsynced(seq, 0.0)]).accepted == 1
+        uplink = Uplink(v1_config(influxdb, flush_interval_s=3600), store)
+        task = await running(uplink)
+        try:
+            assert await uplink.flush(timeout=30)
+        finally:
+            await stop(task)
+        assert store.dead_letters() == []
+    body = influxdb.query(f'SELECT "stitches" FROM "sewing" WHERE "machine" = \'{machine}\''
+                          f" AND time >= {start}s AND time <= {int(time.time()) + 300}s")
+    rows = body["results"][0]["series"][0]["values"]
+    assert rows == [[start + 10 * seq, seq] for seq in range(6, 27)]

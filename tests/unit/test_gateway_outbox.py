@@ -7,25 +7,8 @@ import sqlite3
 
 import pytest
 
-from edge_gateway.outbox import Incoming, Outbox
-
-WORKSHOP = "ws-unit-01"
-REGISTRY = {"sn-cccccccccc01": "m01", "sn-cccccccccc02": "m02"}
-T0 = 1_763_900_000
-
-
-def msg(device: str, seq: int, *, boot: int = 1, stitches: int = 10, at: float | None = None, **extra) -> Incoming:
-    body = {"v": 1, "device": device, "boot": boot, "seq": seq, "uptime_ms": 10_000 * seq, "interval_ms": 10_000,
-            "stitches": stitches, "run_ms": 1_000, "stops": 0, "peak_spm": 3_000, "total": 1_000 + seq * stitches,
-            "time": T0 + 10 * seq, **extra}
-    return Incoming(f"sewnet/v1/{device}/summary", json.dumps(body).encode(), at or T0 + 10 * seq + 0.5)
-
-
-D1, D2 = REGISTRY
-
-
-def open_store(tmp_path, **kw) -> Outbox:
-    return Outbox(tmp_path / "gw.sqlite", WORKSHOP, REGISTRY, **kw)
+from edge_gateway.outbox import Incoming, StoreFull
+from tests.unit.boards import D1, D2, T0, msg, open_store
 
 
 def test_store_is_wal_with_full_sync(tmp_path):
@@ -116,14 +99,18 @@ def test_counters_per_reason_and_rejections_kept_up_to_the_limit(tmp_path):
         assert [k["reason"] for k in kept] == ["schema", "malformed_json", "unsupported_version"]
 
 
-def test_batch_is_one_transaction(tmp_path):
+def test_a_store_fault_rolls_the_whole_batch_back_and_raises(tmp_path):
     with open_store(tmp_path) as s:
         s.ingest([msg(D1, 1)])
-        broken = Incoming(f"sewnet/v1/{D1}/summary", None, T0)  # type: ignore[arg-type]
-        with pytest.raises(TypeError):
-            s.ingest([msg(D1, 2), msg(D2, 1), broken])
-        # Nothing of the failed batch stuck: not the lines, not the identities, not the counters,
-        # not the last timestamp of the series.
+        # The file may not grow any more: SQLite's own "database or disk is full", no mock. That is
+        # the store's fault, not a message's: nothing of the batch may stick and ingest must raise
+        # StoreFull (the caller then does not acknowledge, and the broker keeps the batch).
+        pages = s._db.execute("PRAGMA page_count").fetchone()[0]
+        s._db.execute(f"PRAGMA max_page_count={pages}")
+        with pytest.raises(StoreFull, match="full"):
+            s.ingest([msg(D1, i) for i in range(2, 500)] + [msg(D2, 1)])
+        s._db.execute("PRAGMA max_page_count=1073741823")
+        # Not the lines, not the identities, not the counters, not the seconds taken.
         assert s.pending_stats()[0] == 1 and s.counters() == {"accepted": 1}
         r = s.ingest([msg(D1, 2), msg(D2, 1)])
         assert (r.accepted, r.duplicates) == (2, 0)
@@ -152,13 +139,6 @@ def test_missing_summaries_are_counted_from_seq_gaps(tmp_path):
         assert s.counters()["missing"] == 2
         s.ingest([msg(D1, 2)])  # one of them arrives late
         assert s.counters()["missing"] == 1
-
-
-def test_prune_seen_forgets_only_old_identities(tmp_path):
-    with open_store(tmp_path, seen_keep_s=3600) as s:
-        s.ingest([msg(D1, 1, at=T0), msg(D1, 2, at=T0 + 7200)])
-        assert s.prune_seen(now=T0 + 7300) == 1
-        assert s.ingest([msg(D1, 2, at=T0 + 7400)]).duplicates == 1
 
 
 def test_refuses_a_bogus_synchronous_level(tmp_path):

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from edge_gateway.outbox import Outbox, StoreFull
+from edge_gateway.outbox import StoreFull
 from edge_gateway.store_health import disk_refusal
 from tests.disks import fill, free_bytes, small_filesystem
-from tests.unit.test_gateway_outbox import D1, D2, REGISTRY, WORKSHOP, msg
+from tests.unit.boards import D1, D2, T0, msg, store_at
 from tests.waiting import wait_for
 
 MB = 1024 * 1024
@@ -55,7 +55,7 @@ def test_disk_refusal_is_the_policy():
 
 def test_the_policy_refuses_before_the_disk_is_full_writing_nothing_and_recovers_when_sent(disk):
     path = disk / "gateway.sqlite"
-    with Outbox(path, WORKSHOP, REGISTRY, min_free_bytes=5 * MB) as s:
+    with store_at(path, min_free_bytes=5 * MB) as s:
         first = 1
         with pytest.raises(StoreFull):
             while True:
@@ -81,7 +81,7 @@ def test_the_policy_refuses_before_the_disk_is_full_writing_nothing_and_recovers
 
 
 def test_the_store_size_limit_refuses_and_recovers(tmp_path):
-    with Outbox(tmp_path / "gw.sqlite", WORKSHOP, REGISTRY, max_store_bytes=1 * MB) as s:
+    with store_at(tmp_path / "gw.sqlite", max_store_bytes=1 * MB) as s:
         first = 1
         with pytest.raises(StoreFull, match="store"):
             while True:
@@ -94,7 +94,7 @@ def test_the_store_size_limit_refuses_and_recovers(tmp_path):
 
 def test_a_full_disk_refuses_the_batch_cleanly_even_without_a_policy(disk):
     path = disk / "gateway.sqlite"
-    with Outbox(path, WORKSHOP, REGISTRY) as s:
+    with store_at(path) as s:
         s.ingest(batch(1))
         checkpoint(path)
         ballast = fill(disk)
@@ -111,7 +111,7 @@ def test_a_full_disk_refuses_the_batch_cleanly_even_without_a_policy(disk):
 
 def test_lines_sent_while_the_disk_is_full_are_never_handed_out_again_and_removed_later(disk):
     path = disk / "gateway.sqlite"
-    with Outbox(path, WORKSHOP, REGISTRY) as s:
+    with store_at(path) as s:
         s.ingest(batch(1, 1000))
         sent = s.pending(600)
         refused = [p for p in s.pending(601) if p not in sent]
@@ -138,3 +138,17 @@ def test_lines_sent_while_the_disk_is_full_are_never_handed_out_again_and_remove
         assert [d["line"] for d in s.dead_letters()] == [refused[0].line]
         assert "sent_not_removed" not in {a.key for a in s.alerts()}
         assert s.pending(5000) == rest
+
+
+def test_pruning_on_a_full_disk_waits_for_room_instead_of_failing_the_ingest_loop(disk):
+    """prune_seen runs in the ingest loop: an error there would make the loop reconnect (and it
+    raised SQLite's "database or disk is full")."""
+    path = disk / "gateway.sqlite"
+    with store_at(path, seen_keep_s=3600) as s:
+        s.ingest(batch(1))
+        checkpoint(path)
+        ballast = fill(disk)
+        assert s.prune_seen(now=T0 + 86400) == 0  # deleting writes to the WAL first: nothing forgotten yet
+        ballast.unlink()
+        assert s.prune_seen(now=T0 + 86400) == 500  # the seconds taken a day ago
+        assert s.ingest(batch(251)).accepted == 500
