@@ -389,6 +389,9 @@ class Outbox:
     # ---- caches -------------------------------------------------------------------------------
     def _load_caches(self) -> None:
         db = self._db
+        # Per series, the seconds already taken (tk.TakenSeconds), read from `stamps` when the
+        # series is first stamped: a rolled-back batch or a pruned `stamps` starts them afresh.
+        self._taken: dict[str, tk.TakenSeconds] = {}
         self._boots: dict[tuple[str, int], _Boot] = {}
         for (device, boot, base, max_seq, start, ref_seq, ref_uptime, epoch, pend_seq, pend_uptime,
              pend_start) in db.execute(
@@ -704,24 +707,15 @@ class Outbox:
 
     def _take_second(self, series: str, ts: int, latest: int) -> int:
         """Take the nearest free second at or after `ts` for `series`, up to `latest`; when those
-        are all taken, the nearest free one before `ts`. (Only a board sending far more summaries
-        than its intervals allow crowds a series like that; its data is kept, in the past.)"""
-        db = self._db
-        if db.execute("INSERT OR IGNORE INTO stamps(series, ts) VALUES (?,?)", (series, ts)).rowcount:
-            return ts
-        # The end of the run of taken seconds starting at ts: the first taken one whose next is free.
-        free = db.execute(
-            "SELECT a.ts + 1 FROM stamps a WHERE a.series=? AND a.ts>=? AND NOT EXISTS"
-            " (SELECT 1 FROM stamps b WHERE b.series=a.series AND b.ts=a.ts + 1) ORDER BY a.ts LIMIT 1",
-            (series, ts),
-        ).fetchone()[0]
-        if free > latest:
-            free = db.execute(
-                "SELECT a.ts - 1 FROM stamps a WHERE a.series=? AND a.ts<=? AND NOT EXISTS"
-                " (SELECT 1 FROM stamps b WHERE b.series=a.series AND b.ts=a.ts - 1) ORDER BY a.ts DESC LIMIT 1",
-                (series, ts),
-            ).fetchone()[0]
-        db.execute("INSERT INTO stamps(series, ts) VALUES (?,?)", (series, free))
+        are all taken, the nearest free one before `ts` (tk.free_second). (Only a board sending far
+        more summaries than its intervals allow crowds a series like that; its data is kept, in
+        the past.)"""
+        taken = self._taken.get(series)
+        if taken is None:
+            taken = self._taken[series] = tk.TakenSeconds(
+                t for (t,) in self._db.execute("SELECT ts FROM stamps WHERE series=?", (series,)))
+        free = taken.take(ts, latest)
+        self._db.execute("INSERT INTO stamps(series, ts) VALUES (?,?)", (series, free))
         return free
 
     @staticmethod
@@ -821,6 +815,7 @@ class Outbox:
         view = tk.view(self._clock, now)
         if view.trusted:
             deleted += db.execute("DELETE FROM stamps WHERE ts < ?", (now + view.offset - self.seen_keep_s,)).rowcount
+            self._taken.clear()
         return deleted
 
     # ---- outbox -------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ for each stamp. Property tests: tests/unit/test_timekeeping.py.
 
 from __future__ import annotations
 
+import bisect
 import math
 import statistics
 from dataclasses import dataclass, replace
@@ -297,8 +298,8 @@ def _bounded(s: Stamp) -> Stamp | Refusal:
 
 def free_second(ts: int, latest: int, taken: Iterable[int]) -> int:
     """The nearest second at or after `ts` and not after `latest` that is not in `taken`, else the
-    nearest free one before `ts`. The store does the same with two queries on its `stamps` table;
-    this is the rule it follows, stated plainly for the tests."""
+    nearest free one before `ts`. The rule, stated plainly: TakenSeconds follows it fast, and the
+    tests hold it to this."""
     used = set(taken)
     free = ts
     while free in used:
@@ -311,8 +312,62 @@ def free_second(ts: int, latest: int, taken: Iterable[int]) -> int:
     return free
 
 
+class TakenSeconds:
+    """The seconds of one series already given to a summary, kept as maximal runs of consecutive
+    seconds. A backlog stamped around one instant (a board replaying hours of queue after its boot
+    was anchored late) takes thousands of neighbouring seconds: walking them one by one per summary
+    made draining a backlog quadratic; with runs each take is a binary search."""
+
+    __slots__ = ("_starts", "_ends")
+
+    def __init__(self, seconds: Iterable[int] = ()) -> None:
+        self._starts: list[int] = []
+        self._ends: list[int] = []
+        for t in sorted(set(seconds)):
+            if self._ends and self._ends[-1] == t - 1:
+                self._ends[-1] = t
+            else:
+                self._starts.append(t)
+                self._ends.append(t)
+
+    def _run_of(self, t: int) -> int:
+        """Index of the run holding `t`, or -1."""
+        i = bisect.bisect_right(self._starts, t) - 1
+        return i if i >= 0 and self._ends[i] >= t else -1
+
+    def __contains__(self, t: int) -> bool:
+        return self._run_of(t) >= 0
+
+    def take(self, ts: int, latest: int) -> int:
+        """free_second(ts, latest, self), marked as taken and returned."""
+        i = self._run_of(ts)
+        if i < 0:
+            free = ts
+        elif self._ends[i] + 1 <= latest:
+            free = self._ends[i] + 1
+        else:
+            free = self._starts[i] - 1  # runs are maximal, so the second before one is free
+        self._add(free)
+        return free
+
+    def _add(self, t: int) -> None:
+        i = bisect.bisect_right(self._starts, t)  # runs before i start at or before t
+        joins_left = i > 0 and self._ends[i - 1] == t - 1
+        joins_right = i < len(self._starts) and self._starts[i] == t + 1
+        if joins_left and joins_right:
+            self._ends[i - 1] = self._ends[i]
+            del self._starts[i], self._ends[i]
+        elif joins_left:
+            self._ends[i - 1] = t
+        elif joins_right:
+            self._starts[i] = t
+        else:
+            self._starts.insert(i, t)
+            self._ends.insert(i, t)
+
+
 __all__ = [
     "Anchor", "ClockState", "ClockView", "Reading", "Refusal", "Stamp", "advance", "agree", "estimate_offset",
-    "free_second", "implausible", "observe", "stamp", "usable", "view", "witnesses",
+    "free_second", "implausible", "TakenSeconds", "observe", "stamp", "usable", "view", "witnesses",
     "MAX_AHEAD_S", "MAX_AHEAD_UNSYNCED_S", "CLOCK_TOLERANCE_S",
 ]

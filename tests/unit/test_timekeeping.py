@@ -254,3 +254,16 @@ def test_free_second_is_the_nearest_free_one_at_or_after_within_the_lead_else_be
         assert free <= ts + lead and all(t in taken for t in range(ts, free))
     else:
         assert all(t in taken for t in range(ts, ts + lead + 1)) and all(t in taken for t in range(free + 1, ts))
+
+
+@given(st.sets(st.integers(-40, 40), max_size=60),
+       st.lists(st.tuples(st.integers(-40, 40), st.integers(0, 30)), min_size=1, max_size=40))
+def test_taken_seconds_take_by_the_stated_rule_however_many_in_a_row(taken_offsets, takes):
+    taken = {T0 + k for k in taken_offsets}
+    runs = tk.TakenSeconds(taken)
+    for offset, lead in takes:
+        ts = T0 + offset
+        expected = tk.free_second(ts, ts + lead, taken)
+        assert runs.take(ts, ts + lead) == expected
+        taken.add(expected)
+        assert all(t in runs for t in taken) and all(t not in runs for t in range(T0 - 200, T0 + 200) if t not in taken)
