@@ -5,8 +5,10 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 # Real servers the test suite starts by itself (see tests/servers.py).
-APT_PACKAGES := mosquitto influxdb victoria-metrics chromium
-APT_BINARIES := /usr/sbin/mosquitto /usr/bin/influxd /usr/bin/victoria-metrics /usr/bin/chromium
+# fonts-noto-cjk: Chromium draws the pages' Korean (and the kiosk's Chinese) instead of boxes.
+APT_PACKAGES := mosquitto influxdb victoria-metrics chromium fonts-noto-cjk
+APT_FILES := /usr/sbin/mosquitto /usr/bin/influxd /usr/bin/victoria-metrics /usr/bin/chromium \
+             /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
 
 .PHONY: demo test test-unit test-e2e bench venv system-deps clean
 
@@ -21,7 +23,7 @@ venv: $(STAMP)
 # Installs the Debian packages of the real servers when one is missing.
 # As root this runs apt-get; otherwise it stops and names the packages.
 system-deps:
-	@missing=""; for b in $(APT_BINARIES); do [ -x $$b ] || missing="$$missing $$b"; done; \
+	@missing=""; for b in $(APT_FILES); do [ -e $$b ] || missing="$$missing $$b"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing $(APT_PACKAGES) (missing:$$missing)"; \
