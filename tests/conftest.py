@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.servers import InfluxDB1, Mosquitto, VictoriaMetrics
+from tests.servers import InfluxDB1, Mosquitto, VictoriaMetrics, require_binary
+
+CHROMIUM = "/usr/bin/chromium"
+# As the machine's own checks run it: headless, and no background calls into a closed network.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -41,3 +46,17 @@ def influxdb(tmp_path, request):
 def victoria(tmp_path, request):
     """A real VictoriaMetrics, which serves InfluxDB's /api/v2/write."""
     yield from _serve(VictoriaMetrics(tmp_path / "victoria"), request)
+
+
+@pytest.fixture
+def browser():
+    """Debian's Chromium driven by Playwright (make test installs both)."""
+    from playwright import sync_api
+
+    require_binary(CHROMIUM, "chromium")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()

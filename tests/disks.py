@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import sqlite3
 import subprocess
 from pathlib import Path
 from typing import Iterator
@@ -50,3 +51,12 @@ def fill(path: Path, leave: int = 0) -> Path:
                     break
     assert free_bytes(path) <= max(leave, 0) + 4096
     return ballast
+
+
+def rows_on_disk(path: Path) -> int:
+    """Outbox rows in the file, as a second reader sees them (not what the store hands out)."""
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return db.execute("SELECT count(*) FROM outbox").fetchone()[0]
+    finally:
+        db.close()

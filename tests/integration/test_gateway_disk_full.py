@@ -7,27 +7,18 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from pathlib import Path
 
 import pytest
 
 from edge_gateway.outbox import Outbox, StoreFull
 from edge_gateway.uplink import Uplink
-from tests.disks import fill, small_filesystem
+from tests.disks import fill, rows_on_disk, small_filesystem
 from tests.integration.test_gateway_uplink import REGISTRY, WORKSHOP, add, running, stop, summaries, v1_config
 from tests.unit.boards import Kernel
 from tests.waiting import async_wait_for
 
 MB = 1024 * 1024
 
-
-def rows_on_disk(path: Path) -> int:
-    """Outbox rows in the file as a second reader sees them (not what the store hands out)."""
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        return db.execute("SELECT count(*) FROM outbox").fetchone()[0]
-    finally:
-        db.close()
 
 
 def points(influxdb) -> int:

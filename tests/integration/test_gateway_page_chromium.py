@@ -3,7 +3,6 @@ Playwright), served by a real uvicorn from a real store: a person logs in with a
 
 from __future__ import annotations
 
-import os
 import time
 
 import pytest
@@ -13,14 +12,8 @@ from edge_gateway.web import SESSION_COOKIE, create_app, load_session_key
 from hub.server import BackgroundServer
 from tests.integration.test_gateway_page import PASSWORD, REGISTRY, WORKSHOP, store  # noqa: F401 (fixture)
 
-CHROMIUM = "/usr/bin/chromium"
-if not os.access(CHROMIUM, os.X_OK):
-    pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium (make test does)", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="pip package playwright is not installed")
-expect = sync_api.expect
+from playwright.sync_api import expect
 
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 
 
 @pytest.fixture
@@ -29,16 +22,6 @@ def gateway_page(store: Outbox, tmp_path):
                      session_key=load_session_key(tmp_path / "web-session.key"))
     with BackgroundServer(app) as server:
         yield server
-
-
-@pytest.fixture
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def test_type_the_korean_password_see_the_machines_stay_logged_in_and_log_out(gateway_page, browser):

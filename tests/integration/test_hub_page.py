@@ -4,7 +4,6 @@ served by a real uvicorn with the embedded store written through the hub's own w
 from __future__ import annotations
 
 import gzip
-import os
 import time
 
 import httpx
@@ -14,16 +13,10 @@ from hub.app import create_app
 from hub.server import BackgroundServer
 from hub.settings import load_settings
 
-CHROMIUM = "/usr/bin/chromium"
-if not os.access(CHROMIUM, os.X_OK):
-    pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium (make test does)", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="pip package playwright is not installed")
-expect = sync_api.expect
+from playwright.sync_api import expect
 
 TOKEN = "page-reader-token"
 WRITE_TOKEN = "page-writer-token"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 
 
 def line(workshop: str, machine: str, ago_s: int, stitches: int, run_ms: int, now: int) -> str:
@@ -52,16 +45,6 @@ def hub(tmp_path):
             line("ws-sinseol-02", "m01", 5, 1000, 9000, now),
         ])
         yield server
-
-
-@pytest.fixture
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def row(page, workshop: str, cell: str):

@@ -11,7 +11,7 @@ import pytest
 
 from edge_gateway.outbox import StoreFull
 from edge_gateway.store_health import disk_refusal
-from tests.disks import fill, free_bytes, small_filesystem
+from tests.disks import fill, free_bytes, rows_on_disk, small_filesystem
 from tests.unit.boards import D1, D2, T0, msg, store_at
 from tests.waiting import wait_for
 
@@ -27,14 +27,6 @@ def disk(tmp_path):
 def batch(first: int, n: int = 250) -> list:
     return [msg(d, q) for q in range(first, first + n) for d in (D1, D2)]
 
-
-def rows_on_disk(path: Path) -> int:
-    """Outbox rows in the file, as a second reader sees them (not what the store hands out)."""
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        return db.execute("SELECT count(*) FROM outbox").fetchone()[0]
-    finally:
-        db.close()
 
 
 def checkpoint(path: Path) -> None:
