@@ -11,13 +11,15 @@ from fastapi import Depends, FastAPI, HTTPException
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
-from hub import capacity, embedded_store, pages
-from hub.dependencies import require_reader
-from hub.embedded_store import EmbeddedStore
-from hub.lockout import LoginGuard
-from hub.rejections import Rejections
-from hub.settings import HubSettings, load_settings
-from hub.telemetry import EmbeddedTelemetry, InfluxQLTelemetry, Telemetry
+from hub.capacity import pages
+from hub.capacity import service as capacity
+from hub.telemetry import storage as embedded_store
+from hub.core.dependencies import require_reader
+from hub.telemetry.storage import EmbeddedStore
+from hub.core.lockout import LoginGuard
+from hub.core.rejections import Rejections
+from hub.core.settings import HubSettings, load_settings
+from hub.telemetry.influxql import EmbeddedTelemetry, InfluxQLTelemetry, Telemetry
 
 log = logging.getLogger("sewnet.hub")
 

@@ -12,8 +12,8 @@ import pytest
 
 from hub.app import create_app
 from hub.server import BackgroundServer
-from hub.settings import load_settings
-from hub.telemetry import InfluxQLTelemetry
+from hub.core.settings import load_settings
+from hub.telemetry.influxql import InfluxQLTelemetry
 from tests.waiting import wait_for
 
 TOKEN = "capacity-reader-token"

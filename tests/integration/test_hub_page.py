@@ -11,7 +11,7 @@ import pytest
 
 from hub.app import create_app
 from hub.server import BackgroundServer
-from hub.settings import load_settings
+from hub.core.settings import load_settings
 
 from playwright.sync_api import expect
 

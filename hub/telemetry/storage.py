@@ -31,12 +31,12 @@ import anyio.to_thread
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from hub import line_protocol as lp
-from hub import schema
-from hub.dependencies import check_secret, get_guard, get_rejections, get_settings
-from hub.lockout import LockedOut, LoginGuard
-from hub.rejections import Rejections
-from hub.settings import HubSettings
+from hub.telemetry import line_protocol as lp
+from hub.telemetry import schema
+from hub.core.dependencies import check_secret, get_guard, get_rejections, get_settings
+from hub.core.lockout import LockedOut, LoginGuard
+from hub.core.rejections import Rejections
+from hub.core.settings import HubSettings
 
 log = logging.getLogger("sewnet.hub.embedded_store")
 
@@ -76,7 +76,7 @@ class WriteOutcome:
     written: int = 0
     # InfluxDB's "field type conflict" drops: the point is refused, the rest of the batch is kept.
     conflicts: list[str] = field(default_factory=list)
-    # `sewing` points with values the contract does not allow (hub/schema.py), dropped likewise.
+    # `sewing` points with values the contract does not allow (hub/telemetry/schema.py), dropped likewise.
     out_of_contract: list[str] = field(default_factory=list)
 
     @property

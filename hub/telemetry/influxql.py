@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 import anyio.to_thread
 import httpx
 
-from hub import schema
+from hub.telemetry import schema
 
 if TYPE_CHECKING:
-    from hub.embedded_store import EmbeddedStore
+    from hub.telemetry.storage import EmbeddedStore
 
 log = logging.getLogger("sewnet.hub.telemetry")
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)

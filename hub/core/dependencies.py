@@ -6,11 +6,11 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
-from hub.auth import SESSION_COOKIE, check_token, read_session, token_id
-from hub.lockout import LockedOut, LoginGuard
-from hub.rejections import Rejections
-from hub.settings import HubSettings
-from hub.telemetry import Telemetry
+from hub.core.auth import SESSION_COOKIE, check_token, read_session, token_id
+from hub.core.lockout import LockedOut, LoginGuard
+from hub.core.rejections import Rejections
+from hub.core.settings import HubSettings
+from hub.telemetry.influxql import Telemetry
 
 
 def get_settings(request: Request) -> HubSettings:

@@ -12,15 +12,16 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from hub.auth import SESSION_COOKIE, sign_session
-from hub.capacity import CapacityReport, current_capacity
-from hub.dependencies import check_secret, get_guard, get_rejections, get_settings, get_telemetry, session_token_id
-from hub.lockout import LockedOut, LoginGuard
-from hub.rejections import Rejections
-from hub.settings import HubSettings
-from hub.telemetry import Telemetry, TelemetryUnavailable
+from hub.core.auth import SESSION_COOKIE, sign_session
+from hub.capacity.service import CapacityReport, current_capacity
+from hub.core.dependencies import check_secret, get_guard, get_rejections, get_settings, get_telemetry, session_token_id
+from hub.core.lockout import LockedOut, LoginGuard
+from hub.core.rejections import Rejections
+from hub.core.settings import HubSettings
+from hub.telemetry.influxql import Telemetry, TelemetryUnavailable
 
-templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+templates = Jinja2Templates(directory=[str(Path(__file__).parent / "templates"),
+                                       str(Path(__file__).parents[1] / "core" / "templates")])
 router = APIRouter(include_in_schema=False)
 
 KST = timezone(timedelta(hours=9))

@@ -16,10 +16,10 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from hub.dependencies import get_rejections, get_settings, get_telemetry, require_api_token
-from hub.rejections import Rejections
-from hub.settings import HubSettings
-from hub.telemetry import MachineActivity, MachineSeen, Telemetry, TelemetryUnavailable
+from hub.core.dependencies import get_rejections, get_settings, get_telemetry, require_api_token
+from hub.core.rejections import Rejections
+from hub.core.settings import HubSettings
+from hub.telemetry.influxql import MachineActivity, MachineSeen, Telemetry, TelemetryUnavailable
 
 log = logging.getLogger("sewnet.hub.capacity")
 

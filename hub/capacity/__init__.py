@@ -1,0 +1,1 @@
+"""Live capacity per workshop, from telemetry."""

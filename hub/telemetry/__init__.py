@@ -1,0 +1,1 @@
+"""Telemetry: what the hub asks of a time-series store, and the stores that answer."""
