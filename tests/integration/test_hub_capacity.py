@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from hub.app import create_app
-from hub.server import BackgroundServer
 from hub.core.settings import load_settings
+from hub.server import BackgroundServer
 from hub.telemetry.influxql import InfluxQLTelemetry
 from tests.waiting import wait_for
 

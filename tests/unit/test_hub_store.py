@@ -13,13 +13,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from hub.telemetry import line_protocol as lp
 from hub.app import create_app
 from hub.capacity.service import build_report
-from hub.telemetry.storage import EmbeddedStore
-from hub.server import BackgroundServer
 from hub.core.settings import load_settings
-from hub.telemetry.influxql import EmbeddedTelemetry, activity_query, influxql_duration, last_seen_query
+from hub.server import BackgroundServer
+from hub.telemetry import line_protocol as lp
+from hub.telemetry.embedded import EmbeddedTelemetry
+from hub.telemetry.influxql import activity_query, influxql_duration, last_seen_query
+from hub.telemetry.storage import EmbeddedStore
 
 VECTORS = json.loads((Path(__file__).parents[1] / "vectors" / "summaries.json").read_text())
 S = 1_000_000_000
