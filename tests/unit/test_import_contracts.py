@@ -21,8 +21,8 @@ ROOT = Path(__file__).resolve().parents[2]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 CONFIG = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
 CONTRACTS = {c["id"]: c for c in CONFIG["contracts"]}
-# The hub's top-level pieces: its composition root, the core, and the capabilities of
-# docs' ARCHITECTURE.md ("The hub inside"), present or still to come.
+# The hub's top-level pieces: its composition root, the core, and its capabilities, present or still
+# to come (hub/README.md, "Layout").
 HUB_PIECES = {"app", "cli", "__main__", "server", "core", "telemetry", "capacity", "registry", "planning", "kiosk",
               "styles"}
 
