@@ -36,7 +36,9 @@ system-deps:
 demo: $(STAMP)
 	$(VENV)/bin/sewnet demo
 
+# The import contracts (pyproject.toml, [tool.importlinter]) first: a wrong import fails in a second, not after the suite.
 test: $(STAMP) system-deps
+	$(VENV)/bin/lint-imports
 	$(VPY) -m pytest -q -ra tests
 
 test-unit: $(STAMP)

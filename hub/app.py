@@ -1,4 +1,6 @@
-"""The hub's FastAPI application: `create_app(settings)`."""
+"""The hub's composition root: `create_app(settings)` opens the telemetry adapter the settings name
+in its lifespan and mounts each capability's routers. Only this module (with the CLI) reaches into
+the capabilities' insides; they meet each other through their public faces."""
 
 from __future__ import annotations
 
@@ -11,13 +13,18 @@ from fastapi import Depends, FastAPI, HTTPException
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
-from hub import capacity, embedded_store, pages
-from hub.dependencies import require_reader
-from hub.embedded_store import EmbeddedStore
-from hub.lockout import LoginGuard
-from hub.rejections import Rejections
-from hub.settings import HubSettings, load_settings
-from hub.telemetry import EmbeddedTelemetry, InfluxQLTelemetry, Telemetry
+from hub.capacity import pages as capacity_pages
+from hub.capacity import routes as capacity_routes
+from hub.core import login
+from hub.core.dependencies import require_api_token, require_reader
+from hub.core.lockout import LoginGuard
+from hub.core.rejections import Rejections
+from hub.core.settings import HubSettings, load_settings
+from hub.telemetry import Telemetry
+from hub.telemetry import routes as embedded_routes
+from hub.telemetry.embedded import EmbeddedTelemetry
+from hub.telemetry.influxql import InfluxQLTelemetry
+from hub.telemetry.storage import EmbeddedStore
 
 log = logging.getLogger("sewnet.hub")
 
@@ -87,8 +94,14 @@ def create_app(settings: HubSettings | None = None) -> FastAPI:
             return RedirectResponse("/login", status_code=303)
         return get_redoc_html(openapi_url="/openapi.json", title="SewNet hub API")
 
-    app.include_router(capacity.router)
-    app.include_router(pages.router)
+    @app.get("/api/v1/rejections", tags=["health"],
+             summary="What the hub refused, counted by reason, with the latest examples")
+    async def rejections(_token: Annotated[str, Depends(require_api_token)]) -> dict:
+        return {**app.state.rejections.snapshot(), "telemetry_rows_skipped": app.state.telemetry.skipped_rows}
+
+    app.include_router(login.router)
+    app.include_router(capacity_routes.router)
+    app.include_router(capacity_pages.router)
     if settings.telemetry == "embedded":
-        app.include_router(embedded_store.router)
+        app.include_router(embedded_routes.router)
     return app

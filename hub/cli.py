@@ -29,7 +29,7 @@ def run(
     import uvicorn
 
     from hub.app import create_app
-    from hub.settings import load_settings
+    from hub.core.settings import load_settings
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:

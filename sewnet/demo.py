@@ -87,8 +87,8 @@ async def _demo(workshops: int, machines: int, hub_port: int, data_dir: Path, in
     from edge_gateway.config import parse_config
     from edge_gateway.service import run_gateway
     from hub.app import create_app
+    from hub.core.settings import load_settings
     from hub.server import BackgroundServer
-    from hub.settings import load_settings
     from sewnet.embedded_broker import start_broker
 
     data_dir.mkdir(parents=True, exist_ok=True)

@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from hub.app import create_app
+from hub.core.settings import load_settings
 from hub.server import BackgroundServer
-from hub.settings import load_settings
 from tests.e2e.harness import (
     Workshop,
     add_boards,

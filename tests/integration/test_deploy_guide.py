@@ -140,6 +140,13 @@ def test_the_deploy_guide_on_stock_debian(tmp_path, influxdb):
     where = run([str(venv / "bin/python"), "-c", "import sewnet, edge_gateway; print(sewnet.__file__,"
                  " edge_gateway.__file__)"], env, cwd=tmp_path).stdout.split()
     assert all(p.startswith(str(venv)) for p in where), where
+    # The files the packages read at run time, such as the pages' templates, are installed too.
+    site_packages = Path(where[0]).parents[1]
+    read_at_run_time = {p.relative_to(ROOT) for top in ("hub", "edge_gateway")
+                        for p in (ROOT / top).rglob("templates/*")}
+    assert read_at_run_time, "no templates found in the source"
+    missing = {str(p) for p in read_at_run_time if not (site_packages / p).is_file()}
+    assert not missing, f"not installed by pip install: {sorted(missing)}"
     sewnet = str(venv / "bin/sewnet")
 
     # The technician's commands from that install (docs/flashing.md).

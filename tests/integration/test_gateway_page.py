@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from edge_gateway.outbox import Incoming, Outbox
 from edge_gateway.web import SESSION_COOKIE, create_app, load_session_key
-from hub.auth import sign_session
+from hub.core.auth import sign_session
 from hub.server import BackgroundServer
 from tests.waiting import wait_for
 

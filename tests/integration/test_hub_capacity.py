@@ -11,9 +11,9 @@ import httpx
 import pytest
 
 from hub.app import create_app
+from hub.core.settings import load_settings
 from hub.server import BackgroundServer
-from hub.settings import load_settings
-from hub.telemetry import InfluxQLTelemetry
+from hub.telemetry.influxql import InfluxQLTelemetry
 from tests.waiting import wait_for
 
 TOKEN = "capacity-reader-token"

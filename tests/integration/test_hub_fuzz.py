@@ -15,8 +15,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from hub.app import create_app
+from hub.core.settings import load_settings
 from hub.server import BackgroundServer
-from hub.settings import load_settings
 
 WRITE_TOKEN = "fuzz-writer-token"
 READ_TOKEN = "fuzz-reader-token"

@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from hub.app import create_app
+from hub.core.settings import load_settings
 from hub.server import BackgroundServer
-from hub.settings import load_settings
 from tests.waiting import wait_for
 
 TOKEN = "logins-reader-token"

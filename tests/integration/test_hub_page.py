@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from hub.app import create_app
+from hub.core.settings import load_settings
 from hub.server import BackgroundServer
-from hub.settings import load_settings
 
 from playwright.sync_api import expect
 

@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from hub.app import create_app
+from hub.core.settings import load_settings
 from hub.server import BackgroundServer
-from hub.settings import load_settings
 
 WRITE_TOKEN = "write-path-writer-token"
 READ_TOKEN = "write-path-reader-token"

@@ -8,7 +8,7 @@ import math
 
 from hypothesis import example, given, settings, strategies as st
 
-from hub import line_protocol as lp
+from hub.telemetry import line_protocol as lp
 
 NOW_NS = 1_763_900_100 * 10**9
 PRECISIONS = st.sampled_from(sorted(lp.PRECISION_NS))

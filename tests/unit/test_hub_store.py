@@ -13,13 +13,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from hub import line_protocol as lp
 from hub.app import create_app
-from hub.capacity import build_report
-from hub.embedded_store import EmbeddedStore
+from hub.capacity.service import build_report
+from hub.core.settings import load_settings
 from hub.server import BackgroundServer
-from hub.settings import load_settings
-from hub.telemetry import EmbeddedTelemetry, activity_query, influxql_duration, last_seen_query
+from hub.telemetry import line_protocol as lp
+from hub.telemetry.embedded import EmbeddedTelemetry
+from hub.telemetry.influxql import activity_query, influxql_duration, last_seen_query
+from hub.telemetry.storage import EmbeddedStore
 
 VECTORS = json.loads((Path(__file__).parents[1] / "vectors" / "summaries.json").read_text())
 S = 1_000_000_000
@@ -390,7 +391,7 @@ def test_oversized_bodies_and_gzip_bombs_get_413(hub):
 
 # ----------------------------------------------------------------------------- settings and sessions
 def test_settings_from_toml_with_env_on_top(tmp_path, monkeypatch):
-    from hub.settings import load_settings as load
+    from hub.core.settings import load_settings as load
 
     token_file = tmp_path / "tokens"
     token_file.write_text("# one token per line\nfile-token-123456\n\nshort\n")
@@ -411,7 +412,7 @@ def test_settings_from_toml_with_env_on_top(tmp_path, monkeypatch):
 
 
 def test_session_cookie_is_signed_expires_and_ends_with_its_token():
-    from hub.auth import read_session, sign_session, token_id
+    from hub.core.auth import read_session, sign_session, token_id
 
     key, tid = b"k" * 32, token_id("reader-token-1")
     cookie = sign_session(key, tid, max_age_s=60, now=1000)
@@ -549,12 +550,12 @@ def test_query_edge_durations_and_units_answer(hub):
 
 
 def test_the_hubs_contract_ranges_are_the_gateways():
-    """hub/schema.py repeats the gateway's ranges; a summary the gateway accepts must be a point
+    """hub/telemetry/schema.py repeats the gateway's ranges; a summary the gateway accepts must be a point
     the hub accepts, and the other way round, at and around every bound."""
     from hypothesis import given, settings as hyp_settings, strategies as st
 
     from edge_gateway.contract import Summary, encode_line, validate
-    from hub.schema import contract_problem
+    from hub.telemetry.schema import contract_problem
 
     near = lambda *bounds: st.one_of(*[st.integers(b - 2, b + 2) for b in bounds])  # noqa: E731
 
@@ -576,7 +577,7 @@ def test_the_hubs_contract_ranges_are_the_gateways():
 
 
 def test_rejections_are_all_counted_but_logged_a_few_a_minute(caplog):
-    from hub.rejections import LOG_PER_MINUTE, Rejections
+    from hub.core.rejections import LOG_PER_MINUTE, Rejections
 
     clock = [1000.0]
     r = Rejections(clock=lambda: clock[0])

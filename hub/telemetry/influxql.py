@@ -1,64 +1,13 @@
-"""The port the capacity service reads telemetry through, and its two adapters.
-
-`InfluxQLTelemetry` asks InfluxDB (1.x, 2.x, 3.x, or the hub's own embedded store) with exactly
-the InfluxQL of docs/protocol.md section 7. `EmbeddedTelemetry` reads the embedded SQLite store
-directly. Both validate what comes back: a row with a missing tag or a non-integer sum is skipped
-and counted instead of corrupting a workshop's figures.
-"""
+"""The InfluxQL adapter: asks InfluxDB (1.x, 2.x, 3.x, or the hub's own embedded store) with
+exactly the InfluxQL of docs/protocol.md section 7."""
 
 from __future__ import annotations
 
-import logging
-import sqlite3
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, Protocol
+from datetime import timedelta
 
-import anyio.to_thread
 import httpx
 
-from hub import schema
-
-if TYPE_CHECKING:
-    from hub.embedded_store import EmbeddedStore
-
-log = logging.getLogger("sewnet.hub.telemetry")
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-
-
-@dataclass(frozen=True)
-class MachineActivity:
-    workshop: str
-    machine: str
-    stitches: int
-    run_ms: int
-    observed_ms: int  # sum of interval_ms: how long the board watched the machine
-
-
-@dataclass(frozen=True)
-class MachineSeen:
-    workshop: str
-    machine: str
-    last_seen: datetime  # UTC
-
-
-class TelemetryUnavailable(Exception):
-    """The store cannot answer now; `reason` says why in words an operator can act on."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
-
-
-class Telemetry(Protocol):
-    name: str
-    skipped_rows: int
-
-    async def machine_activity(self, window: timedelta) -> list[MachineActivity]: ...
-
-    async def machines_last_seen(self, known_window: timedelta) -> list[MachineSeen]: ...
-
-    async def aclose(self) -> None: ...
+from hub.telemetry.port import EPOCH, MachineActivity, MachineSeen, RowChecks, TelemetryUnavailable
 
 
 # ----------------------------------------------------------------------------- InfluxQL text
@@ -94,47 +43,13 @@ def last_seen_query(known_window: timedelta) -> str:
             'AND time <= now() GROUP BY "workshop", "machine"')
 
 
-# ----------------------------------------------------------------------------- validation
-def _count(value: Any) -> int | None:
-    """A non-negative integer sum, or None. Booleans are not counts; a float that is a whole
-    number is accepted because some InfluxDB versions return sums of integers as floats."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value if value >= 0 else None
-    if isinstance(value, float) and value.is_integer() and value >= 0:
-        return int(value)
-    return None
-
-
 def _tag(tags: dict, key: str) -> str | None:
     value = tags.get(key) if isinstance(tags, dict) else None
     return value if isinstance(value, str) and value else None
 
 
-class _RowChecks:
-    skipped_rows: int = 0
-
-    def _skip(self, why: str, row: Any) -> None:
-        self.skipped_rows += 1
-        log.warning("telemetry row skipped (%s): %.200r", why, row)
-
-    def _activity(self, workshop: str, machine: str, values: list[Any], row: Any) -> MachineActivity | None:
-        """One machine's sums, or None (skipped and counted) if they are not counts or are more
-        than the contract allows in the time observed: a sum that wrapped around, say, must cost
-        that one machine its figures, never the whole report."""
-        sums = [_count(v) for v in values]
-        if None in sums:
-            self._skip("a sum is not a non-negative integer", row)
-            return None
-        if not schema.sums_plausible(*sums):
-            self._skip("sums beyond what the contract allows in the time observed", row)
-            return None
-        return MachineActivity(workshop, machine, *sums)
-
-
 # ----------------------------------------------------------------------------- InfluxQL adapter
-class InfluxQLTelemetry(_RowChecks):
+class InfluxQLTelemetry(RowChecks):
     """Reads InfluxDB over `GET /query` (user name and password as Basic auth, which InfluxDB 1.x,
     2.x and 3.x accept on /query) with `epoch=ms` timestamps."""
 
@@ -218,50 +133,5 @@ class InfluxQLTelemetry(_RowChecks):
             if isinstance(t, bool) or not isinstance(t, int):
                 self._skip("time is not epoch milliseconds", s)
                 continue
-            out.append(MachineSeen(workshop, machine, _EPOCH + timedelta(milliseconds=t)))
-        return out
-
-
-# ----------------------------------------------------------------------------- embedded adapter
-class EmbeddedTelemetry(_RowChecks):
-    """Reads the hub's embedded store in a worker thread, so SQLite never blocks the event loop."""
-
-    name = "embedded"
-
-    def __init__(self, store: "EmbeddedStore"):
-        self.store = store
-        self.skipped_rows = 0
-
-    async def aclose(self) -> None:
-        await anyio.to_thread.run_sync(self.store.close)
-
-    async def _run(self, fn, *args):
-        try:
-            return await anyio.to_thread.run_sync(fn, *args)
-        except sqlite3.Error as e:
-            raise TelemetryUnavailable(f"embedded store {self.store.path} cannot be read: {e}") from e
-
-    async def machine_activity(self, window: timedelta) -> list[MachineActivity]:
-        now_ns = self.store.now_ns()
-        since_ns = now_ns - round(window.total_seconds() * 1e9)
-        out = []
-        for row in await self._run(self.store.activity, since_ns, now_ns):
-            workshop, machine, *sums = row
-            if not workshop or not machine:
-                self._skip("missing tag", row)
-                continue
-            activity = self._activity(workshop, machine, sums, row)
-            if activity is not None:
-                out.append(activity)
-        return out
-
-    async def machines_last_seen(self, known_window: timedelta) -> list[MachineSeen]:
-        now_ns = self.store.now_ns()
-        since_ns = now_ns - round(known_window.total_seconds() * 1e9)
-        out = []
-        for workshop, machine, last_ns, _stitches in await self._run(self.store.last_seen, since_ns, now_ns):
-            if not workshop or not machine:
-                self._skip("missing tag", (workshop, machine))
-                continue
-            out.append(MachineSeen(workshop, machine, _EPOCH + timedelta(microseconds=last_ns // 1000)))
+            out.append(MachineSeen(workshop, machine, EPOCH + timedelta(milliseconds=t)))
         return out

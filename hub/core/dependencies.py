@@ -1,4 +1,6 @@
-"""FastAPI dependencies shared by the routers: settings, telemetry, rejections, and who is asking."""
+"""FastAPI dependencies every capability's routes share: settings, rejections, the login guard, and
+who is asking. A capability's own state (its adapter, its store) it fetches itself: the core knows
+no capability."""
 
 from __future__ import annotations
 
@@ -6,11 +8,10 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
-from hub.auth import SESSION_COOKIE, check_token, read_session, token_id
-from hub.lockout import LockedOut, LoginGuard
-from hub.rejections import Rejections
-from hub.settings import HubSettings
-from hub.telemetry import Telemetry
+from hub.core.auth import SESSION_COOKIE, check_token, read_session, token_id
+from hub.core.lockout import LockedOut, LoginGuard
+from hub.core.rejections import Rejections
+from hub.core.settings import HubSettings
 
 
 def get_settings(request: Request) -> HubSettings:
@@ -19,10 +20,6 @@ def get_settings(request: Request) -> HubSettings:
 
 def get_rejections(request: Request) -> Rejections:
     return request.app.state.rejections
-
-
-def get_telemetry(request: Request) -> Telemetry:
-    return request.app.state.telemetry
 
 
 def get_guard(request: Request) -> LoginGuard:

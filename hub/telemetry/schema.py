@@ -11,7 +11,7 @@ gateway's package; tests/unit/test_hub_store.py holds them to the gateway's vali
 
 from __future__ import annotations
 
-from hub.line_protocol import Point, field_type
+from hub.telemetry.line_protocol import Point, field_type
 
 MEASUREMENT = "sewing"
 

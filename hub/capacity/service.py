@@ -1,4 +1,4 @@
-"""Live capacity per workshop: `GET /api/v1/capacity`.
+"""Live capacity per workshop, in plain Python over the telemetry port.
 
 Per workshop: machines known (a point in the known window, 30 days), machines online (a point in
 the online window, 15 minutes), stitches and running ratio (run_ms / observed_ms) over the
@@ -8,20 +8,11 @@ capacity window (1 hour), last seen; and the same per machine.
 from __future__ import annotations
 
 import asyncio
-import logging
 from datetime import datetime, timezone
-from typing import Annotated
 
-from fastapi import APIRouter, Depends
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
-
-from hub.dependencies import get_rejections, get_settings, get_telemetry, require_api_token
-from hub.rejections import Rejections
-from hub.settings import HubSettings
-from hub.telemetry import MachineActivity, MachineSeen, Telemetry, TelemetryUnavailable
-
-log = logging.getLogger("sewnet.hub.capacity")
+from hub.capacity.models import CapacityReport, MachineCapacity, WorkshopCapacity
+from hub.core.settings import HubSettings
+from hub.telemetry import MachineActivity, MachineSeen, Telemetry
 
 
 def _iso(t: datetime | None) -> str | None:
@@ -30,42 +21,6 @@ def _iso(t: datetime | None) -> str | None:
 
 def _ratio(run_ms: int, observed_ms: int) -> float | None:
     return round(run_ms / observed_ms, 4) if observed_ms > 0 else None
-
-
-class MachineCapacity(BaseModel):
-    machine: str
-    online: bool
-    last_seen: str | None = Field(description="ISO 8601 UTC time of the machine's latest summary")
-    stitches_last_hour: int
-    run_ms: int
-    observed_ms: int
-    running_ratio: float | None = Field(description="run_ms / observed_ms to 4 decimals; null without data")
-
-
-class WorkshopCapacity(BaseModel):
-    workshop: str
-    machines_known: int
-    machines_online: int
-    stitches_last_hour: int
-    run_ms: int
-    observed_ms: int
-    running_ratio: float | None
-    last_seen: str | None
-    machines: list[MachineCapacity]
-
-
-class CapacityReport(BaseModel):
-    generated_at: str
-    telemetry: str
-    online_window_s: int
-    capacity_window_s: int
-    known_window_s: int
-    workshops: list[WorkshopCapacity]
-
-
-class Unavailable(BaseModel):
-    error: str = "telemetry_unavailable"
-    reason: str
 
 
 def build_report(activity: list[MachineActivity], seen: list[MachineSeen], now: datetime,
@@ -109,31 +64,3 @@ async def current_capacity(telemetry: Telemetry, settings: HubSettings,
         telemetry.machine_activity(settings.capacity_window),
         telemetry.machines_last_seen(settings.known_window))
     return build_report(activity, seen, now, settings, telemetry.name)
-
-
-router = APIRouter(prefix="/api/v1", tags=["capacity"])
-
-
-@router.get("/capacity", response_model=CapacityReport,
-            responses={401: {"description": "no or wrong API token"},
-                       503: {"model": Unavailable, "description": "the telemetry store cannot answer"}})
-async def capacity(
-    _token: Annotated[str, Depends(require_api_token)],
-    telemetry: Annotated[Telemetry, Depends(get_telemetry)],
-    settings: Annotated[HubSettings, Depends(get_settings)],
-):
-    try:
-        return await current_capacity(telemetry, settings)
-    except TelemetryUnavailable as e:
-        log.warning("capacity unavailable: %s", e.reason)
-        return JSONResponse(Unavailable(reason=e.reason).model_dump(), status_code=503,
-                            headers={"Retry-After": "10"})
-
-
-@router.get("/rejections", summary="What the hub refused, counted by reason, with the latest examples")
-async def rejections(
-    _token: Annotated[str, Depends(require_api_token)],
-    rejections: Annotated[Rejections, Depends(get_rejections)],
-    telemetry: Annotated[Telemetry, Depends(get_telemetry)],
-) -> dict:
-    return {**rejections.snapshot(), "telemetry_rows_skipped": telemetry.skipped_rows}
