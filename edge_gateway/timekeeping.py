@@ -39,8 +39,11 @@ EVIDENCE_WINDOW_S = 600
 EVIDENCE_SPAN_S = 120
 AGREE_S = 60
 #: Two summaries of one boot agree when their uptimes differ by their seq difference times the
-#: interval, give or take 5 % and 10 s (late sampler ticks, a slow first interval).
-AGREE_UPTIME_PART = 20
+#: interval, give or take 0.1 % and 10 s. The 10 s absorb late sampler ticks and a slow first
+#: interval (a constant offset); the relative part only covers the board's crystal (tens of ppm).
+#: A wider relative part let a lying uptime far from its reference "agree" (5 % of 17 one-minute
+#: intervals is 51 s), become the reference, and then re-anchor the boot later.
+AGREE_UPTIME_PART = 1000
 AGREE_UPTIME_MS = 10_000
 
 

@@ -267,3 +267,17 @@ def test_taken_seconds_take_by_the_stated_rule_however_many_in_a_row(taken_offse
         assert runs.take(ts, ts + lead) == expected
         taken.add(expected)
         assert all(t in runs for t in taken) and all(t not in runs for t in range(T0 - 200, T0 + 200) if t not in taken)
+
+
+def test_a_lie_far_from_its_reference_does_not_become_the_reference():
+    """Found by the property above: seq 1 claiming uptime 0 (truth 60 s), arriving after seq 18,
+    'agreed' with seq 18 under a 5 % slack, became the reference, and two honest summaries then
+    re-anchored the boot 301 s late, so seq 2 was refused as from the future."""
+    honest = [(s, 60_000 * s, T0 + 60.0 * s) for s in (2, 3, 4, 5, 6, 7, 8, 9, 10, 18)]
+    late = [(s, 60_000 * s, T0 + 1381.0) for s in (13, 12, 11, 14, 15, 16, 17)]
+    anchor = None
+    for seq, uptime, arrived in [*honest, (1, 0, T0 + 1081.0), *late]:
+        anchor = tk.observe(anchor, tk.Reading(seq, uptime, 60_000, arrived), 0)
+    assert anchor.start == T0
+    stamped = tk.stamp(anchor, tk.Reading(2, 120_000, 60_000, T0 + 120.0), TRUSTED)
+    assert isinstance(stamped, tk.Stamp) and stamped.ts == T0 + 120
