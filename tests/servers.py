@@ -377,7 +377,11 @@ class PostgreSQL(_Process):
         return [str(self.bindir / "postgres"), "-D", str(self.data_dir),
                 "-c", f"port={self.port}", "-c", f"listen_addresses={self.host}",
                 "-c", f"unix_socket_directories={self.socket_dir}",
-                # tests make and drop a database each; keep their checkpoints and logs quiet
+                # No fsync: a test's crash is a killed process, not a lost machine, and a killed
+                # PostgreSQL still finds every WAL write of a committed transaction in the OS
+                # cache (synchronous_commit stays on). Making a database per test then takes tens
+                # of milliseconds instead of hundreds on a busy disk.
+                "-c", "fsync=off",
                 "-c", "log_min_messages=warning", "-c", "log_checkpoints=off"]
 
     def _initdb(self) -> None:
