@@ -6,9 +6,12 @@ VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 # Real servers the test suite starts by itself (see tests/servers.py).
 # fonts-noto-cjk: Chromium draws the pages' Korean (and the kiosk's Chinese) instead of boxes.
-APT_PACKAGES := mosquitto influxdb victoria-metrics chromium fonts-noto-cjk
+# postgresql: the server (initdb, postgres) sits under /usr/lib/postgresql/<major>/bin, the major
+# being whatever Debian's `postgresql` pulls in; the shell expands the pattern, and an unmatched one
+# counts as missing. (/usr/bin/psql or pg_config would not do: the client and libpq-dev have them.)
+APT_PACKAGES := mosquitto influxdb victoria-metrics chromium fonts-noto-cjk postgresql
 APT_FILES := /usr/sbin/mosquitto /usr/bin/influxd /usr/bin/victoria-metrics /usr/bin/chromium \
-             /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
+             /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc /usr/lib/postgresql/*/bin/postgres
 
 .PHONY: demo test test-unit test-e2e bench venv system-deps clean
 

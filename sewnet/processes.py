@@ -6,11 +6,12 @@ import signal
 import subprocess
 
 
-def terminate(proc: subprocess.Popen | None, timeout: float) -> None:
-    """SIGTERM so the process can save what it keeps, then SIGKILL if it has not exited in time."""
+def terminate(proc: subprocess.Popen | None, timeout: float, sig: int = signal.SIGTERM) -> None:
+    """SIGTERM (or the server's own graceful signal, `sig`) so the process can save what it keeps,
+    then SIGKILL if it has not exited in time."""
     if proc is None or proc.poll() is not None:
         return
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(sig)
     try:
         proc.wait(timeout)
     except subprocess.TimeoutExpired:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
+from dataclasses import dataclass
+
 import pytest
 
-from tests.servers import InfluxDB1, Mosquitto, VictoriaMetrics, require_binary
+from tests.servers import InfluxDB1, Mosquitto, PostgreSQL, VictoriaMetrics, require_binary
 
 CHROMIUM = "/usr/bin/chromium"
 # As the machine's own checks run it: headless, and no background calls into a closed network.
@@ -46,6 +49,57 @@ def influxdb(tmp_path, request):
 def victoria(tmp_path, request):
     """A real VictoriaMetrics, which serves InfluxDB's /api/v2/write."""
     yield from _serve(VictoriaMetrics(tmp_path / "victoria"), request)
+
+
+@pytest.fixture(scope="session")
+def postgresql_server():
+    """One real PostgreSQL for the whole session (a cluster takes seconds to make; a database,
+    a fraction of one). Tests get a fresh database each through `postgresql`."""
+    server = PostgreSQL(PostgreSQL.make_workdir())
+    try:
+        server.start()
+        yield server
+    finally:
+        server.kill()
+        shutil.rmtree(server.workdir, ignore_errors=True)
+
+
+@dataclass
+class PostgresDatabase:
+    server: PostgreSQL
+    name: str
+
+    @property
+    def url(self) -> str:
+        """SQLAlchemy URL (postgresql+psycopg://sewnet:...) of this test's own database."""
+        return self.server.url_for(self.name)
+
+
+@pytest.fixture
+def postgresql(postgresql_server, request):
+    """A fresh, empty database on the session's PostgreSQL, owned by the `sewnet` role, dropped
+    after the test. Tests that stop, kill or restart a server use `postgresql_own` instead."""
+    if not postgresql_server.running:  # an earlier test left it down: the others still need it
+        postgresql_server.start()
+    db = PostgresDatabase(postgresql_server, postgresql_server.create_database())
+    try:
+        yield db
+    finally:
+        if getattr(request.node, "sewnet_failed", False):
+            print(f"--- {postgresql_server.name} log ---\n{postgresql_server.log_tail()}")
+        if not postgresql_server.running:
+            postgresql_server.start()
+        postgresql_server.drop_database(db.name)
+
+
+@pytest.fixture
+def postgresql_own(request):
+    """A PostgreSQL of the test's own, to stop, kill and restart (`url` is its `sewnet` database)."""
+    server = PostgreSQL(PostgreSQL.make_workdir())
+    try:
+        yield from _serve(server, request)
+    finally:
+        shutil.rmtree(server.workdir, ignore_errors=True)
 
 
 @pytest.fixture

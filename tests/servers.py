@@ -1,4 +1,4 @@
-"""Real servers for tests and benchmarks: Mosquitto, InfluxDB 1.x and VictoriaMetrics.
+"""Real servers for tests and benchmarks: Mosquitto, InfluxDB 1.x, VictoriaMetrics and PostgreSQL.
 
 Each one runs from its Debian package's binary on a free loopback port with everything it writes
 in a temporary folder, so a test can stop, restart or kill it without touching the machine's own
@@ -50,6 +50,8 @@ class _Process:
     """A server process in its own session, so stop/kill reach the whole group."""
 
     name = "server"
+    #: The signal that asks this server to shut down cleanly.
+    stop_signal = signal.SIGTERM
 
     def __init__(self, workdir: Path):
         self.workdir = Path(workdir)
@@ -63,11 +65,16 @@ class _Process:
     def _ready(self) -> bool:
         raise NotImplementedError
 
+    def _popen_options(self) -> dict:
+        """More subprocess.Popen arguments (e.g. the user to run as)."""
+        return {}
+
     def start(self, timeout: float = 30.0) -> None:
         assert self.proc is None or self.proc.poll() is not None, f"{self.name} already running"
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            self._command(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=self.workdir
+            self._command(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=self.workdir,
+            **self._popen_options()
         )
         log.close()
 
@@ -80,7 +87,7 @@ class _Process:
 
     def stop(self, timeout: float = 20.0) -> None:
         """Graceful stop (SIGTERM): the server saves what it keeps on disk."""
-        terminate(self.proc, timeout)
+        terminate(self.proc, timeout, self.stop_signal)
 
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -283,6 +290,205 @@ class VictoriaMetrics(_Process):
         r.raise_for_status()
         return [json.loads(line) for line in r.text.splitlines() if line.strip()]
 
+
+def postgresql_bindir() -> Path:
+    """The newest PostgreSQL server under /usr/lib/postgresql/<major>/bin (Debian's layout, where
+    several majors can sit side by side; the major is whatever `postgresql` pulled in)."""
+    found = []
+    for bindir in Path("/usr/lib/postgresql").glob("*/bin"):
+        if all(os.access(bindir / b, os.X_OK) for b in ("initdb", "postgres")) and bindir.parent.name.isdigit():
+            found.append((int(bindir.parent.name), bindir))
+    if not found:
+        raise RuntimeError("initdb/postgres not found under /usr/lib/postgresql/*/bin: install the Debian "
+                           "package 'postgresql' (make test does)")
+    return max(found)[1]
+
+
+def _proc_stat(pid: int) -> tuple[str, int, int] | None:
+    """(state, parent pid, process group) of a live process, or None when it is gone."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = raw[raw.rindex(")") + 2:].split()  # the command name may hold spaces and parentheses
+    return fields[0], int(fields[1]), int(fields[2])
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            st = _proc_stat(int(entry.name))
+            if st and st[1] == pid:
+                out.append(int(entry.name))
+    return out
+
+
+class PostgreSQL(_Process):
+    """PostgreSQL from Debian's `postgresql` package: its own cluster (initdb) in a temporary folder,
+    TCP on a free loopback port, the unix socket in that folder too, password (SCRAM) logins only.
+
+    Roles: `postgres`, the superuser the tests use to make and drop databases, and `sewnet`, the
+    application's login, owner of the `sewnet` database and of every database made by
+    create_database(). Both passwords are generated per server.
+
+    PostgreSQL refuses to run as root, so as root the server runs as the `postgres` user the
+    package creates, and the folder must be one that user can reach: pytest's tmp_path sits under
+    a root-only folder, hence make_workdir()."""
+
+    name = "postgresql"
+    # SIGTERM is PostgreSQL's "smart" shutdown, which waits for every client (a test's connection
+    # pool) to leave; SIGINT is the "fast" one: roll back open transactions, checkpoint, exit.
+    stop_signal = signal.SIGINT
+
+    def __init__(self, workdir: Path):
+        super().__init__(workdir)
+        self.bindir = postgresql_bindir()
+        self.host = "127.0.0.1"
+        self.port = free_port()
+        self.data_dir = self.workdir / "data"
+        self.socket_dir = self.workdir / "socket"
+        self.socket_dir.mkdir(exist_ok=True)
+        self.admin_user, self.admin_password = "postgres", secrets.token_urlsafe(16)
+        self.user, self.password = "sewnet", secrets.token_urlsafe(16)
+        self.database = "sewnet"
+        self._bootstrapped = False
+        if os.geteuid() == 0:
+            import pwd
+
+            entry = pwd.getpwnam("postgres")
+            self._as_user = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+            for path in (self.workdir, self.socket_dir):
+                os.chown(path, entry.pw_uid, entry.pw_gid)
+        else:
+            self._as_user = {}
+
+    @staticmethod
+    def make_workdir() -> Path:
+        """A fresh folder straight under the system's temporary folder (the caller removes it)."""
+        import tempfile
+
+        return Path(tempfile.mkdtemp(prefix="sewnet-postgresql-"))
+
+    def _popen_options(self) -> dict:
+        return self._as_user
+
+    def _command(self) -> list[str]:
+        return [str(self.bindir / "postgres"), "-D", str(self.data_dir),
+                "-c", f"port={self.port}", "-c", f"listen_addresses={self.host}",
+                "-c", f"unix_socket_directories={self.socket_dir}",
+                # No fsync: a test's crash is a killed process, not a lost machine, and a killed
+                # PostgreSQL still finds every WAL write of a committed transaction in the OS
+                # cache (synchronous_commit stays on). Making a database per test then takes tens
+                # of milliseconds instead of hundreds on a busy disk.
+                "-c", "fsync=off",
+                "-c", "log_min_messages=warning", "-c", "log_checkpoints=off"]
+
+    def _initdb(self) -> None:
+        pwfile = self.workdir / "admin-password"
+        pwfile.write_text(self.admin_password + "\n")
+        os.chmod(pwfile, 0o600)
+        if self._as_user:
+            os.chown(pwfile, self._as_user["user"], self._as_user["group"])
+        try:
+            # --no-sync: initdb's closing fsync of the fresh cluster protects against a power cut,
+            # which a test folder does not outlive anyway; the running server keeps fsync on.
+            r = subprocess.run([str(self.bindir / "initdb"), "-D", str(self.data_dir), "-U", self.admin_user,
+                                f"--pwfile={pwfile}", "--auth=scram-sha-256", "--encoding=UTF8", "--no-locale",
+                                "--no-sync"],
+                               capture_output=True, text=True, cwd=self.workdir, **self._as_user)
+        finally:
+            pwfile.unlink()
+        if r.returncode != 0:
+            raise RuntimeError(f"initdb failed ({r.returncode}): {r.stdout[-1000:]}{r.stderr[-1000:]}")
+
+    def start(self, timeout: float = 60.0) -> None:
+        if not (self.data_dir / "PG_VERSION").exists():
+            self._initdb()
+        super().start(timeout)
+        if not self._bootstrapped:
+            from psycopg import sql
+
+            with self.admin() as conn:
+                conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+                    sql.Identifier(self.user), sql.Literal(self.password)))
+            self.create_database(self.database)
+            self._bootstrapped = True
+
+    def admin(self, database: str = "postgres"):
+        """A psycopg connection as the superuser, in autocommit (CREATE/DROP DATABASE need it)."""
+        import psycopg
+
+        return psycopg.connect(host=self.host, port=self.port, user=self.admin_user, password=self.admin_password,
+                               dbname=database, autocommit=True, connect_timeout=5)
+
+    def _ready(self) -> bool:
+        import psycopg
+
+        try:
+            with self.admin():
+                return True
+        except psycopg.OperationalError:  # not listening yet, or "the database system is starting up"
+            return False
+
+    def url_for(self, database: str, password: str | None = None) -> str:
+        """A SQLAlchemy URL (psycopg 3) for `database` as the `sewnet` role."""
+        from sqlalchemy import URL
+
+        return URL.create("postgresql+psycopg", username=self.user,
+                          password=self.password if password is None else password,
+                          host=self.host, port=self.port, database=database).render_as_string(hide_password=False)
+
+    @property
+    def url(self) -> str:
+        return self.url_for(self.database)
+
+    def create_database(self, name: str | None = None) -> str:
+        """A new, empty database owned by `sewnet`; returns its name. template0 rather than the
+        default template1, so nothing a test put into template1 leaks into the next one."""
+        from psycopg import sql
+
+        name = name or f"t_{secrets.token_hex(6)}"
+        with self.admin() as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {} OWNER {} TEMPLATE template0").format(
+                sql.Identifier(name), sql.Identifier(self.user)))
+        return name
+
+    def drop_database(self, name: str) -> None:
+        """Drops it even while a test's pool still holds connections to it."""
+        from psycopg import sql
+
+        with self.admin() as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+    def cluster_state(self) -> str:
+        """What pg_control says, e.g. "shut down" after a clean stop, "in production" while running
+        or after a crash."""
+        r = subprocess.run([str(self.bindir / "pg_controldata"), "-D", str(self.data_dir)],
+                           capture_output=True, text=True, check=True, env={**os.environ, "LC_ALL": "C"})
+        return re.search(r"^Database cluster state:\s*(.+)$", r.stdout, re.M).group(1).strip()
+
+    def kill(self) -> None:
+        """A crash: SIGKILL to the postmaster and every backend, so nothing gets to flush or
+        checkpoint. Backends are not in the postmaster's process group (each calls setsid()), so
+        they are found by parent pid while the postmaster is stopped and cannot fork more. Returns
+        once all are gone: a new postmaster refuses to start while an old backend still holds the
+        shared memory."""
+        if not (self.proc and self.proc.poll() is None):
+            return
+        pid = self.proc.pid
+        os.kill(pid, signal.SIGSTOP)
+        wait_for(lambda: (_proc_stat(pid) or ("T",))[0] in "TtZX", timeout=5, what="postmaster stopped")
+        backends = _children(pid)
+        self.proc.kill()
+        for child in backends:
+            try:
+                os.kill(child, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.proc.wait()
+        wait_for(lambda: all((_proc_stat(c) or ("Z",))[0] in "ZX" for c in backends), timeout=10,
+                 what="postgres backends gone")
 
 
 class DemoBroker:

@@ -59,3 +59,91 @@ def test_victoria_accepts_v2_writes(victoria):
     series = wait_for(victoria.export, timeout=10, what="exported series")
     assert series[0]["metric"]["__name__"] == "sewing_stitches"
     assert series[0]["values"] == [5]
+
+
+def _rows(engine) -> list[int]:
+    import sqlalchemy as sa
+
+    with engine.connect() as c:
+        return [r[0] for r in c.execute(sa.text("SELECT n FROM cut_bundle ORDER BY n"))]
+
+
+def test_postgresql_gives_each_test_an_empty_database_of_its_own(postgresql):
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(postgresql.url)
+    try:
+        with engine.begin() as c:
+            who, db = c.execute(sa.text("SELECT current_user, current_database()")).one()
+            assert (who, db) == ("sewnet", postgresql.name)
+            assert db != postgresql.server.database
+            assert c.execute(sa.text("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")).scalar() == 0
+            c.execute(sa.text("CREATE TABLE cut_bundle (n int PRIMARY KEY, style text)"))
+            c.execute(sa.text("INSERT INTO cut_bundle VALUES (1, '반팔 티셔츠')"))
+        with engine.connect() as c:
+            assert c.execute(sa.text("SELECT style FROM cut_bundle")).scalar() == "반팔 티셔츠"
+    finally:
+        engine.dispose()
+    # its own cluster, not the machine's PostgreSQL on 5432
+    server = postgresql.server
+    assert server.port != 5432
+    with server.admin() as conn:
+        assert conn.execute("SHOW data_directory").fetchone()[0] == str(server.data_dir)
+
+
+def test_postgresql_refuses_a_wrong_password_and_passwordless_socket_logins(postgresql):
+    import psycopg
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(postgresql.server.url_for(postgresql.name, password="not-the-password"))
+    with pytest.raises(sa.exc.OperationalError, match="password authentication failed"):
+        engine.connect()
+    engine.dispose()
+    # no trust or peer logins on the unix socket either, even for the superuser
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(host=str(postgresql.server.socket_dir), port=postgresql.server.port, user="postgres",
+                        dbname="postgres", connect_timeout=5)
+
+
+def test_postgresql_keeps_committed_rows_across_a_restart(postgresql_own):
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(postgresql_own.url, pool_pre_ping=True)
+    try:
+        with engine.begin() as c:
+            c.execute(sa.text("CREATE TABLE cut_bundle (n int PRIMARY KEY)"))
+            c.execute(sa.text("INSERT INTO cut_bundle SELECT generate_series(1, 50)"))
+        held = engine.connect()  # a pooled client still connected: the fast shutdown must not wait for it
+        postgresql_own.stop()
+        assert postgresql_own.cluster_state() == "shut down"
+        held.close()
+        postgresql_own.start()
+        assert _rows(engine) == list(range(1, 51))
+    finally:
+        engine.dispose()
+
+
+def test_postgresql_recovers_after_kill_9_with_a_transaction_in_flight(postgresql_own):
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(postgresql_own.url, pool_pre_ping=True)
+    try:
+        with engine.begin() as c:
+            c.execute(sa.text("CREATE TABLE cut_bundle (n int PRIMARY KEY)"))
+            c.execute(sa.text("INSERT INTO cut_bundle SELECT generate_series(1, 100)"))
+        in_flight = engine.connect()
+        tx = in_flight.begin()
+        in_flight.execute(sa.text("INSERT INTO cut_bundle SELECT generate_series(101, 200)"))
+        postgresql_own.kill()
+        # a crash, not a shutdown: the cluster was left mid-production and must replay its WAL
+        assert postgresql_own.cluster_state() == "in production"
+        with pytest.raises(sa.exc.OperationalError):
+            tx.commit()
+        in_flight.close()
+        postgresql_own.start()
+        assert _rows(engine) == list(range(1, 101))
+        with engine.begin() as c:  # and it takes writes again
+            c.execute(sa.text("INSERT INTO cut_bundle VALUES (101)"))
+        assert len(_rows(engine)) == 101
+    finally:
+        engine.dispose()
