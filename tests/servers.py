@@ -225,8 +225,8 @@ class InfluxDB1(_Process):
             self.query(f'CREATE DATABASE "{self.database}"', method="POST")
             self._bootstrapped = True
 
-    def query(self, q: str, method: str = "GET") -> dict:
-        params = {"q": q, "db": self.database, "u": self.username, "p": self.password, "epoch": "s"}
+    def query(self, q: str, method: str = "GET", database: str | None = None) -> dict:
+        params = {"q": q, "db": database or self.database, "u": self.username, "p": self.password, "epoch": "s"}
         r = httpx.request(method, f"{self.url}/query", params=params, timeout=10)
         r.raise_for_status()
         body = r.json()
