@@ -82,9 +82,9 @@ class Workshop:
     def write_gateway_config(self, flush_interval_s: float = 1.0, overrides: dict | None = None) -> None:
         """`overrides`: keys to change, per section (`{"store": {"min_free_mb": 1}}`) or at the top;
         None removes a key (an inline password given as a `password_file` instead, say)."""
-        from tests.servers import free_port
+        from tests.servers import restartable_port
 
-        self.web_port = self.web_port or free_port()
+        self.web_port = self.web_port or restartable_port()
         self.config_path = self.root / "gateway.toml"
         data = {
             "workshop": self.name,
