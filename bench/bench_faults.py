@@ -161,7 +161,8 @@ class Site:
         return self.ws.gateway is not None and self.ws.gateway.poll() is None
 
     def snapshot(self) -> dict:
-        return self.ws.gateway_snapshot()
+        # Generous: under libfaketime (3b) the gateway's threads now and then wait seconds for the GIL.
+        return self.ws.gateway_snapshot(timeout=15)
 
     def counter(self, name: str) -> int:
         return self.snapshot()["counters"].get(name, 0)

@@ -121,11 +121,11 @@ class Workshop:
                                         cwd=ROOT, start_new_session=True)
         log.close()
 
-    def gateway_snapshot(self) -> dict:
+    def gateway_snapshot(self, timeout: float = 2) -> dict:
         import httpx
 
         r = httpx.get(f"http://127.0.0.1:{self.web_port}/api/v1/devices",
-                      headers={"Authorization": f"Bearer {self.operator_password}"}, timeout=2)
+                      headers={"Authorization": f"Bearer {self.operator_password}"}, timeout=timeout)
         r.raise_for_status()
         return r.json()
 
