@@ -4,9 +4,10 @@ PY ?= python3
 VENV := .venv
 VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
-# Real servers the test suite starts by itself (see tests/servers.py).
-APT_PACKAGES := mosquitto influxdb victoria-metrics chromium
-APT_BINARIES := /usr/sbin/mosquitto /usr/bin/influxd /usr/bin/victoria-metrics /usr/bin/chromium
+# Real servers the test suite starts by itself (see tests/servers.py); faketime runs a gateway
+# on a clock a year ahead in bench/bench_faults.py.
+APT_PACKAGES := mosquitto influxdb victoria-metrics chromium faketime
+APT_BINARIES := /usr/sbin/mosquitto /usr/bin/influxd /usr/bin/victoria-metrics /usr/bin/chromium /usr/bin/faketime
 
 .PHONY: demo test test-unit test-e2e bench venv system-deps clean
 

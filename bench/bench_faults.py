@@ -69,7 +69,9 @@ MIB = 1024 * 1024
 INTERVAL_MS = 1000  # the contract's shortest interval: many summaries in little time
 #: A stamp this close to a summary's true time counts as right ("within minutes").
 STAMP_TOLERANCE_S = 120
-LIBFAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1")
+#: Debian's libfaketime (package `faketime`), the thread-safe build, on whatever architecture.
+LIBFAKETIME = next(iter(sorted(Path("/usr/lib").glob("*/faketime/libfaketimeMT.so.1"))),
+                   Path("/usr/lib/faketime/libfaketimeMT.so.1"))
 YEAR_S = 365 * 86400
 
 
