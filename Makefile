@@ -9,9 +9,11 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 # postgresql: the server (initdb, postgres) sits under /usr/lib/postgresql/<major>/bin, the major
 # being whatever Debian's `postgresql` pulls in; the shell expands the pattern, and an unmatched one
 # counts as missing. (/usr/bin/psql or pg_config would not do: the client and libpq-dev have them.)
-APT_PACKAGES := mosquitto influxdb victoria-metrics chromium fonts-noto-cjk postgresql
+# faketime runs a gateway on a clock a year ahead in bench/bench_faults.py.
+APT_PACKAGES := mosquitto influxdb victoria-metrics chromium fonts-noto-cjk postgresql faketime
 APT_FILES := /usr/sbin/mosquitto /usr/bin/influxd /usr/bin/victoria-metrics /usr/bin/chromium \
-             /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc /usr/lib/postgresql/*/bin/postgres
+             /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc /usr/lib/postgresql/*/bin/postgres \
+             /usr/bin/faketime
 
 .PHONY: demo test test-unit test-e2e bench venv system-deps clean
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import secrets
 import signal
@@ -30,6 +31,27 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def restartable_port() -> int:
+    """A free port for a server that tests stop and start again on it (a gateway's page). It lies
+    below the kernel's ephemeral range, where free_port() draws from: there, while the server is
+    down, any client's outgoing connection may take the port as its own, and the restarted server
+    fails to bind (seen with a gateway SIGKILLed while boards connected at 20 connections a second)."""
+    try:
+        ephemeral_low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral_low = 32768
+    low = 10_000 if ephemeral_low > 11_000 else 1024
+    for _ in range(200):
+        port = random.randrange(low, ephemeral_low)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    return free_port()
 
 
 def port_open(host: str, port: int) -> bool:
@@ -232,8 +254,8 @@ class InfluxDB1(_Process):
             self.query(f'CREATE DATABASE "{self.database}"', method="POST")
             self._bootstrapped = True
 
-    def query(self, q: str, method: str = "GET") -> dict:
-        params = {"q": q, "db": self.database, "u": self.username, "p": self.password, "epoch": "s"}
+    def query(self, q: str, method: str = "GET", database: str | None = None) -> dict:
+        params = {"q": q, "db": database or self.database, "u": self.username, "p": self.password, "epoch": "s"}
         r = httpx.request(method, f"{self.url}/query", params=params, timeout=10)
         r.raise_for_status()
         body = r.json()

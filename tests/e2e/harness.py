@@ -79,12 +79,14 @@ class Workshop:
     web_port: int = 0
     operator_password: str = field(default_factory=lambda: secrets.token_urlsafe(12))
 
-    def write_gateway_config(self, flush_interval_s: float = 1.0) -> None:
-        from tests.servers import free_port
+    def write_gateway_config(self, flush_interval_s: float = 1.0, overrides: dict | None = None) -> None:
+        """`overrides`: keys to change, per section (`{"store": {"min_free_mb": 1}}`) or at the top;
+        None removes a key (an inline password given as a `password_file` instead, say)."""
+        from tests.servers import restartable_port
 
-        self.web_port = self.web_port or free_port()
+        self.web_port = self.web_port or restartable_port()
         self.config_path = self.root / "gateway.toml"
-        write_toml(self.config_path, {
+        data = {
             "workshop": self.name,
             "data_dir": str(self.root / "gateway-data"),
             "mqtt": {"host": self.broker.host, "port": self.broker.port, "username": self.broker.gateway_user,
@@ -95,21 +97,35 @@ class Workshop:
                        "flush_interval_s": flush_interval_s, "backoff_max_s": 1.0},
             "registry": {b.device: b.machine for b in self.boards},
             "web": {"host": "127.0.0.1", "port": self.web_port, "operator_password": self.operator_password},
-        })
+        }
+        for key, value in (overrides or {}).items():
+            if isinstance(value, dict):
+                section = data.setdefault(key, {})
+                for k, v in value.items():
+                    if v is None:
+                        section.pop(k, None)
+                    else:
+                        section[k] = v
+            elif value is None:
+                data.pop(key, None)
+            else:
+                data[key] = value
+        write_toml(self.config_path, data)
 
-    def start_gateway(self) -> None:
+    def start_gateway(self, env: dict | None = None) -> None:
+        """`env`: more environment for the gateway process (e.g. libfaketime's, for a clock that is off)."""
         assert self.config_path is not None
         log = open(self.root / "gateway.log", "ab")
         self.gateway = subprocess.Popen([sys.executable, "-m", "edge_gateway", "--config", str(self.config_path)],
-                                        stdout=log, stderr=subprocess.STDOUT, env=_env(), cwd=ROOT,
-                                        start_new_session=True)
+                                        stdout=log, stderr=subprocess.STDOUT, env=dict(_env(), **(env or {})),
+                                        cwd=ROOT, start_new_session=True)
         log.close()
 
-    def gateway_snapshot(self) -> dict:
+    def gateway_snapshot(self, timeout: float = 2) -> dict:
         import httpx
 
         r = httpx.get(f"http://127.0.0.1:{self.web_port}/api/v1/devices",
-                      headers={"Authorization": f"Bearer {self.operator_password}"}, timeout=2)
+                      headers={"Authorization": f"Bearer {self.operator_password}"}, timeout=timeout)
         r.raise_for_status()
         return r.json()
 
