@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import logging
 import signal
+import socket
 
 import uvicorn
 
@@ -17,6 +18,9 @@ from .uplink import Uplink
 from .web import create_app, load_session_key
 
 log = logging.getLogger("sewnet.gateway")
+
+#: How long the operator page waits before trying its port again, at most.
+PAGE_RETRY_MAX_S = 60.0
 
 
 class _Server(uvicorn.Server):
@@ -76,7 +80,7 @@ class Gateway:
             asyncio.create_task(self.uplink.run(), name="uplink"),
         ]
         if self.web_server is not None:
-            tasks.append(asyncio.create_task(self.web_server.serve(), name="web"))
+            tasks.append(asyncio.create_task(self._serve_page(self.web_server), name="web"))
         try:
             # Any part ending (it should not) or failing stops the gateway: a supervisor
             # (systemd) restarts the whole process, which is safe at any instant.
@@ -92,6 +96,28 @@ class Gateway:
                     t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             self.outbox.close()
+
+
+    async def _serve_page(self, server: uvicorn.Server) -> None:
+        """The operator page. Its port being taken (another service, a leftover process) must not
+        stop ingest and uplink: uvicorn would exit the whole process, and systemd would restart it
+        into the same taken port, a crash loop storing nothing. So the gateway binds the socket
+        itself and keeps trying while the rest runs."""
+        host, port = self.config.web.host, self.config.web.port
+        delay = 2.0
+        while True:
+            try:
+                family = socket.AF_INET6 if ":" in host else socket.AF_INET
+                sock = socket.create_server((host, port), family=family)
+            except OSError as exc:
+                log.error("operator page: cannot listen on %s:%s (%s); ingest and uplink go on; trying again in"
+                          " %.0f s", host, port, exc.strerror or exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, PAGE_RETRY_MAX_S)
+                continue
+            with sock:
+                await server.serve(sockets=[sock])
+            return
 
 
 async def run_gateway(config: GatewayConfig) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -345,3 +346,34 @@ def toml(cfg: dict) -> str:
             out.append(f"\n[{k}]")
             out += [f"{json.dumps(kk)} = {scalar(vv)}" for kk, vv in v.items()]
     return "\n".join(out) + "\n"
+
+
+async def test_a_taken_page_port_stops_neither_ingest_nor_the_page_once_it_is_free(tmp_path, mosquitto, devices):
+    """Before, uvicorn exited the whole gateway when the page's port was taken: under systemd a
+    crash loop that stored nothing (found by bench/bench_faults.py)."""
+    squatter = socket.create_server(("127.0.0.1", 0))
+    port = squatter.getsockname()[1]
+    cfg = parse_config(gateway_config(tmp_path, mosquitto, host="127.0.0.1", port=port, operator_password="pw-12345"))
+    gw = Gateway(cfg)
+    task = asyncio.create_task(gw.run())
+    d1 = next(iter(DEVICES))
+    try:
+        await async_wait_for(lambda: gw.ingest.health.connected, timeout=10, what="gateway connected")
+        await publish_as(mosquitto, d1, devices[d1], [(f"sewnet/v1/{d1}/summary", summary(d1, 1), False)])
+        await async_wait_for(lambda: gw.outbox.counters().get("accepted") == 1, timeout=10,
+                             what="a summary stored while the page's port is taken")
+        assert not task.done()
+        squatter.close()
+
+        async def page_up():
+            try:
+                async with httpx.AsyncClient() as c:
+                    return (await c.get(f"http://127.0.0.1:{port}/login", timeout=1)).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        await async_wait_for(page_up, timeout=15, what="the page on its port once the port is free")
+    finally:
+        squatter.close()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
