@@ -15,7 +15,6 @@ import secrets
 import signal
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 import httpx
@@ -66,6 +65,35 @@ def require_binary(path: str, package: str) -> str:
     if not (os.path.exists(path) and os.access(path, os.X_OK)):
         raise RuntimeError(f"{path} not found: install the Debian package {package!r} (make test does)")
     return path
+
+
+def mqtt_connack(host: str, port: int, user: str, password: str, timeout: float = 2.0) -> int | None:
+    """The CONNACK return code (0: accepted) a broker gives an MQTT 3.1.1 CONNECT with these
+    credentials, client id = user name and a persistent session (so no session is wiped), or None
+    when nothing answers. Disconnects cleanly."""
+    def field(text: str) -> bytes:
+        data = text.encode()
+        return len(data).to_bytes(2, "big") + data
+
+    # protocol name, level 4, flags: user name + password, clean session off; keepalive 10 s.
+    body = field("MQTT") + bytes([4, 0b1100_0000]) + (10).to_bytes(2, "big") + field(user) + field(user) + field(password)
+    assert len(body) < 128, "one byte of remaining length is all this helper writes"
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.sendall(bytes([0x10, len(body)]) + body)
+            answer = b""
+            while len(answer) < 4:
+                chunk = sock.recv(4 - len(answer))
+                if not chunk:
+                    return None
+                answer += chunk
+            if answer[0] != 0x20:
+                return None
+            if answer[3] == 0:
+                sock.sendall(b"\xe0\x00")  # DISCONNECT: no last will, no "connection lost" noise
+            return answer[3]
+    except OSError:
+        return None
 
 
 class _Process:
@@ -155,6 +183,9 @@ class Mosquitto(_Process):
         self.passwd_file.write_text("")
         self._set_password(self.gateway_user, self.gateway_password)
         self._set_password(self.admin_user, self.admin_password)
+        # A user with no rights at all, to ask the broker whether it answers (readiness).
+        self.probe_user, self.probe_password = "probe", secrets.token_urlsafe(12)
+        self._set_password(self.probe_user, self.probe_password)
         # The shipped ACL, plus an all-seeing user for the tests' watchers. Client ids are user
         # names (use_username_as_clientid), so clients that must be connected at the same time
         # need users of their own: add_watcher() makes more.
@@ -191,7 +222,9 @@ class Mosquitto(_Process):
         self._set_password(device_id, password)
         if self.running:
             self.proc.send_signal(signal.SIGHUP)  # reloads password and ACL files
-            time.sleep(0.05)  # the reload is handled by the broker's main loop, not observable
+            # The main loop reloads at its next turn: wait until the broker takes the new password.
+            wait_for(lambda: mqtt_connack(self.host, self.port, device_id, password) == 0, timeout=10,
+                     what=f"mosquitto to accept {device_id} after the reload")
         return password
 
     def add_watcher(self, name: str) -> str:
@@ -204,7 +237,10 @@ class Mosquitto(_Process):
         return [self.binary, "-c", str(self.conf_file)]
 
     def _ready(self) -> bool:
-        return port_open(self.host, self.port)
+        # An open port is not enough: Mosquitto listens before it installs its signal handlers,
+        # and a SIGHUP (add_device) in between would end it. A CONNACK comes from the main loop.
+        return port_open(self.host, self.port) and mqtt_connack(
+            self.host, self.port, self.probe_user, self.probe_password) == 0
 
 
 class InfluxDB1(_Process):
