@@ -96,6 +96,9 @@ class HubSettings(BaseSettings):
         for name in ("online_window", "capacity_window", "known_window", "embedded_retention"):
             if getattr(self, name) <= timedelta(0):
                 raise ValueError(f"{name} must be positive")
+        if self.capacity_window.total_seconds() % 60 or self.capacity_window < timedelta(minutes=1):
+            raise ValueError("capacity_window must be whole minutes: each workshop's window ends at the end of "
+                             "the minute holding its latest data")
         if self.known_window < self.online_window:
             raise ValueError("known_window must not be shorter than online_window")
         if self.embedded_retention < max(self.known_window, self.capacity_window):

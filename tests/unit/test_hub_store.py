@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from hub.app import create_app
-from hub.capacity.service import build_report
+from hub.capacity.service import current_capacity
 from hub.core.settings import load_settings
 from hub.server import BackgroundServer
 from hub.telemetry import line_protocol as lp
@@ -243,9 +243,7 @@ async def test_capacity_from_the_embedded_store(store):
     store.write(points("\n".join(lines + other)))
     telemetry = EmbeddedTelemetry(store)
     settings = load_settings(api_tokens=[], embedded_path=store.path)
-    activity = await telemetry.machine_activity(settings.capacity_window)
-    seen = await telemetry.machines_last_seen(settings.known_window)
-    report = build_report(activity, seen, datetime.fromtimestamp(NOW_S, timezone.utc), settings, "embedded")
+    report = await current_capacity(telemetry, settings, datetime.fromtimestamp(NOW_S, timezone.utc))
 
     by_ws = {w.workshop: w for w in report.workshops}
     assert list(by_ws) == ["ws-changsin-01", "ws-sinseol-02"]
