@@ -46,7 +46,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Iterable, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
@@ -84,13 +84,29 @@ class WorkingHours:
             raise ValueError("workdays are 0 (Monday) to 6 (Sunday)")
         zone(self.zone)  # refuse an unknown zone here, not in the middle of a report
 
+    # Cached on the instance (frozen dataclasses allow it): computed once per workshop, not per day.
+    @cached_property
+    def _spans(self) -> tuple[tuple[float, float], ...]:
+        opens, closes = _minute(self.opens), _minute(self.closes)
+        if not self.lunch_minutes:
+            return ((opens, closes),)
+        # Lunch is clipped to the working day, so a lunch that starts before opening still costs
+        # only the part of it inside the day; the day's minutes never go below zero.
+        lunch = min(max(_minute(self.lunch_start), opens), closes)
+        lunch_end = min(lunch + self.lunch_minutes, closes)
+        return tuple(s for s in ((opens, lunch), (lunch_end, closes)) if s[1] > s[0])
+
+    @cached_property
+    def _day_minutes(self) -> float:
+        return sum(b - a for a, b in self._spans)
+
     def spans(self) -> tuple[tuple[float, float], ...]:
         """Working spans as (start, end) minutes of the local day."""
-        return _spans(self)
+        return self._spans
 
     def day_minutes(self) -> float:
         """Working minutes of a whole working day."""
-        return sum(b - a for a, b in self.spans())
+        return self._day_minutes
 
     def works_on(self, day: date) -> bool:
         return day.weekday() in self.workdays and day not in self.days_off
@@ -99,7 +115,9 @@ class WorkingHours:
         """Working minutes on `day` between the local minutes `after` and `before` of that day."""
         if not self.works_on(day):
             return 0.0
-        return sum(max(0.0, min(b, before) - max(a, after)) for a, b in self.spans())
+        if after <= 0.0 and before >= 1440.0:
+            return self._day_minutes
+        return sum(max(0.0, min(b, before) - max(a, after)) for a, b in self._spans)
 
     def describe(self) -> tuple[str, str]:
         days_ko = "".join(_WEEKDAYS_KO[d] for d in sorted(self.workdays))
@@ -112,18 +130,6 @@ class WorkingHours:
 
 def _minute(t: time) -> float:
     return t.hour * 60 + t.minute + t.second / 60
-
-
-@lru_cache(maxsize=4096)
-def _spans(hours: WorkingHours) -> tuple[tuple[float, float], ...]:
-    opens, closes = _minute(hours.opens), _minute(hours.closes)
-    if not hours.lunch_minutes:
-        return ((opens, closes),)
-    # Lunch is clipped to the working day, so a lunch that starts before opening still costs only
-    # the part of it inside the day; the day's minutes never go below zero.
-    lunch = min(max(_minute(hours.lunch_start), opens), closes)
-    lunch_end = min(lunch + hours.lunch_minutes, closes)
-    return tuple(s for s in ((opens, lunch), (lunch_end, closes)) if s[1] > s[0])
 
 
 @lru_cache(maxsize=64)
@@ -300,17 +306,18 @@ class TypeCapacity:
         return {
             "figure": "spare",
             "rule": "machines × availability × working_minutes × efficiency − committed",
-            "value": d.spare,
-            "capacity": d.capacity,
+            "value": round(d.spare, 2),
+            "capacity": round(d.capacity, 2),
             "over_committed": d.over_committed,
             "inputs": {
                 "machines": {"value": self.machines, "source": "registry", "machine_ids": list(self.machine_ids)},
-                "availability": {"value": self.availability.value, "rule": self.availability.rule,
+                "availability": {"value": round(self.availability.value, 4), "rule": self.availability.rule,
                                  "see": "availability"},
-                "working_minutes": {"value": d.working_minutes, "source": "registry working hours",
+                "working_minutes": {"value": round(d.working_minutes, 2), "source": "registry working hours",
                                     "hours": hours.describe()[1], "zone": hours.zone, "rule": minutes_rule},
-                "efficiency": {"value": self.efficiency.value, "rule": self.efficiency.rule, "see": "efficiency"},
-                "committed": {"value": d.committed, "source": "accepted work", "commitments": d.commitments},
+                "efficiency": {"value": round(self.efficiency.value, 4), "rule": self.efficiency.rule,
+                               "see": "efficiency"},
+                "committed": {"value": round(d.committed, 2), "source": "accepted work", "commitments": d.commitments},
             },
         }
 
@@ -443,10 +450,12 @@ def calibrate(profile: WorkshopProfile, evidence: Iterable[TelemetryEvidence], l
     rule = "measured" if trust >= 0.999 else "blended"
 
     run_sum = attended_sum = 0.0
+    used_on = []  # (weight, machines that ran) per busy day
     for _, d, _ in busy:
-        ran = [ms for ms in d.run_ms.values() if ms >= min_run_ms]
-        run_sum += d.weight * sum(ran)
-        attended_sum += d.weight * len(ran) * d.attended_ms
+        used = {m for m, ms in d.run_ms.items() if ms >= min_run_ms}
+        used_on.append((d.weight, used))
+        run_sum += d.weight * sum(d.run_ms[m] for m in used)
+        attended_sum += d.weight * len(used) * d.attended_ms
     measured_eff = min(rules.max_efficiency, run_sum / attended_sum / rules.needle_share)
     efficiency = Factor("efficiency", declared_eff + trust * (measured_eff - declared_eff), declared_eff,
                         measured_eff, trust, rule, len(evidence_days), len(busy), evidence_minutes, last, age,
@@ -454,8 +463,7 @@ def calibrate(profile: WorkshopProfile, evidence: Iterable[TelemetryEvidence], l
 
     availability = {}
     for t, ids in types.items():
-        used = sum(d.weight * sum(1 for m in ids if d.run_ms.get(m, 0) >= min_run_ms) for _, d, _ in busy)
-        used /= busy_weight
+        used = sum(w * len(ran.intersection(ids)) for w, ran in used_on) / busy_weight
         measured = used / len(ids)
         availability[t] = Factor("availability", 1.0 + trust * (measured - 1.0), 1.0, measured, trust, rule,
                                  len(evidence_days), len(busy), evidence_minutes, last, age, freshness, coverage,
@@ -472,7 +480,7 @@ def workshop_spare(profile: WorkshopProfile, evidence: Iterable[TelemetryEvidenc
     days = local_days(now, hours.zone, rules.days)
     index = {d: i for i, d in enumerate(days)}
     now_minute = _minutes_of_day(now, hours.zone)
-    minutes = [hours.minutes_on(days[0], after=now_minute)] + [_full_day(hours, d) for d in days[1:]]
+    minutes = [hours.minutes_on(days[0], after=now_minute)] + [hours.minutes_on(d) for d in days[1:]]
 
     booked: dict[str, list[float]] = {}
     booked_n: dict[str, list[int]] = {}
@@ -503,11 +511,6 @@ def workshop_spare(profile: WorkshopProfile, evidence: Iterable[TelemetryEvidenc
 def _day(day: date, minutes: float, capacity: float, committed: float, n: int, partial: bool) -> DaySpare:
     spare = capacity - committed
     return DaySpare(day, minutes, capacity, committed, spare, spare < 0, partial, n)
-
-
-@lru_cache(maxsize=65536)
-def _full_day(hours: WorkingHours, day: date) -> float:
-    return hours.minutes_on(day)
 
 
 def network_spare(profiles: Sequence[WorkshopProfile], evidence: Iterable[TelemetryEvidence],

@@ -22,12 +22,27 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Iterable, Sequence
 
 from hub.capacity.models import CapacityReport, MachineCapacity, WorkshopCapacity
+from hub.capacity.sam import (
+    DEFAULT_ZONE,
+    WEEKDAYS,
+    CapacityRules,
+    Commitment,
+    Factor,
+    TelemetryEvidence,
+    WorkshopProfile,
+    WorkshopSam,
+    local_days,
+    local_midnight,
+    network_spare,
+)
 from hub.core.settings import HubSettings
-from hub.telemetry import MachineActivity, MachineBucket, MachineSeen, Telemetry
+from hub.telemetry import MachineActivity, MachineBucket, MachineSeen, Telemetry, TelemetryUnavailable, check_zone
 
 MINUTE = timedelta(minutes=1)
+DAY = timedelta(days=1)
 
 
 def _iso(t: datetime | None) -> str | None:
@@ -126,3 +141,122 @@ async def current_capacity(telemetry: Telemetry, settings: HubSettings,
         telemetry.activity_buckets(reads.head_from, reads.body_from, MINUTE, "UTC"),
         telemetry.machines_last_seen(settings.known_window))
     return build_report(body, head, seen, reads, settings, telemetry.name)
+
+
+# ============================================================================ spare SAM-minutes
+def rules_from(settings: HubSettings, days: int | None = None) -> CapacityRules:
+    return CapacityRules(days=days or settings.capacity_days, half_life=settings.capacity_half_life,
+                         lookback_days=settings.capacity_lookback_days, needle_share=settings.capacity_needle_share,
+                         min_run_minutes=settings.capacity_min_run.total_seconds() / 60)
+
+
+@dataclass(frozen=True)
+class SamOutcome:
+    now: datetime
+    rules: CapacityRules
+    workshops: list[WorkshopSam]
+    telemetry: str
+    telemetry_reason: str | None  # None: the store answered
+    commitments_connected: bool
+
+
+async def read_evidence(telemetry: Telemetry, profiles: Sequence[WorkshopProfile], rules: CapacityRules,
+                        known_window: timedelta, now: datetime
+                        ) -> tuple[dict[str, list[TelemetryEvidence]], dict[tuple[str, str], datetime]]:
+    """Every machine's sums per local day over the lookback (one read per time zone the workshops
+    are in: Seoul, in practice) and every machine's latest point. Raises TelemetryUnavailable."""
+    zones = sorted({p.hours.zone for p in profiles})
+    reads = [telemetry.activity_buckets(
+        local_midnight(local_days(now, z, 1)[0] - timedelta(days=rules.lookback_days), z), None, DAY, z)
+        for z in zones]
+    *per_zone, seen = await asyncio.gather(*reads, telemetry.machines_last_seen(known_window))
+    zone_of = {p.id: p.hours.zone for p in profiles}
+    evidence: dict[str, list[TelemetryEvidence]] = {}
+    for z, buckets in zip(zones, per_zone):
+        tz = check_zone(z)
+        for b in buckets:
+            if zone_of.get(b.workshop) == z:
+                evidence.setdefault(b.workshop, []).append(TelemetryEvidence(
+                    b.workshop, b.machine, b.start.astimezone(tz).date(), b.run_ms, b.observed_ms, b.stitches))
+    return evidence, {(s.workshop, s.machine): s.last_seen for s in seen}
+
+
+async def spare_capacity(telemetry: Telemetry | None, profiles: Sequence[WorkshopProfile],
+                         commitments: Iterable[Commitment] | None, rules: CapacityRules, known_window: timedelta,
+                         now: datetime | None = None) -> SamOutcome:
+    """Spare SAM-minutes of `profiles` for the next `rules.days` days. When the telemetry store
+    cannot answer, the figures fall back to the declared ones and the outcome says why: the
+    registry alone still tells a coordinator what the workshops say they can do."""
+    now = now or datetime.now(timezone.utc)
+    reason = None
+    evidence: dict[str, list[TelemetryEvidence]] = {}
+    last_seen: dict[tuple[str, str], datetime] = {}
+    if telemetry is None:
+        reason = "no telemetry store is connected"
+    else:
+        try:
+            evidence, last_seen = await read_evidence(telemetry, profiles, rules, known_window, now)
+        except TelemetryUnavailable as e:
+            reason = e.reason
+    flat = [e for p in profiles for e in evidence.get(p.id, ())]
+    # Seconds of CPU for the whole market: off the event loop.
+    workshops = await asyncio.to_thread(network_spare, profiles, flat, last_seen, list(commitments or ()), now,
+                                        rules, reason is None)
+    return SamOutcome(now, rules, workshops, telemetry.name if telemetry else "none", reason,
+                      commitments is not None)
+
+
+def _round(x: float) -> float:
+    return round(x, 1)
+
+
+def _factor_out(f: Factor, machine_type: str | None) -> dict:
+    ko, en = f.sentence(machine_type)
+    return {"value": round(f.value, 4), "declared": round(f.declared, 4),
+            "measured": None if f.measured is None else round(f.measured, 4), "trust": round(f.trust, 4),
+            "freshness": round(f.freshness, 4), "coverage": round(f.coverage, 4), "rule": f.rule,
+            "evidence_days": f.evidence_days, "busy_days": f.busy_days, "last_data": _iso(f.last_data),
+            "age_s": None if f.age is None else round(f.age.total_seconds()), "ko": ko, "en": en}
+
+
+def sam_report(outcome: SamOutcome, explain: bool = True, machine_type: str | None = None) -> dict:
+    """The API's answer (the shape of models.SamReport) as plain JSON-ready values: built directly,
+    because validating a 7,000-workshop answer through pydantic again costs seconds."""
+    rules = outcome.rules
+    days = local_days(outcome.now, DEFAULT_ZONE, rules.days)
+    out = []
+    for w in outcome.workshops:
+        types = []
+        for t in w.types:
+            if machine_type is not None and t.machine_type != machine_type:
+                continue
+            day_rows = []
+            for d in t.days:
+                row = {"date": d.day.isoformat(), "working_minutes": _round(d.working_minutes),
+                       "capacity": _round(d.capacity), "committed": _round(d.committed), "spare": _round(d.spare),
+                       "over_committed": d.over_committed, "partial": d.partial}
+                if explain:
+                    row["ko"], row["en"] = t.sentence(d, w.hours)
+                    row["explanation"] = t.explain(d, w.hours, outcome.now)
+                day_rows.append(row)
+            types.append({"machine_type": t.machine_type, "machines": t.machines, "machine_ids": list(t.machine_ids),
+                          "availability": _factor_out(t.availability, t.machine_type),
+                          "efficiency": _factor_out(t.efficiency, t.machine_type), "days": day_rows})
+        h = w.hours
+        ko, en = h.describe()
+        out.append({"workshop": w.workshop, "families": list(w.families), "time_zone": h.zone,
+                    "working_hours": {"opens": h.opens.strftime("%H:%M"), "closes": h.closes.strftime("%H:%M"),
+                                      "lunch_start": h.lunch_start.strftime("%H:%M") if h.lunch_start else None,
+                                      "lunch_minutes": h.lunch_minutes,
+                                      "workdays": [WEEKDAYS[d] for d in sorted(h.workdays)],
+                                      "days_off": sorted(d.isoformat() for d in h.days_off), "ko": ko, "en": en},
+                    "last_data": _iso(w.last_data), "declared_at": _iso(w.declared_at), "machine_types": types})
+    return {"generated_at": _iso(outcome.now), "days": [d.isoformat() for d in days],
+            "telemetry": {"store": outcome.telemetry, "available": outcome.telemetry_reason is None,
+                          "reason": outcome.telemetry_reason},
+            "commitments_connected": outcome.commitments_connected,
+            "rules": {"half_life_s": round(rules.half_life.total_seconds()), "lookback_days": rules.lookback_days,
+                      "needle_share": rules.needle_share, "min_run_minutes": rules.min_run_minutes,
+                      "full_trust_days": rules.full_trust_days, "max_efficiency": rules.max_efficiency,
+                      "formula": "spare = machines × availability × working minutes × efficiency − committed"},
+            "workshops": out}
