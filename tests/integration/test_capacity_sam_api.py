@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from hub.app import create_app
 from hub.capacity import (
@@ -245,3 +246,45 @@ def test_influxdb_and_the_embedded_store_give_the_same_figures(influxdb, tmp_pat
         assert a.telemetry_reason is None and b.telemetry_reason is None and c.telemetry_reason is None
         assert a.workshops == b.workshops == c.workshops
         assert any(t.efficiency.rule == "blended" for w in a.workshops for t in w.types)
+
+
+TEXT = st.one_of(st.none(), st.none(), st.text(max_size=80),
+                 st.sampled_from(["knit_tops", "denim", "lockstitch", "overlock", BUSY.id]))
+
+
+def number(low: int, high: int):
+    """Mostly in range (the answer's content gets checked), sometimes out of it or not a number."""
+    return st.one_of(st.none(), st.integers(low, high).map(str), st.integers(low, high).map(str),
+                     st.one_of(st.integers(-10**20, 10**20).map(str), st.text(max_size=6)))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(days=number(1, 14), family=TEXT, workshop=st.lists(TEXT, max_size=3), machine_type=TEXT,
+       explain=st.one_of(st.none(), st.sampled_from(["true", "false", "1", "0", "yes", "maybe", ""])),
+       limit=number(1, 1000), offset=number(0, 40))
+def test_any_parameters_get_an_answer_never_a_500(sam_hub, days, family, workshop, machine_type, explain, limit,
+                                                  offset):
+    params = {k: v for k, v in {"days": days, "family": family, "machine_type": machine_type, "explain": explain,
+                                "limit": limit, "offset": offset}.items() if v is not None}
+    params["workshop"] = [w for w in workshop if w is not None]
+    r = get(sam_hub, **params)
+    assert r.status_code in (200, 404, 422), (r.status_code, r.text)
+    body = r.json()
+    if r.status_code == 200:
+        assert len(body["days"]) == int(days or 14)
+        for w in body["workshops"]:
+            assert not family or family in w["families"]
+            for t in w["machine_types"]:
+                assert not machine_type or t["machine_type"] == machine_type
+                assert all(d["spare"] >= 0 or d["over_committed"] for d in t["days"])
+    elif r.status_code == 404:
+        assert body["error"] == "unknown_workshop" and body["workshops"]
+
+
+@pytest.fixture
+def sam_hub(tmp_path):
+    settings_ = load_settings(telemetry="embedded", embedded_path=tmp_path / "hub.sqlite", api_tokens=[TOKEN])
+    app = create_app(settings_, workshop_source=StaticWorkshops(network_profiles()),
+                     commitment_source=StaticCommitments(commitments(datetime.now(UTC))))
+    with BackgroundServer(app) as server, httpx.Client(base_url=server.url, timeout=30) as client:
+        yield client
