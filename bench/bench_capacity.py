@@ -36,7 +36,7 @@ from hub.capacity import (  # noqa: E402
     spare_capacity,
 )
 from hub.capacity.sam import local_days  # noqa: E402
-from hub.capacity.service import SamOutcome, read_evidence  # noqa: E402
+from hub.capacity.service import DayCache, SamOutcome, read_evidence  # noqa: E402
 from simulators.network import generate_network  # noqa: E402
 
 NOW = datetime(2026, 11, 26, 5, 30, tzinfo=timezone.utc)  # a Thursday, 14:30 in Seoul
@@ -136,6 +136,12 @@ def with_influxdb(n: int) -> None:
                     t1 = time.perf_counter()
                     outcome = await spare_capacity(telemetry, profiles, [], RULES, timedelta(days=30), real_now)
                     t2 = time.perf_counter()
+                    cache = DayCache(timedelta(minutes=10))
+                    await spare_capacity(telemetry, profiles, [], RULES, timedelta(days=30), real_now, cache)
+                    t3 = time.perf_counter()
+                    await spare_capacity(telemetry, profiles, [], RULES, timedelta(days=30), real_now, cache)
+                    print(f"      read + 14-day spare capacity, past days kept (capacity_evidence_ttl): "
+                          f"{time.perf_counter() - t3:.2f} s")
                     return t1 - t0, t2 - t1, sum(map(len, evidence.values())), len(seen), outcome
                 finally:
                     await telemetry.aclose()

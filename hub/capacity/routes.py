@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse, Response
 
 from hub.capacity.models import CapacityReport, RegistryUnavailable, SamReport, Unavailable
 from hub.capacity.sam import DEFAULT_ZONE, local_days
-from hub.capacity.service import current_capacity, rules_from, sam_report, spare_capacity
+from hub.capacity.service import DayCache, current_capacity, rules_from, sam_report, spare_capacity
 from hub.capacity.sources import CommitmentSource, SourceUnavailable, WorkshopSource
 from hub.core.dependencies import get_settings, require_api_token
 from hub.core.settings import HubSettings
@@ -56,6 +56,14 @@ def get_workshop_source(request: Request) -> WorkshopSource | None:
 
 def get_commitment_source(request: Request) -> CommitmentSource | None:
     return getattr(request.app.state, "commitment_source", None)
+
+
+def get_day_cache(request: Request) -> DayCache:
+    """Past days' telemetry sums, one cache per app (made on first use)."""
+    cache = getattr(request.app.state, "capacity_day_cache", None)
+    if cache is None:
+        cache = request.app.state.capacity_day_cache = DayCache(get_settings(request).capacity_evidence_ttl)
+    return cache
 
 
 async def _ask(method: Callable[..., Any], **kwargs: Any) -> Any:
@@ -129,7 +137,8 @@ async def sam_capacity(
                                           workshops=[p.id for p in profiles]))
         except SourceUnavailable as e:
             return _registry_unavailable(f"accepted work cannot be read: {e.reason}")
-    outcome = await spare_capacity(telemetry, profiles, commitments, rules, settings.known_window, now)
+    outcome = await spare_capacity(telemetry, profiles, commitments, rules, settings.known_window, now,
+                                   get_day_cache(request))
     if outcome.telemetry_reason:
         log.warning("spare capacity from declared figures only: %s", outcome.telemetry_reason)
     # Building and encoding the answer for thousands of workshops is CPU: off the event loop.

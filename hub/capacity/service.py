@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Iterable, Sequence
 
 from hub.capacity.models import CapacityReport, MachineCapacity, WorkshopCapacity
@@ -160,15 +160,43 @@ class SamOutcome:
     commitments_connected: bool
 
 
+class DayCache:
+    """Past days' sums per machine, kept for `ttl`; today's are read on every call.
+
+    Summing two weeks of every machine's summaries is the costly read (4.4 s for 1,000 workshops'
+    hourly summaries on InfluxDB 1.6 here; bench/bench_capacity.py), while a past day's sums change
+    only when a gateway that was offline catches up: a late batch shows within `ttl`. One entry per
+    store and zone, replaced when the day turns, so the memory stays one lookback's rows."""
+
+    def __init__(self, ttl: timedelta):
+        self.ttl = ttl
+        self._entries: dict[tuple[str, str], tuple[date, date, datetime, list[MachineBucket]]] = {}
+
+    async def days(self, telemetry: Telemetry, tz: str, first_day: date, today: date,
+                   now: datetime) -> list[MachineBucket]:
+        today_start = local_midnight(today, tz)
+        hit = self._entries.get((telemetry.name, tz))
+        if (self.ttl > timedelta(0) and hit is not None and hit[:2] == (first_day, today)
+                and timedelta(0) <= now - hit[2] < self.ttl):
+            return hit[3] + await telemetry.activity_buckets(today_start, None, DAY, tz)
+        buckets = await telemetry.activity_buckets(local_midnight(first_day, tz), None, DAY, tz)
+        if self.ttl > timedelta(0):
+            self._entries[(telemetry.name, tz)] = (first_day, today, now,
+                                                   [b for b in buckets if b.start < today_start])
+        return buckets
+
+
 async def read_evidence(telemetry: Telemetry, profiles: Sequence[WorkshopProfile], rules: CapacityRules,
-                        known_window: timedelta, now: datetime
+                        known_window: timedelta, now: datetime, cache: DayCache | None = None
                         ) -> tuple[dict[str, list[TelemetryEvidence]], dict[tuple[str, str], datetime]]:
     """Every machine's sums per local day over the lookback (one read per time zone the workshops
     are in: Seoul, in practice) and every machine's latest point. Raises TelemetryUnavailable."""
     zones = sorted({p.hours.zone for p in profiles})
-    reads = [telemetry.activity_buckets(
-        local_midnight(local_days(now, z, 1)[0] - timedelta(days=rules.lookback_days), z), None, DAY, z)
-        for z in zones]
+    cache = cache or DayCache(timedelta(0))
+    reads = []
+    for z in zones:
+        today = local_days(now, z, 1)[0]
+        reads.append(cache.days(telemetry, z, today - timedelta(days=rules.lookback_days), today, now))
     *per_zone, seen = await asyncio.gather(*reads, telemetry.machines_last_seen(known_window))
     zone_of = {p.id: p.hours.zone for p in profiles}
     evidence: dict[str, list[TelemetryEvidence]] = {}
@@ -183,7 +211,7 @@ async def read_evidence(telemetry: Telemetry, profiles: Sequence[WorkshopProfile
 
 async def spare_capacity(telemetry: Telemetry | None, profiles: Sequence[WorkshopProfile],
                          commitments: Iterable[Commitment] | None, rules: CapacityRules, known_window: timedelta,
-                         now: datetime | None = None) -> SamOutcome:
+                         now: datetime | None = None, cache: DayCache | None = None) -> SamOutcome:
     """Spare SAM-minutes of `profiles` for the next `rules.days` days. When the telemetry store
     cannot answer, the figures fall back to the declared ones and the outcome says why: the
     registry alone still tells a coordinator what the workshops say they can do."""
@@ -195,7 +223,7 @@ async def spare_capacity(telemetry: Telemetry | None, profiles: Sequence[Worksho
         reason = "no telemetry store is connected"
     else:
         try:
-            evidence, last_seen = await read_evidence(telemetry, profiles, rules, known_window, now)
+            evidence, last_seen = await read_evidence(telemetry, profiles, rules, known_window, now, cache)
         except TelemetryUnavailable as e:
             reason = e.reason
     flat = [e for p in profiles for e in evidence.get(p.id, ())]

@@ -92,6 +92,9 @@ class HubSettings(BaseSettings):
     capacity_needle_share: float = Field(0.5, gt=0, le=1)
     # A machine counts as in use on a day when its needle ran at least this long.
     capacity_min_run: timedelta = Field(timedelta(minutes=5), ge=timedelta(0))
+    # Past days' telemetry sums are kept this long between requests (today's are read every time):
+    # a late batch from a gateway that was offline shows within it. 0 reads everything every time.
+    capacity_evidence_ttl: timedelta = Field(timedelta(minutes=10), ge=timedelta(0))
 
     @field_validator("api_tokens", mode="before")
     @classmethod
