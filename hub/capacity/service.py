@@ -221,7 +221,7 @@ async def spare_capacity(telemetry: Telemetry | None, profiles: Sequence[Worksho
     last_seen: dict[tuple[str, str], datetime] = {}
     if telemetry is None:
         reason = "no telemetry store is connected"
-    else:
+    elif profiles:  # nothing asked, nothing to read
         try:
             evidence, last_seen = await read_evidence(telemetry, profiles, rules, known_window, now, cache)
         except TelemetryUnavailable as e:
