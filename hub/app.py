@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from hub.capacity import pages as capacity_pages
 from hub.capacity import routes as capacity_routes
+from hub.capacity.sources import CommitmentSource, WorkshopSource
 from hub.core import login
 from hub.core.dependencies import require_api_token, require_reader
 from hub.core.lockout import LoginGuard
@@ -38,9 +39,11 @@ def _telemetry(settings: HubSettings) -> tuple[Telemetry, EmbeddedStore | None]:
     return EmbeddedTelemetry(store), store
 
 
-def create_app(settings: HubSettings | None = None) -> FastAPI:
+def create_app(settings: HubSettings | None = None, *, workshop_source: WorkshopSource | None = None,
+               commitment_source: CommitmentSource | None = None) -> FastAPI:
     """The hub app. Telemetry adapters open in the lifespan, so serve it with a server that runs
-    lifespan events (uvicorn does; with httpx's ASGITransport wrap it in `app.router.lifespan_context`)."""
+    lifespan events (uvicorn does; with httpx's ASGITransport wrap it in `app.router.lifespan_context`).
+    `workshop_source` (the registry) and `commitment_source` (accepted work) feed spare capacity."""
     settings = settings or load_settings()
 
     @asynccontextmanager
@@ -67,6 +70,8 @@ def create_app(settings: HubSettings | None = None) -> FastAPI:
     app = FastAPI(title="SewNet hub", version="0.1.0", lifespan=lifespan,
                   docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings = settings
+    app.state.workshop_source = workshop_source
+    app.state.commitment_source = commitment_source
     app.state.rejections = Rejections()
     app.state.login_guard = LoginGuard(settings.login_failures_allowed, settings.login_lockout)
 

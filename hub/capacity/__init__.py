@@ -1,10 +1,38 @@
-"""Live capacity per workshop, from telemetry.
+"""Capacity per workshop: live, from telemetry; and spare standard minutes per machine type and day.
 
-The public face other capabilities use: the report's models and the service that builds it.
-The API (`routes`) and the page (`pages`) are mounted by hub.app.
+The public face other capabilities use: the live report and its service, the SAM-minutes inputs
+(WorkshopProfile, TelemetryEvidence, Commitment), rules and results, and the sources the hub feeds
+it from. The API (`routes`) and the page (`pages`) are mounted by hub.app.
 """
 
 from hub.capacity.models import CapacityReport, MachineCapacity, WorkshopCapacity
-from hub.capacity.service import build_report, current_capacity
+from hub.capacity.profiles import profile_from_registry
+from hub.capacity.sam import (
+    CapacityRules,
+    Commitment,
+    DaySpare,
+    Factor,
+    ProfileMachine,
+    TelemetryEvidence,
+    TypeCapacity,
+    WorkingHours,
+    WorkshopProfile,
+    WorkshopSam,
+    calibrate,
+    network_spare,
+    workshop_spare,
+)
+from hub.capacity.service import SamOutcome, build_report, current_capacity, sam_report, spare_capacity
+from hub.capacity.sources import (
+    CommitmentSource,
+    SourceUnavailable,
+    StaticCommitments,
+    StaticWorkshops,
+    WorkshopSource,
+)
 
-__all__ = ["CapacityReport", "MachineCapacity", "WorkshopCapacity", "build_report", "current_capacity"]
+__all__ = ["CapacityReport", "CapacityRules", "Commitment", "CommitmentSource", "DaySpare", "Factor", "MachineCapacity",
+           "ProfileMachine", "SamOutcome", "SourceUnavailable", "StaticCommitments", "StaticWorkshops",
+           "TelemetryEvidence", "TypeCapacity", "WorkingHours", "WorkshopCapacity", "WorkshopProfile", "WorkshopSam",
+           "WorkshopSource", "build_report", "calibrate", "current_capacity", "network_spare",
+           "profile_from_registry", "sam_report", "spare_capacity", "workshop_spare"]

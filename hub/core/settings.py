@@ -78,6 +78,24 @@ class HubSettings(BaseSettings):
     known_window: timedelta = timedelta(days=30)
     page_refresh_s: int = Field(15, ge=2, le=3600)
 
+    # --- spare capacity in SAM-minutes (hub/capacity/sam.py says how each is used)
+    # The most days ahead GET /api/v1/capacity/sam answers (it answers 14 unless asked for fewer).
+    capacity_days: int = Field(14, ge=1, le=60)
+    # Telemetry's weight halves with every half-life its latest data ages: a silent gateway drifts
+    # back to the registry's declared figures instead of reading as a workshop with no capacity.
+    capacity_half_life: timedelta = Field(timedelta(days=3), gt=timedelta(0))
+    # Days of telemetry calibration reads (and today); past 14 days at a 3-day half-life data
+    # weighs under 4 %.
+    capacity_lookback_days: int = Field(14, ge=1, le=60)
+    # Share of a standard minute during which the needle runs (unconfirmed: FIELD_FACTS puts the
+    # needle at 20-40 % of working time at 30-65 % efficiency): turns needle time into earned minutes.
+    capacity_needle_share: float = Field(0.5, gt=0, le=1)
+    # A machine counts as in use on a day when its needle ran at least this long.
+    capacity_min_run: timedelta = Field(timedelta(minutes=5), ge=timedelta(0))
+    # Past days' telemetry sums are kept this long between requests (today's are read every time):
+    # a late batch from a gateway that was offline shows within it. 0 reads everything every time.
+    capacity_evidence_ttl: timedelta = Field(timedelta(minutes=10), ge=timedelta(0))
+
     @field_validator("api_tokens", mode="before")
     @classmethod
     def _tokens_from_text(cls, value: object) -> object:
@@ -96,10 +114,15 @@ class HubSettings(BaseSettings):
         for name in ("online_window", "capacity_window", "known_window", "embedded_retention"):
             if getattr(self, name) <= timedelta(0):
                 raise ValueError(f"{name} must be positive")
+        if self.capacity_window.total_seconds() % 60 or self.capacity_window < timedelta(minutes=1):
+            raise ValueError("capacity_window must be whole minutes: each workshop's window ends at the end of "
+                             "the minute holding its latest data")
         if self.known_window < self.online_window:
             raise ValueError("known_window must not be shorter than online_window")
         if self.embedded_retention < max(self.known_window, self.capacity_window):
             raise ValueError("embedded_retention must cover known_window and capacity_window")
+        if self.embedded_retention < timedelta(days=self.capacity_lookback_days + 1):
+            raise ValueError("embedded_retention must cover capacity_lookback_days")
         return self
 
     @classmethod

@@ -5,6 +5,15 @@ The adapters (`influxql`, `embedded` over `storage`) and the embedded store's HT
 are for the composition root, hub.app, which opens one adapter in its lifespan.
 """
 
-from hub.telemetry.port import MachineActivity, MachineSeen, Telemetry, TelemetryUnavailable
+from hub.telemetry.port import (
+    MachineActivity,
+    MachineBucket,
+    MachineSeen,
+    Telemetry,
+    TelemetryUnavailable,
+    check_zone,
+    epoch_ms,
+)
 
-__all__ = ["MachineActivity", "MachineSeen", "Telemetry", "TelemetryUnavailable"]
+__all__ = ["MachineActivity", "MachineBucket", "MachineSeen", "Telemetry", "TelemetryUnavailable", "check_zone",
+           "epoch_ms"]

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import anyio.to_thread
 
-from hub.telemetry.port import EPOCH, MachineActivity, MachineSeen, RowChecks, TelemetryUnavailable
-from hub.telemetry.storage import EmbeddedStore
+from hub.telemetry.port import (
+    EPOCH,
+    MachineActivity,
+    MachineBucket,
+    MachineSeen,
+    RowChecks,
+    TelemetryUnavailable,
+    check_zone,
+    epoch_ms,
+)
+from hub.telemetry.storage import EmbeddedStore, fixed_offset_ns
+
+_MS = 1_000_000
 
 
 class EmbeddedTelemetry(RowChecks):
@@ -29,11 +40,14 @@ class EmbeddedTelemetry(RowChecks):
         except sqlite3.Error as e:
             raise TelemetryUnavailable(f"embedded store {self.store.path} cannot be read: {e}") from e
 
-    async def machine_activity(self, window: timedelta) -> list[MachineActivity]:
+    def _window(self, window: timedelta) -> tuple[int, int]:
+        """now - window < time <= now, as closed integer bounds."""
         now_ns = self.store.now_ns()
-        since_ns = now_ns - round(window.total_seconds() * 1e9)
+        return now_ns - round(window.total_seconds() * 1e9) + 1, now_ns
+
+    def _activities(self, rows) -> list[MachineActivity]:
         out = []
-        for row in await self._run(self.store.activity, since_ns, now_ns):
+        for row in rows:
             workshop, machine, *sums = row
             if not workshop or not machine:
                 self._skip("missing tag", row)
@@ -43,11 +57,37 @@ class EmbeddedTelemetry(RowChecks):
                 out.append(activity)
         return out
 
-    async def machines_last_seen(self, known_window: timedelta) -> list[MachineSeen]:
-        now_ns = self.store.now_ns()
-        since_ns = now_ns - round(known_window.total_seconds() * 1e9)
+    async def machine_activity(self, window: timedelta) -> list[MachineActivity]:
+        return self._activities(await self._run(self.store.activity, *self._window(window)))
+
+    async def activity_since(self, since: datetime) -> list[MachineActivity]:
+        # Bounds in whole milliseconds, as the InfluxQL adapter writes them into its statement.
+        return self._activities(await self._run(self.store.activity, epoch_ms(since) * _MS, self.store.now_ns()))
+
+    async def activity_buckets(self, since: datetime, until: datetime | None, bucket: timedelta,
+                               zone: str = "UTC") -> list[MachineBucket]:
+        first_ns = epoch_ms(since) * _MS
+        last_ns = self.store.now_ns()
+        if until is not None:
+            last_ns = min(last_ns, epoch_ms(until) * _MS - 1)
+        bucket_ms = round(bucket.total_seconds() * 1000)
+        if bucket_ms <= 0:
+            raise ValueError("a bucket must be longer than zero")
+        offset_ns = fixed_offset_ns(check_zone(zone), first_ns, last_ns)
         out = []
-        for workshop, machine, last_ns, _stitches in await self._run(self.store.last_seen, since_ns, now_ns):
+        for row in await self._run(self.store.activity_buckets, first_ns, last_ns, bucket_ms * _MS, offset_ns):
+            workshop, machine, start_ns, *sums = row
+            if not workshop or not machine:
+                self._skip("missing tag", row)
+                continue
+            found = self._bucket(workshop, machine, start_ns // _MS, sums, row)
+            if found is not None:
+                out.append(found)
+        return out
+
+    async def machines_last_seen(self, known_window: timedelta) -> list[MachineSeen]:
+        out = []
+        for workshop, machine, last_ns, _stitches in await self._run(self.store.last_seen, *self._window(known_window)):
             if not workshop or not machine:
                 self._skip("missing tag", (workshop, machine))
                 continue

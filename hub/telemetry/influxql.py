@@ -3,11 +3,20 @@ exactly the InfluxQL of docs/protocol.md section 7."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 
-from hub.telemetry.port import EPOCH, MachineActivity, MachineSeen, RowChecks, TelemetryUnavailable
+from hub.telemetry.port import (
+    EPOCH,
+    MachineActivity,
+    MachineBucket,
+    MachineSeen,
+    RowChecks,
+    TelemetryUnavailable,
+    check_zone,
+    epoch_ms,
+)
 
 
 # ----------------------------------------------------------------------------- InfluxQL text
@@ -32,15 +41,35 @@ def influxql_duration(window: timedelta) -> str:
 # Both ends of the window are bounded: without `time <= now()` InfluxQL has no upper bound (unless
 # it groups by time), and a point stamped in the future (a gateway clock running ahead) would keep
 # its machine online and its stitches in "the last hour" until the clock caught up.
+_SUMS = 'SELECT sum("stitches") AS stitches, sum("run_ms") AS run_ms, sum("interval_ms") AS observed_ms FROM "sewing"'
+_BY_MACHINE = '"workshop", "machine"'
+
+
 def activity_query(window: timedelta) -> str:
-    return ('SELECT sum("stitches") AS stitches, sum("run_ms") AS run_ms, sum("interval_ms") AS observed_ms '
-            f'FROM "sewing" WHERE time > now() - {influxql_duration(window)} AND time <= now() '
-            'GROUP BY "workshop", "machine"')
+    return f'{_SUMS} WHERE time > now() - {influxql_duration(window)} AND time <= now() GROUP BY {_BY_MACHINE}'
+
+
+# Absolute bounds are epoch milliseconds (`1763900000000ms`): the hub chooses them (a minute or a
+# local midnight), and two statements that share a bound split the points between them exactly.
+def activity_since_query(since: datetime) -> str:
+    return f'{_SUMS} WHERE time >= {epoch_ms(since)}ms AND time <= now() GROUP BY {_BY_MACHINE}'
+
+
+def activity_buckets_query(since: datetime, until: datetime | None, bucket: timedelta, zone: str = "UTC") -> str:
+    """Sums per machine and bucket; fill(none) leaves out buckets without points, and tz() aligns
+    buckets to the zone's local time (a day from local midnight), as InfluxDB 1.3+ does."""
+    check_zone(zone)
+    upper = f"time < {epoch_ms(until)}ms AND " if until is not None else ""
+    return (f'{_SUMS} WHERE time >= {epoch_ms(since)}ms AND {upper}time <= now() '
+            f"GROUP BY time({influxql_duration(bucket)}), {_BY_MACHINE} fill(none) tz('{zone}')")
 
 
 def last_seen_query(known_window: timedelta) -> str:
     return (f'SELECT last("stitches") FROM "sewing" WHERE time > now() - {influxql_duration(known_window)} '
             'AND time <= now() GROUP BY "workshop", "machine"')
+
+
+_SUM_COLUMNS = ("stitches", "run_ms", "observed_ms")
 
 
 def _tag(tags: dict, key: str) -> str | None:
@@ -112,15 +141,36 @@ class InfluxQLTelemetry(RowChecks):
         return rows
 
     async def machine_activity(self, window: timedelta) -> list[MachineActivity]:
+        return await self._activity_rows(activity_query(window))
+
+    async def _activity_rows(self, query: str) -> list[MachineActivity]:
         out = []
-        for s, workshop, machine, columns, values in await self._machine_rows(activity_query(window)):
-            if len(values) != 1 or not all(c in columns for c in ("stitches", "run_ms", "observed_ms")):
+        for s, workshop, machine, columns, values in await self._machine_rows(query):
+            if len(values) != 1 or not isinstance(values[0], list) or not all(c in columns for c in _SUM_COLUMNS):
                 self._skip("unexpected shape", s)
                 continue
             row = dict(zip(columns, values[0]))
-            activity = self._activity(workshop, machine, [row[c] for c in ("stitches", "run_ms", "observed_ms")], s)
+            activity = self._activity(workshop, machine, [row[c] for c in _SUM_COLUMNS], s)
             if activity is not None:
                 out.append(activity)
+        return out
+
+    async def activity_since(self, since: datetime) -> list[MachineActivity]:
+        return await self._activity_rows(activity_since_query(since))
+
+    async def activity_buckets(self, since: datetime, until: datetime | None, bucket: timedelta,
+                               zone: str = "UTC") -> list[MachineBucket]:
+        out = []
+        query = activity_buckets_query(since, until, bucket, zone)
+        for s, workshop, machine, columns, values in await self._machine_rows(query):
+            if not all(c in columns for c in ("time", *_SUM_COLUMNS)):
+                self._skip("unexpected shape", s)
+                continue
+            for value in values:
+                row = dict(zip(columns, value)) if isinstance(value, list) else {}
+                found = self._bucket(workshop, machine, row.get("time"), [row.get(c) for c in _SUM_COLUMNS], s)
+                if found is not None:
+                    out.append(found)
         return out
 
     async def machines_last_seen(self, known_window: timedelta) -> list[MachineSeen]:

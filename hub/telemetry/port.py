@@ -1,7 +1,7 @@
 """The port: what the hub asks of a time-series store, whichever store answers.
 
-Two questions, per (workshop, machine): how much it sewed in a window, and when it was last heard
-from. Adapters (`hub.telemetry.influxql`, `hub.telemetry.embedded`) answer them and validate what
+Per (workshop, machine): how much it sewed in a window, or in each bucket of a window (minutes,
+or days in the workshops' time zone), and when it was last heard from. Adapters (`hub.telemetry.influxql`, `hub.telemetry.embedded`) answer them and validate what
 their store returns: a row with a missing tag or a non-integer sum is skipped and counted instead
 of corrupting a workshop's figures.
 """
@@ -9,9 +9,11 @@ of corrupting a workshop's figures.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from hub.telemetry import schema
 
@@ -26,6 +28,18 @@ class MachineActivity:
     stitches: int
     run_ms: int
     observed_ms: int  # sum of interval_ms: how long the board watched the machine
+
+
+@dataclass(frozen=True)
+class MachineBucket:
+    """One machine's sums over one bucket of time (a minute, a day in the workshops' zone)."""
+
+    workshop: str
+    machine: str
+    start: datetime  # UTC; the bucket's start, which may lie before the window's start
+    stitches: int
+    run_ms: int
+    observed_ms: int
 
 
 @dataclass(frozen=True)
@@ -51,7 +65,44 @@ class Telemetry(Protocol):
 
     async def machines_last_seen(self, known_window: timedelta) -> list[MachineSeen]: ...
 
+    async def activity_since(self, since: datetime) -> list[MachineActivity]:
+        """Sums over since <= time <= the store's now."""
+        ...
+
+    async def activity_buckets(self, since: datetime, until: datetime | None, bucket: timedelta,
+                               zone: str = "UTC") -> list[MachineBucket]:
+        """Sums per bucket over since <= time < until (and <= the store's now; None: up to now).
+        Buckets are aligned in `zone` (a day starts at local midnight), as InfluxQL's tz() does."""
+        ...
+
     async def aclose(self) -> None: ...
+
+
+def epoch_ms(t: datetime) -> int:
+    """A time as whole epoch milliseconds (floored), the precision of every bound the hub sends:
+    both adapters round a bound alike, so they answer alike."""
+    if t.tzinfo is None:
+        raise ValueError("a time bound must carry its time zone")
+    delta = t - EPOCH
+    return (delta.days * 86_400_000 + delta.seconds * 1000) + delta.microseconds // 1000
+
+
+def from_epoch_ms(ms: int) -> datetime:
+    return EPOCH + timedelta(milliseconds=ms)
+
+
+_ZONE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*\Z")
+
+
+def check_zone(zone: str) -> ZoneInfo:
+    """An IANA time zone by name (`Asia/Seoul`), refused unless the system knows it. The name goes
+    into a query's text, so nothing but a zone name's characters passes."""
+    if not isinstance(zone, str) or not _ZONE_NAME.match(zone):
+        raise ValueError(f"not a time zone name: {zone!r}")
+    try:
+        return ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone: {zone!r}") from None
 
 
 # ----------------------------------------------------------------------------- validation
@@ -88,3 +139,14 @@ class RowChecks:
             self._skip("sums beyond what the contract allows in the time observed", row)
             return None
         return MachineActivity(workshop, machine, *sums)
+
+    def _bucket(self, workshop: str, machine: str, start_ms: Any, values: list[Any], row: Any) -> MachineBucket | None:
+        """One machine's sums over one bucket, checked as _activity checks a window's."""
+        if isinstance(start_ms, bool) or not isinstance(start_ms, int):
+            self._skip("bucket time is not epoch milliseconds", row)
+            return None
+        activity = self._activity(workshop, machine, values, row)
+        if activity is None:
+            return None
+        return MachineBucket(workshop, machine, from_epoch_ms(start_ms), activity.stitches, activity.run_ms,
+                             activity.observed_ms)

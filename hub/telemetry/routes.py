@@ -1,7 +1,7 @@
-"""The embedded store's HTTP face: InfluxDB's write API and the two InfluxQL reads.
+"""The embedded store's HTTP face: InfluxDB's write API and the hub's InfluxQL reads.
 
 It speaks InfluxDB's write API (`POST /api/v2/write`, `POST /write`) so the gateway ships to it
-unchanged, and answers the two InfluxQL statements of docs/protocol.md section 7 on `GET /query`
+unchanged, and answers the InfluxQL statements of docs/protocol.md section 7 (hub.telemetry.reads) on `GET /query`
 so `InfluxQLTelemetry` works against it as against InfluxDB. Nothing else of InfluxQL is served.
 Mounted only when the hub runs with `telemetry = "embedded"`.
 """
@@ -11,12 +11,13 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-import re
 import sqlite3
 import time
 import zlib
 from collections import Counter
+from datetime import datetime, timezone
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Query, Request
@@ -27,7 +28,8 @@ from hub.core.lockout import LockedOut, LoginGuard
 from hub.core.rejections import Rejections
 from hub.core.settings import HubSettings
 from hub.telemetry import line_protocol as lp
-from hub.telemetry.storage import EmbeddedStore, WriteOutcome
+from hub.telemetry.reads import Read, ReadRefused, parse_read
+from hub.telemetry.storage import EmbeddedStore, WriteOutcome, fixed_offset_ns
 
 log = logging.getLogger("sewnet.hub.embedded_store")
 
@@ -213,48 +215,48 @@ async def write_v1(
     return await _write(request, "v1", db, precision, _credentials(request, u, p), settings, rejections, guard)
 
 
-# ====================================================================== HTTP: the two InfluxQL reads
-# Units are case-sensitive in InfluxQL ("1H" is not a duration) though keywords are not.
-_DURATION = r"(?-i:([0-9]+)(ns|u|µ|ms|s|m|h|d|w))"
-# The window ends at now() when the statement says so, as the hub's own queries do: a point
-# stamped in the future must not count before its time. Without that clause, InfluxDB (and this
-# store, to answer alike) has no upper bound.
-_WINDOW = (r'WHERE\s+time\s*>\s*now\(\)\s*-\s*' + _DURATION
-           + r'(\s+AND\s+time\s*<=\s*now\(\))?\s+GROUP\s+BY\s+"workshop"\s*,\s*"machine"\s*;?\s*\Z')
-_ACTIVITY = re.compile(
-    r'SELECT\s+sum\("stitches"\)\s+AS\s+stitches\s*,\s*sum\("run_ms"\)\s+AS\s+run_ms\s*,\s*'
-    r'sum\("interval_ms"\)\s+AS\s+observed_ms\s+FROM\s+"sewing"\s+' + _WINDOW, re.IGNORECASE)
-_LAST_SEEN = re.compile(r'SELECT\s+last\("stitches"\)\s+FROM\s+"sewing"\s+' + _WINDOW, re.IGNORECASE)
-_DURATION_NS = {"ns": 1, "u": 1_000, "µ": 1_000, "ms": 1_000_000, "s": 10**9, "m": 60 * 10**9,
-                "h": 3600 * 10**9, "d": 86400 * 10**9, "w": 7 * 86400 * 10**9}
-_INT64_MAX = 2**63 - 1
+# ====================================================================== HTTP: the InfluxQL reads
 _EPOCH_NS = {"ns": 1, "n": 1, "u": 1_000, "us": 1_000, "ms": 1_000_000, "s": 10**9, "m": 60 * 10**9,
              "h": 3600 * 10**9}
 
 
-def _rfc3339(ns: int) -> str:
+def _rfc3339(ns: int, zone: ZoneInfo | None = None) -> str:
+    """InfluxDB's RFC 3339 time (Go's RFC3339Nano): `Z` in UTC, the zone's offset under tz()."""
     seconds, rem = divmod(ns, 10**9)
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
-    return stamp + (f".{rem:09d}".rstrip("0") if rem else "") + "Z"
+    fraction = f".{rem:09d}".rstrip("0") if rem else ""
+    if zone is None:
+        return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + fraction + "Z"
+    local = datetime.fromtimestamp(seconds, timezone.utc).astimezone(zone)
+    offset = local.strftime("%z")
+    offset = "Z" if offset == "+0000" else f"{offset[:3]}:{offset[3:]}"
+    return local.strftime("%Y-%m-%dT%H:%M:%S") + fraction + offset
 
 
-def _duration_ns(digits: str, unit: str) -> int:
-    """An InfluxQL duration in nanoseconds, refused in InfluxDB's words when it does not fit its
-    int64 (`now() - 99999999999999999999w` once answered 500)."""
-    if len(digits) > 19 or int(digits) > _INT64_MAX:
-        raise _Refused(400, "bad_duration", "error parsing query: invalid duration")
-    ns = int(digits) * _DURATION_NS[unit]
-    if ns > _INT64_MAX:
-        raise _Refused(400, "bad_duration",
-                       f"error parsing query: overflowed duration {digits}{unit}: choose a smaller duration or INF")
-    return ns
+def _series(name: str, workshop: str, machine: str, columns: list[str], rows: list[list]) -> dict:
+    return {"name": name, "tags": {"machine": machine, "workshop": workshop}, "columns": columns, "values": rows}
 
 
-def _series(name: str, workshop: str, machine: str, columns: list[str], row: list) -> dict:
-    return {"name": name, "tags": {"machine": machine, "workshop": workshop}, "columns": columns, "values": [row]}
+def _answer(store: EmbeddedStore, read: Read, stamp) -> list[dict]:
+    """The series InfluxDB would answer `read` with, from the store (runs in a worker thread)."""
+    now_ns = store.now_ns()
+    first, last = read.range_ns(now_ns)
+    if first > last:
+        return []
+    if read.kind == "last":
+        return [_series("sewing", w, mc, ["time", "last"], [[stamp(t), s]]) for w, mc, t, s in store.last_seen(first, last)]
+    if read.bucket_ns is None:
+        # Like InfluxDB, an aggregate without GROUP BY time() is stamped with the range start.
+        return [_series("sewing", w, mc, ["time", "stitches", "run_ms", "observed_ms"], [[stamp(first), s, r, o]])
+                for w, mc, s, r, o in store.activity(first, last)]
+    offset = fixed_offset_ns(read.zone, first, last) if read.zone is not None else 0
+    series: dict[tuple[str, str], list] = {}
+    for w, mc, start, s, r, o in store.activity_buckets(first, last, read.bucket_ns, offset):
+        series.setdefault((w, mc), []).append([stamp(start), s, r, o])
+    return [_series("sewing", w, mc, ["time", "stitches", "run_ms", "observed_ms"], rows)
+            for (w, mc), rows in series.items()]
 
 
-@router.get("/query", summary="The two InfluxQL reads of docs/protocol.md section 7, and nothing else")
+@router.get("/query", summary="The InfluxQL reads of docs/protocol.md section 7, and nothing else")
 async def query(
     request: Request,
     settings: Annotated[HubSettings, Depends(get_settings)],
@@ -282,37 +284,21 @@ async def query(
     if epoch is not None and epoch not in _EPOCH_NS:
         rejections.add("query", "bad_epoch", f"epoch={epoch!r}")
         return _error("v1", 400, f"invalid epoch {epoch!r}")
-    store = _store(request)
     statement = q.strip()
-    activity, last = _ACTIVITY.match(statement), _LAST_SEEN.match(statement)
-    if not (activity or last):
-        rejections.add("query", "unsupported_statement", statement[:300])
-        return _error("v1", 400, "error parsing query: the embedded store serves only the two capacity "
-                                 "queries of docs/protocol.md section 7")
-    m = activity or last
     try:
-        window_ns = _duration_ns(m.group(1), m.group(2))
-    except _Refused as e:
+        read = parse_read(statement)
+    except ReadRefused as e:
         rejections.add("query", e.reason, statement[:300])
-        return _error("v1", e.status, e.detail)
-    now_ns = store.now_ns()
-    # now_ns - window_ns stays inside int64 (both are in it and now is positive); the clamp keeps
-    # the range start a time InfluxDB could hold.
-    since_ns = max(now_ns - window_ns, lp.MIN_TIME_NS - 1)
-    until_ns = now_ns if m.group(3) else lp.MAX_TIME_NS
+        return _error("v1", 400, str(e))
 
     def stamp(ns: int):
-        return ns // _EPOCH_NS[epoch] if epoch else _rfc3339(ns)
+        return ns // _EPOCH_NS[epoch] if epoch else _rfc3339(ns, read.zone)
 
     try:
-        if activity:
-            rows = await anyio.to_thread.run_sync(store.activity, since_ns, until_ns)
-            # Like InfluxDB, an aggregate without GROUP BY time() is stamped with the range start.
-            series = [_series("sewing", w, mc, ["time", "stitches", "run_ms", "observed_ms"],
-                              [stamp(since_ns + 1), s, r, o]) for w, mc, s, r, o in rows]
-        else:
-            rows = await anyio.to_thread.run_sync(store.last_seen, since_ns, until_ns)
-            series = [_series("sewing", w, mc, ["time", "last"], [stamp(t), s]) for w, mc, t, s in rows]
+        series = await anyio.to_thread.run_sync(_answer, _store(request), read, stamp)
+    except ValueError as e:  # a zone whose offset changes inside the range: see fixed_offset_ns
+        rejections.add("query", "unsupported_statement", f"{e}: {statement[:300]}")
+        return _error("v1", 400, f"error parsing query: {e}")
     except sqlite3.Error as e:
         return JSONResponse({"results": [{"statement_id": 0, "error": f"embedded store: {e}"}]})
     result: dict = {"statement_id": 0}

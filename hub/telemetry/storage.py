@@ -15,9 +15,10 @@ import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable
+from zoneinfo import ZoneInfo
 
 from hub.telemetry import line_protocol as lp
 from hub.telemetry import schema
@@ -53,6 +54,29 @@ CREATE TABLE IF NOT EXISTS field_type (
 """
 
 _PRUNE_EVERY_S = 3600
+_DAY_NS = 86_400 * 10**9
+
+
+def fixed_offset_ns(zone: ZoneInfo, first_ns: int, last_ns: int) -> int:
+    """The zone's UTC offset in nanoseconds, if it is the same all through first..last (Seoul has
+    kept +09:00 since 1988). Buckets in a zone whose offset changes inside the range (a daylight
+    saving switch) would need InfluxDB's per-bucket rules, which this store does not copy: it
+    refuses them with ValueError instead of answering differently."""
+    first_ns = max(first_ns, 0)
+    last_ns = max(last_ns, first_ns)
+    steps = (last_ns - first_ns) // (_DAY_NS // 4)
+    if steps > 4 * 3660:
+        raise ValueError("the range is too long to group by time in a time zone (at most 10 years)")
+
+    def offset(ns: int) -> int:
+        t = datetime.fromtimestamp(ns // 10**9, timezone.utc)
+        return round(zone.utcoffset(t).total_seconds()) * 10**9  # type: ignore[union-attr]
+
+    # Every 6 hours is finer than any two offset changes ever came.
+    offsets = {offset(first_ns + i * (_DAY_NS // 4)) for i in range(steps + 1)} | {offset(last_ns)}
+    if len(offsets) != 1:
+        raise ValueError(f"the time zone {zone.key} changes its UTC offset inside the range")
+    return offsets.pop()
 
 
 @dataclass
@@ -201,38 +225,61 @@ class EmbeddedStore:
             log.info("pruned %d points older than the retention", deleted)
 
     # ------------------------------------------------------------------ reading
-    def activity(self, since_ns: int, until_ns: int) -> list[tuple[str, str, int, int, int]]:
-        """Per (workshop, machine): sums of stitches, run_ms and interval_ms over since < time <=
-        until. A value outside the contract's range counts as missing, so no sum can overflow
-        (SQLite's sum() raises on overflow, which once took capacity down for everyone)."""
-        def counted(column: str) -> str:
-            low, high = schema.SEWING_FIELDS[column]
-            return f"sum(CASE WHEN p.{column} BETWEEN {low} AND {high} THEN p.{column} END)"
+    # Rows come in InfluxDB's order of series: by tag values, tag keys sorted (machine, workshop).
+    # Every read takes a closed range of times, first_ns <= time <= last_ns: InfluxQL's `>`, `<`
+    # and `<=` all map onto it in integers, so the query endpoint and the adapter share one meaning.
+    @staticmethod
+    def _counted(column: str) -> str:
+        """A sum that counts a value outside the contract's range as missing, so no sum can
+        overflow (SQLite's sum() raises on overflow, which once took capacity down for everyone)."""
+        low, high = schema.SEWING_FIELDS[column]
+        return f"sum(CASE WHEN p.{column} BETWEEN {low} AND {high} THEN p.{column} END)"
 
+    def activity(self, first_ns: int, last_ns: int) -> list[tuple[str, str, int, int, int]]:
+        """Per (workshop, machine): sums of stitches, run_ms and interval_ms over first <= time <= last."""
         # Series first, then a primary-key range per series (CROSS JOIN fixes that order in
         # SQLite): ten times faster than walking the time index and grouping 360k rows by text.
         return self._reader().execute(
             f"""SELECT coalesce(workshop, ''), coalesce(machine, ''), sum(st), sum(r), sum(i) FROM (
-                   SELECT s.workshop, s.machine, {counted("stitches")} AS st, {counted("run_ms")} AS r,
-                          {counted("interval_ms")} AS i
+                   SELECT s.workshop, s.machine, {self._counted("stitches")} AS st, {self._counted("run_ms")} AS r,
+                          {self._counted("interval_ms")} AS i
                    FROM series s CROSS JOIN point p
-                        ON p.series_id = s.id AND p.time_ns > ? AND p.time_ns <= ?
+                        ON p.series_id = s.id AND p.time_ns >= ? AND p.time_ns <= ?
                    WHERE s.measurement = 'sewing' GROUP BY s.id)
-               GROUP BY 1, 2 ORDER BY 1, 2""", (since_ns, until_ns)).fetchall()
+               GROUP BY 1, 2 ORDER BY 2, 1""", (first_ns, last_ns)).fetchall()
 
-    def last_seen(self, since_ns: int, until_ns: int) -> list[tuple[str, str, int, int]]:
+    def activity_buckets(self, first_ns: int, last_ns: int, bucket_ns: int,
+                         offset_ns: int = 0) -> list[tuple[str, str, int, int, int, int]]:
+        """Per (workshop, machine, bucket): the bucket's start and the sums over first <= time <=
+        last. Buckets are `bucket_ns` long and start where (time + offset_ns) is a multiple of it:
+        offset_ns is a fixed-offset zone's UTC offset (9 h for Seoul), so a day starts at local
+        midnight. Only buckets holding points are returned (InfluxQL's fill(none))."""
+        if bucket_ns <= 0:
+            raise ValueError("a bucket must be longer than zero")
+        # Floored modulo (SQLite's % truncates toward zero), so times before 1970 bucket alike.
+        start = f"(p.time_ns + {offset_ns}) - ((((p.time_ns + {offset_ns}) % {bucket_ns}) + {bucket_ns}) % {bucket_ns}) - {offset_ns}"
+        return self._reader().execute(
+            f"""SELECT coalesce(workshop, ''), coalesce(machine, ''), b, sum(st), sum(r), sum(i) FROM (
+                   SELECT s.workshop, s.machine, {start} AS b, {self._counted("stitches")} AS st,
+                          {self._counted("run_ms")} AS r, {self._counted("interval_ms")} AS i
+                   FROM series s CROSS JOIN point p
+                        ON p.series_id = s.id AND p.time_ns >= ? AND p.time_ns <= ?
+                   WHERE s.measurement = 'sewing' GROUP BY s.id, b)
+               GROUP BY 1, 2, 3 ORDER BY 2, 1, 3""", (first_ns, last_ns)).fetchall()
+
+    def last_seen(self, first_ns: int, last_ns: int) -> list[tuple[str, str, int, int]]:
         """Per (workshop, machine): time and stitches of the latest point with a stitches field
-        in since < time <= until. A point stamped in the future is not the latest until its time
+        in first <= time <= last. A point stamped in the future is not the latest until its time
         comes, so a gateway clock running ahead cannot keep a machine online."""
-        # Per series, the primary key walked backwards from `until`: one seek in the common case.
+        # Per series, the primary key walked backwards from `last`: one seek in the common case.
         # A (workshop, machine) pair normally is one series; max() covers extra tags making more.
         return self._reader().execute(
             """SELECT coalesce(s.workshop, ''), coalesce(s.machine, ''), max(p.time_ns), p.stitches
                FROM series s CROSS JOIN point p ON p.series_id = s.id AND p.time_ns = (
-                   SELECT time_ns FROM point WHERE series_id = s.id AND time_ns > ? AND time_ns <= ?
+                   SELECT time_ns FROM point WHERE series_id = s.id AND time_ns >= ? AND time_ns <= ?
                        AND stitches IS NOT NULL ORDER BY time_ns DESC LIMIT 1)
                WHERE s.measurement = 'sewing'
-               GROUP BY 1, 2 ORDER BY 1, 2""", (since_ns, until_ns)).fetchall()
+               GROUP BY 1, 2 ORDER BY 2, 1""", (first_ns, last_ns)).fetchall()
 
     def point_count(self) -> int:
         return self._reader().execute("SELECT count(*) FROM point").fetchone()[0]

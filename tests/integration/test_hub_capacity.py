@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import time
 from dataclasses import dataclass
+from datetime import datetime
 
 import httpx
 import pytest
@@ -178,7 +179,7 @@ async def test_capacity_from_the_embedded_store(tmp_path, now):
             ("ws-changsin-01", "m03"): now - 10, ("ws-changsin-01", "m07"): now - 1200,
             ("ws-changsin-01", "m09"): now - 2 * 86400, ("ws-sinseol-02", "m01"): now - 5}
         r = client.get("/query", params={"db": "sewnet", "q": "SHOW DATABASES", "u": "hub", "p": TOKEN})
-        assert r.status_code == 400 and "only the two capacity queries" in r.json()["error"]
+        assert r.status_code == 400 and "only the capacity queries" in r.json()["error"]
         assert client.get("/query", params={"db": "sewnet", "q": "SHOW DATABASES"}).status_code == 401
 
 
@@ -269,3 +270,67 @@ def test_a_sum_that_wraps_around_in_influxdb_costs_only_its_machine(influxdb, no
             "m01": (True, 0), "m02": (True, 0), "m03": (True, 812)}
         skipped = client.get("/api/v1/rejections", headers={"Authorization": f"Bearer {TOKEN}"}).json()
         assert skipped["telemetry_rows_skipped"] == 2
+
+
+# ----------------------------------------------------------------------------- each workshop's own hour
+def late_and_gone(now: int) -> list[Summary]:
+    """ws-late-01's gateway last shipped 8 minutes ago (its uplink sends every 10 minutes), and
+    has sent every 10 s for the hour before; ws-gone-01 went quiet 40 minutes ago."""
+    late = [Summary("ws-late-01", m, ago, stitches, 5000)
+            for ago in range(8 * 60, 68 * 60, 10) for m, stitches in (("m01", 100), ("m02", 50))]
+    gone = [Summary("ws-gone-01", "m01", ago, 70, 3000) for ago in range(40 * 60, 100 * 60, 10)]
+    return late + gone
+
+
+def epoch(iso_text: str) -> int:
+    return int(datetime.fromisoformat(iso_text.replace("Z", "+00:00")).timestamp())
+
+
+def check_own_hours(body: dict, now: int) -> None:
+    summaries = late_and_gone(now)
+    got = {w["workshop"]: w for w in body["workshops"]}
+
+    def counted(workshop: str) -> int:
+        w = got[workshop]
+        start, end = epoch(w["window_start"]), epoch(w["window_end"])
+        return sum(s.stitches for s in summaries if s.workshop == workshop and start <= now - s.ago_s < end)
+
+    late = got["ws-late-01"]
+    start, end = epoch(late["window_start"]), epoch(late["window_end"])
+    assert late["window_ends_at"] == "latest_data" and end - start == 3600
+    assert end - 60 <= now - 8 * 60 < end  # the hour ends in the minute of its latest point
+    assert late["stitches_last_hour"] == counted("ws-late-01")
+    # The full hour before its latest data, but for the part of a minute after it: at least 59
+    # minutes of summaries (6 a minute, 150 stitches each). The hour up to the hub's now held 52.
+    assert late["stitches_last_hour"] >= 59 * 6 * 150
+    assert late["observed_ms"] >= 59 * 6 * 2 * 10_000
+
+    gone = got["ws-gone-01"]
+    assert gone["window_ends_at"] == "online_window" and gone["machines_online"] == 0
+    generated = epoch(body["generated_at"])
+    assert epoch(gone["window_end"]) == (generated - 15 * 60) // 60 * 60 + 60
+    assert gone["stitches_last_hour"] == counted("ws-gone-01") > 0
+
+
+def test_each_workshops_hour_ends_at_its_latest_data_with_influxdb(influxdb, now):
+    influxdb.write("\n".join(s.line(now) for s in late_and_gone(now)), precision="s")
+    settings = load_settings(telemetry="influxdb", influx_url=influxdb.url, influx_database=influxdb.database,
+                             influx_username=influxdb.username, influx_password=influxdb.password,
+                             api_tokens=[TOKEN])
+    with BackgroundServer(create_app(settings)) as server, httpx.Client(base_url=server.url, timeout=15) as client:
+        r = capacity(client)
+        assert r.status_code == 200, r.text
+        check_own_hours(r.json(), now)
+
+
+def test_each_workshops_hour_ends_at_its_latest_data_with_the_embedded_store(tmp_path, now):
+    settings = load_settings(telemetry="embedded", embedded_path=tmp_path / "hub.sqlite",
+                             embedded_write_token=WRITE_TOKEN, api_tokens=[TOKEN])
+    with BackgroundServer(create_app(settings)) as server, httpx.Client(base_url=server.url, timeout=15) as client:
+        r = client.post("/api/v2/write", params={"bucket": "sewnet", "precision": "s"},
+                        content="\n".join(s.line(now) for s in late_and_gone(now)).encode(),
+                        headers={"Authorization": f"Token {WRITE_TOKEN}"})
+        assert r.status_code == 204, r.text
+        r = capacity(client)
+        assert r.status_code == 200, r.text
+        check_own_hours(r.json(), now)

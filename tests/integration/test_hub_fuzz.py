@@ -151,14 +151,22 @@ def test_any_body_and_parameters_never_break_the_write_api(hub, path, body, prec
 # ----------------------------------------------------------------------------- the query endpoint
 DIGITS = st.one_of(st.integers(0, 10**25).map(str), st.sampled_from(["", "0", "٣", "1_0", "-1", "9" * 30]))
 UNIT = st.sampled_from(["ns", "u", "µ", "ms", "s", "m", "h", "d", "w", "H", "W", "y", "", "mm"])
-UPPER = st.sampled_from(["", " AND time <= now()", " and TIME <= NOW()", " AND time < now()", " AND time <= now() + 1h"])
+UPPER = st.one_of(
+    st.sampled_from(["", " AND time <= now()", " and TIME <= NOW()", " AND time < now()", " AND time <= now() + 1h"]),
+    st.builds(lambda op, d, u: f" AND time {op} {d}{u}", st.sampled_from(["<", "<=", ">=", ">"]), DIGITS, UNIT))
+LOWER = st.one_of(st.builds(lambda d, u: f"time > now() - {d}{u}", DIGITS, UNIT),
+                  st.builds(lambda d, u: f"time >= {d}{u}", DIGITS, UNIT))
+GROUP_TIME = st.one_of(st.just(""), st.builds(lambda d, u: f"time({d}{u}), ", DIGITS, UNIT))
+GROUP_TAIL = st.sampled_from(["", " fill(none)", " fill(none) tz('Asia/Seoul')", " tz('America/New_York')",
+                              " fill(none) tz('Nowhere/Atlantis')", " fill(none) tz('x'') ; DROP')", " fill(null)"])
 STATEMENT = st.builds(
-    lambda head, d, u, upper, tail: f"{head} WHERE time > now() - {d}{u}{upper} {tail}",
+    lambda head, lower, upper, tail, group, group_tail:
+        f"{head} WHERE {lower}{upper} {tail.replace('GROUP BY ', 'GROUP BY ' + group)}{group_tail}",
     st.sampled_from(['SELECT last("stitches") FROM "sewing"',
                      'SELECT sum("stitches") AS stitches, sum("run_ms") AS run_ms, sum("interval_ms") AS observed_ms '
                      'FROM "sewing"', 'select LAST("stitches") from "sewing"', 'SELECT * FROM "sewing"']),
-    DIGITS, UNIT, UPPER, st.sampled_from(['GROUP BY "workshop", "machine"', 'GROUP BY "workshop","machine";',
-                                          "GROUP BY *", ""]))
+    LOWER, UPPER, st.sampled_from(['GROUP BY "workshop", "machine"', 'GROUP BY "workshop","machine";',
+                                   "GROUP BY *", ""]), GROUP_TIME, GROUP_TAIL)
 
 
 @FUZZ

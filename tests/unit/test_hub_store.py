@@ -14,12 +14,18 @@ import httpx
 import pytest
 
 from hub.app import create_app
-from hub.capacity.service import build_report
+from hub.capacity.service import current_capacity
 from hub.core.settings import load_settings
 from hub.server import BackgroundServer
 from hub.telemetry import line_protocol as lp
 from hub.telemetry.embedded import EmbeddedTelemetry
-from hub.telemetry.influxql import activity_query, influxql_duration, last_seen_query
+from hub.telemetry.influxql import (
+    activity_buckets_query,
+    activity_query,
+    activity_since_query,
+    influxql_duration,
+    last_seen_query,
+)
 from hub.telemetry.storage import EmbeddedStore
 
 VECTORS = json.loads((Path(__file__).parents[1] / "vectors" / "summaries.json").read_text())
@@ -237,9 +243,7 @@ async def test_capacity_from_the_embedded_store(store):
     store.write(points("\n".join(lines + other)))
     telemetry = EmbeddedTelemetry(store)
     settings = load_settings(api_tokens=[], embedded_path=store.path)
-    activity = await telemetry.machine_activity(settings.capacity_window)
-    seen = await telemetry.machines_last_seen(settings.known_window)
-    report = build_report(activity, seen, datetime.fromtimestamp(NOW_S, timezone.utc), settings, "embedded")
+    report = await current_capacity(telemetry, settings, datetime.fromtimestamp(NOW_S, timezone.utc))
 
     by_ws = {w.workshop: w for w in report.workshops}
     assert list(by_ws) == ["ws-changsin-01", "ws-sinseol-02"]
@@ -268,6 +272,24 @@ def test_influxql_text_is_the_contracts():
     assert last_seen_query(timedelta(days=30)) == (
         'SELECT last("stitches") FROM "sewing" WHERE time > now() - 30d AND time <= now() '
         'GROUP BY "workshop", "machine"')
+    since = datetime(2026, 11, 25, 15, 0, tzinfo=timezone.utc)  # Seoul's midnight of the 26th
+    assert activity_since_query(since + timedelta(microseconds=1999)) == (
+        'SELECT sum("stitches") AS stitches, sum("run_ms") AS run_ms, sum("interval_ms") AS observed_ms '
+        'FROM "sewing" WHERE time >= 1795618800001ms AND time <= now() GROUP BY "workshop", "machine"')
+    assert activity_buckets_query(since, None, timedelta(days=1), "Asia/Seoul") == (
+        'SELECT sum("stitches") AS stitches, sum("run_ms") AS run_ms, sum("interval_ms") AS observed_ms '
+        'FROM "sewing" WHERE time >= 1795618800000ms AND time <= now() '
+        """GROUP BY time(1d), "workshop", "machine" fill(none) tz('Asia/Seoul')""")
+    assert activity_buckets_query(since, since + timedelta(minutes=15), timedelta(minutes=1)) == (
+        'SELECT sum("stitches") AS stitches, sum("run_ms") AS run_ms, sum("interval_ms") AS observed_ms '
+        'FROM "sewing" WHERE time >= 1795618800000ms AND time < 1795619700000ms AND time <= now() '
+        """GROUP BY time(1m), "workshop", "machine" fill(none) tz('UTC')""")
+    # A zone's name goes into the statement's text: only a name the system knows gets there.
+    for zone in ("Asia/Seoul') ; DROP DATABASE sewnet ; ('", "Nowhere/Atlantis", "../etc/passwd", ""):
+        with pytest.raises(ValueError):
+            activity_buckets_query(since, None, timedelta(days=1), zone)
+    with pytest.raises(ValueError):
+        activity_since_query(datetime(2026, 11, 26))  # a naive time means nothing to a store
 
 
 # ----------------------------------------------------------------------------- the write API, over HTTP
@@ -606,3 +628,20 @@ def test_reasons_quote_long_names_and_lines_shortened(hub):
     assert len(message) < 2_000, len(message)
     assert f"point sewing,machine={'m' * 200}" in message and "..." in message
     assert 'field type conflict: input field "v" on measurement "loomloom' in message
+
+
+async def test_days_in_a_zone_that_changes_its_offset_are_refused_not_guessed(tmp_path):
+    """The embedded store buckets by a fixed UTC offset (Seoul's +09:00); across a daylight saving
+    switch InfluxDB has rules of its own, so the store says it cannot rather than answer differently."""
+    switch = datetime(2026, 11, 1, 6, 0, tzinfo=timezone.utc)  # New York leaves summer time
+    store = EmbeddedStore(tmp_path / "dst.sqlite", clock=lambda: switch.timestamp() + 86400)
+    try:
+        store.write(points(f"sewing,machine=m01,workshop=ws interval_ms=10000i,run_ms=1i,stitches=1i "
+                           f"{int(switch.timestamp())}"))
+        telemetry = EmbeddedTelemetry(store)
+        with pytest.raises(ValueError, match="changes its UTC offset"):
+            await telemetry.activity_buckets(switch - timedelta(days=2), None, timedelta(days=1), "America/New_York")
+        days = await telemetry.activity_buckets(switch - timedelta(days=2), None, timedelta(days=1), "Asia/Seoul")
+        assert [(b.start, b.stitches) for b in days] == [(datetime(2026, 10, 31, 15, tzinfo=timezone.utc), 1)]
+    finally:
+        store.close()
