@@ -312,6 +312,12 @@ class Spec:
     def key_of(self, values: Mapping[str, Any]) -> tuple:
         return tuple(values[k] for k in self.key)
 
+    def problem_order(self, problem: Problem) -> tuple[int, int]:
+        """Problems by line, then in the columns' order (the whole row's first)."""
+        if problem.column is None:
+            return problem.line, -1
+        return problem.line, self.header.index(problem.column) if problem.column in self.by_name else len(self.columns)
+
     def canonical(self, values: Mapping[str, Any]) -> tuple[str, ...]:
         """The row's cells as export writes them (before spreadsheet escaping): two records with
         the same canonical row are the same record."""
@@ -524,9 +530,11 @@ def read_csv(kind: str, data: bytes | str, progress: Callable[[int, int], None] 
             except Invalid as e:
                 shown = ("값" if column.personal else _show(raw), "the value" if column.personal else _show(raw))
                 bad.append(Problem(line, column.name, e.ko.replace("{v}", shown[0]), e.en.replace("{v}", shown[1])))
-        if not bad:
-            for check in s.checks:
+        for check in s.checks:
+            try:
                 bad.extend(Problem(line, col, ko, en) for col, ko, en in check(values))
+            except KeyError:
+                pass  # a cell the rule needs is bad itself, and named already
         if all(k in values for k in s.key):
             key = s.key_of(values)
             if key in seen_keys:
@@ -545,7 +553,7 @@ def read_csv(kind: str, data: bytes | str, progress: Callable[[int, int], None] 
             else:
                 seen_unique[(name, value)] = line
         if bad:
-            parsed.problems.extend(bad)
+            parsed.problems.extend(sorted(bad, key=s.problem_order))
         else:
             parsed.rows.append(Row(line, values))
     if progress is not None:

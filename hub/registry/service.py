@@ -336,14 +336,15 @@ def supplier(session: Session, supplier_id: str) -> SupplierInfo | None:
     return SupplierInfo(**found[0]) if found else None
 
 
-def count(session: Session, kind: str, **filters: Any) -> int:
-    """How many records of `kind` meet the filters the matching list function takes."""
-    csvio.spec(kind)
-    model = _STORES[kind].model
+def count(session: Session, records: str, /, **filters: Any) -> int:
+    """How many records of a kind ("workshops", ...) meet the filters its list function takes
+    (e.g. count(session, "suppliers", kind="dyeing"))."""
+    csvio.spec(records)
+    model = _STORES[records].model
     filters = {k: v for k, v in filters.items() if v is not None}
     family = filters.pop("family", None)
-    where = _family_clause(kind, family) if kind != "machines" else []
-    if kind == "workshops" and "ids" in filters:
+    where = _family_clause(records, family) if records != "machines" else []
+    if records == "workshops" and "ids" in filters:
         where.append(Workshop.id.in_(list(filters.pop("ids"))))
     where += _equal(model, **filters)
     return session.execute(select(func.count()).select_from(model).where(*where)).scalar_one()
@@ -377,8 +378,7 @@ def import_csv(session: Session, kind: str, data: bytes | str, dry_run: bool = F
     existing = _existing(session, kind, parsed)
     problems = list(parsed.problems) + _registry_problems(session, kind, parsed)
     if problems:
-        order = {c.name: i for i, c in enumerate(spec.columns)}
-        problems.sort(key=lambda p: (p.line, -1 if p.column is None else order.get(p.column, 0)))
+        problems.sort(key=spec.problem_order)
         return ImportReport(kind, parsed.rows_read, problems=tuple(problems))
 
     added, changed, unchanged = [], [], 0
