@@ -177,7 +177,10 @@ def head_revision(script_location: str = MIGRATIONS) -> str:
 
 
 def _unavailable(url: URL, error: Exception) -> DatabaseUnavailable:
-    reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    # The driver's own first line ("connection refused", "password authentication failed"):
+    # SQLAlchemy's wrapper adds the statement and a link, which help nobody here.
+    detail = str(getattr(error, "orig", None) or error).strip()
+    reason = detail.splitlines()[0] if detail else type(error).__name__
     return DatabaseUnavailable(f"cannot open the hub's database ({url.render_as_string(hide_password=True)}): {reason}")
 
 

@@ -21,7 +21,7 @@ def draft(message: str) -> None:
         database = db.Database(f"sqlite:///{folder}/draft.sqlite")
         try:
             db.upgrade(database.engine)
-            cfg = db._alembic_config(database.engine)  # noqa: SLF001 (our own module's helper)
+            cfg = db._alembic_config(database.engine)
             command.revision(cfg, message=message, autogenerate=True, rev_id=rev_id)
         finally:
             database.close()

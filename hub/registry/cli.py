@@ -66,6 +66,8 @@ def import_(
     if not report.ok:
         for problem in report.problems:
             typer.echo(f"{file.name}: {problem} / {problem.ko}", err=True)
+        if not report.rows:
+            raise fail(f"{file.name} cannot be read as a {kind} file (see above); nothing was imported")
         raise fail(f"{report.bad_rows} of {report.rows} rows in {file.name} are bad; nothing was imported")
     typer.echo(f"{kind}: {report.summary()}" + (" (dry run: nothing written)" if dry_run else ""))
 

@@ -34,12 +34,21 @@ from hub.core.rejections import Rejections
 from hub.core.settings import HubSettings
 from hub.registry import service
 from hub.registry.service import DesignerInfo, MachineInfo, SupplierInfo, WorkshopInfo
+from hub.registry.vocabulary import DESIGNER_KINDS, SUPPLIER_KINDS
 
 log = logging.getLogger("sewnet.hub.registry")
 
-Kind = enum.Enum("Kind", {k: k for k in service.KINDS}, type=str)
-Family = enum.Enum("Family", {k: k for k in service.FAMILIES}, type=str)
-MachineType = enum.Enum("MachineType", {k: k for k in service.MACHINE_TYPES}, type=str)
+
+def _choices(name: str, keys) -> type[enum.Enum]:
+    """A query or path parameter that takes only these words (422 naming them otherwise)."""
+    return enum.Enum(name, {k: k for k in keys}, type=str)
+
+
+Kind = _choices("Kind", service.KINDS)
+Family = _choices("Family", service.FAMILIES)
+MachineType = _choices("MachineType", service.MACHINE_TYPES)
+DesignerKind = _choices("DesignerKind", DESIGNER_KINDS)
+SupplierKind = _choices("SupplierKind", SUPPLIER_KINDS)
 
 router = APIRouter(prefix="/api/v1/registry", tags=["registry"], dependencies=[Depends(require_api_token)],
                    responses={401: {"description": "no or wrong API token"}})
@@ -119,9 +128,10 @@ def counts(db: Db) -> dict[str, int]:
 @router.get("/workshops", response_model=_page_of(WorkshopOut), summary="Workshops with their machines, by id")
 def list_workshops(db: Db, family: Family | None = None, dong: str | None = None, limit: Limit = 1000,
                    offset: Offset = 0):
+    filters = {"family": _value(family), "dong": dong}
     with db.session() as session:
-        total = service.count(session, "workshops", family=_value(family), dong=dong)
-        items = service.workshops(session, family=_value(family), dong=dong, limit=limit, offset=offset)
+        total = service.count(session, "workshops", **filters)
+        items = service.workshops(session, **filters, limit=limit, offset=offset)
     return {"total": total, "limit": limit, "offset": offset, "items": [_workshop_out(w) for w in items]}
 
 
@@ -137,18 +147,20 @@ def get_workshop(db: Db, workshop_id: str):
 @router.get("/machines", response_model=_page_of(MachineOut), summary="Machines by workshop and machine id")
 def list_machines(db: Db, workshop_id: str | None = None, type: MachineType | None = None, limit: Limit = 1000,
                   offset: Offset = 0):
+    filters = {"workshop_id": workshop_id, "type": _value(type)}
     with db.session() as session:
-        total = service.count(session, "machines", workshop_id=workshop_id, type=_value(type))
-        items = service.machines(session, workshop_id=workshop_id, type=_value(type), limit=limit, offset=offset)
+        total = service.count(session, "machines", **filters)
+        items = service.machines(session, **filters, limit=limit, offset=offset)
     return {"total": total, "limit": limit, "offset": offset, "items": items}
 
 
 @router.get("/designers", response_model=_page_of(DesignerOut), summary="Designers, brands and wholesale stalls")
-def list_designers(db: Db, family: Family | None = None, dong: str | None = None, kind: str | None = None,
+def list_designers(db: Db, family: Family | None = None, dong: str | None = None, kind: DesignerKind | None = None,
                    limit: Limit = 1000, offset: Offset = 0):
+    filters = {"family": _value(family), "dong": dong, "kind": _value(kind)}
     with db.session() as session:
-        total = service.count(session, "designers", family=_value(family), dong=dong, kind=kind)
-        items = service.designers(session, family=_value(family), dong=dong, kind=kind, limit=limit, offset=offset)
+        total = service.count(session, "designers", **filters)
+        items = service.designers(session, **filters, limit=limit, offset=offset)
     return {"total": total, "limit": limit, "offset": offset, "items": items}
 
 
@@ -162,12 +174,12 @@ def get_designer(db: Db, designer_id: str):
 
 
 @router.get("/suppliers", response_model=_page_of(SupplierOut), summary="Fabric, knitting, dyeing, trims suppliers")
-def list_suppliers(db: Db, family: Family | None = None, kind: str | None = None, region: str | None = None,
+def list_suppliers(db: Db, family: Family | None = None, kind: SupplierKind | None = None, region: str | None = None,
                    limit: Limit = 1000, offset: Offset = 0):
+    filters = {"family": _value(family), "kind": _value(kind), "region": region}
     with db.session() as session:
-        total = service.count(session, "suppliers", family=_value(family), kind=kind, region=region)
-        items = service.suppliers(session, family=_value(family), kind=kind, region=region, limit=limit,
-                                  offset=offset)
+        total = service.count(session, "suppliers", **filters)
+        items = service.suppliers(session, **filters, limit=limit, offset=offset)
     return {"total": total, "limit": limit, "offset": offset, "items": items}
 
 
@@ -220,9 +232,8 @@ async def import_file(
     if not report.ok:
         rejections.add("registry", "bad_rows", f"{kind.value}: {report.bad_rows} of {report.rows} rows",
                        count=report.bad_rows)
-        body = BadRows(kind=kind.value, rows=report.rows, bad_rows=report.bad_rows,
-                       ko=f"{report.rows}행 중 {report.bad_rows}행에 문제가 있어 아무것도 가져오지 않았습니다",
-                       en=f"{report.bad_rows} of {report.rows} rows are bad; nothing was imported",
+        body = BadRows(kind=kind.value, rows=report.rows, bad_rows=report.bad_rows, ko=report.summary_ko(),
+                       en=report.summary(),
                        problems=[ProblemOut(line=p.line, column=p.column, ko=p.ko, en=p.en) for p in report.problems])
         return JSONResponse(body.model_dump(), status_code=422)
     log.info("registry import %s: %s%s", kind.value, report.summary(), " (dry run)" if dry_run else "")

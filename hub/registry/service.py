@@ -22,10 +22,10 @@ back (hub.registry.csvio); exporting, importing that and exporting again gives t
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, TextIO
+from typing import Any
 
 from sqlalchemy import Select, delete, func, insert, select, update
 from sqlalchemy.orm import Session
@@ -177,10 +177,20 @@ class ImportReport:
         return len({p.line for p in self.problems})
 
     def summary(self) -> str:
-        if not self.ok:
-            return (f"{self.kind}: {self.bad_rows} of {self.rows} rows are bad ({len(self.problems)} problems); "
-                    "nothing was imported")
-        return f"{self.added} added, {self.changed} changed, {self.unchanged} unchanged"
+        """One line for a person, in English (the problems say what is wrong in Korean too)."""
+        if self.ok:
+            return f"{self.added} added, {self.changed} changed, {self.unchanged} unchanged"
+        if not self.rows:  # the file itself: its header, its encoding
+            return f"{self.kind}: the file cannot be read as a {self.kind} file; nothing was imported"
+        return (f"{self.kind}: {self.bad_rows} of {self.rows} rows are bad ({len(self.problems)} problems); "
+                "nothing was imported")
+
+    def summary_ko(self) -> str:
+        if self.ok:
+            return f"추가 {self.added}, 변경 {self.changed}, 그대로 {self.unchanged}"
+        if not self.rows:
+            return f"{self.kind} 파일로 읽을 수 없어 아무것도 가져오지 않았습니다"
+        return f"{self.rows}행 중 {self.bad_rows}행에 문제가 있어 아무것도 가져오지 않았습니다"
 
 
 def _minutes(hhmm: str) -> int:
@@ -212,6 +222,15 @@ def _key_columns(kind: str) -> list:
     return [getattr(model, name) for name in csvio.spec(kind).key]
 
 
+def _in_code_order(session: Session, *columns: Any) -> list:
+    """ORDER BY terms that sort text by code point on both databases, as Python does: SQLite's
+    default (BINARY) does; PostgreSQL follows the database's locale (which may ignore '-') unless
+    told "C". So lists, pages and exports come out in the same order everywhere."""
+    if session.get_bind().dialect.name == "postgresql":
+        return [c.collate("C") for c in columns]
+    return list(columns)
+
+
 def _chunks(items: Sequence, size: int = CHUNK) -> Iterable[Sequence]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
@@ -229,10 +248,10 @@ def _families_by_owner(session: Session, kind: str, owners: Select | None) -> di
     return {k: tuple(v) for k, v in out.items()}
 
 
-def _values(kind: str, row: Any, families: dict[str, tuple[str, ...]]) -> dict[str, Any]:
+def _values(kind: str, row: Mapping[str, Any], families: dict[str, tuple[str, ...]]) -> dict[str, Any]:
     """A stored record as csvio values (plus updated_at)."""
     store = _STORES[kind]
-    values = dict(row._mapping)
+    values = dict(row)
     for name in store.json_lists:
         values[name] = tuple(values[name])
     if store.families is not None:
@@ -245,20 +264,21 @@ def _page(query: Select, limit: int | None, offset: int) -> Select:
     return query.limit(limit).offset(offset) if limit is not None or offset else query
 
 
-def _owners(model: type, where: Sequence, limit: int | None, offset: int) -> Select:
+def _owners(session: Session, model: type, where: Sequence, limit: int | None, offset: int) -> Select:
     """The ids of the records a list call returns, as a subquery for their families or machines."""
-    return _page(select(model.id).where(*where).order_by(model.id), limit, offset)
+    return _page(select(model.id).where(*where).order_by(*_in_code_order(session, model.id)), limit, offset)
 
 
 def _records(session: Session, kind: str, where: Sequence = (), limit: int | None = None,
              offset: int = 0) -> list[dict[str, Any]]:
     """Stored records of `kind` (as csvio values) that meet `where`, by key."""
     store = _STORES[kind]
-    query = _page(select(*store.model.__table__.columns).where(*where).order_by(*_key_columns(kind)), limit, offset)
-    rows = session.execute(query).all()
+    query = (select(*store.model.__table__.columns).where(*where)
+             .order_by(*_in_code_order(session, *_key_columns(kind))))
+    rows = session.execute(_page(query, limit, offset)).mappings().all()
     families: dict[str, tuple[str, ...]] = {}
     if store.families is not None and rows:
-        families = _families_by_owner(session, kind, _owners(store.model, where, limit, offset))
+        families = _families_by_owner(session, kind, _owners(session, store.model, where, limit, offset))
     return [_values(kind, row, families) for row in rows]
 
 
@@ -292,14 +312,14 @@ def workshops(session: Session, family: str | None = None, dong: str | None = No
     if not records:
         return []
     by_workshop: dict[str, list[MachineInfo]] = {}
-    owners = _owners(Workshop, where, limit, offset)
-    query = (select(*Machine.__table__.columns).where(Machine.workshop_id.in_(owners))
-             .order_by(Machine.workshop_id, Machine.machine_id))
-    for row in session.execute(query):
-        values = dict(row._mapping)
+    owners = _owners(session, Workshop, where, limit, offset)
+    query = select(*Machine.__table__.columns).where(Machine.workshop_id.in_(owners))
+    for row in session.execute(query).mappings():
+        values = dict(row)
         values["updated_at"] = utc(values["updated_at"])
         by_workshop.setdefault(values["workshop_id"], []).append(MachineInfo(**values))
-    return [WorkshopInfo(**r, machines=tuple(by_workshop.get(r["id"], ()))) for r in records]
+    return [WorkshopInfo(**r, machines=tuple(sorted(by_workshop.get(r["id"], ()), key=lambda m: m.machine_id)))
+            for r in records]
 
 
 def workshop(session: Session, workshop_id: str) -> WorkshopInfo | None:
@@ -352,16 +372,11 @@ def count(session: Session, records: str, /, **filters: Any) -> int:
 
 # --- export -----------------------------------------------------------------------------------
 
-def export_csv(session: Session, kind: str, out: TextIO | None = None) -> str | int:
-    """Every record of `kind` in the import format, by key. Writes to `out` and returns the rows
-    written, or returns the text when `out` is None."""
-    csvio.spec(kind)
-    records = _records(session, kind)
-    if out is None:
-        buffer = io.StringIO()
-        csvio.write_csv(kind, records, buffer)
-        return buffer.getvalue()
-    return csvio.write_csv(kind, records, out)
+def export_csv(session: Session, kind: str) -> str:
+    """Every record of `kind` as a file in the import format, by key."""
+    buffer = io.StringIO()
+    csvio.write_csv(kind, _records(session, kind), buffer)
+    return buffer.getvalue()
 
 
 # --- import -----------------------------------------------------------------------------------

@@ -156,3 +156,15 @@ def test_sqlite_checks_foreign_keys_like_postgresql(tmp_path):
                                  "VALUES ('ws-none', 'denim', 0)"))
     finally:
         database.close()
+
+
+def test_the_url_setting_takes_plain_postgresql_and_never_shows_a_password(monkeypatch):
+    settings = load_settings(database_url="postgresql://sewnet:pa55word@db.example:5432/sewnet")
+    assert settings.database_url.get_secret_value() == "postgresql+psycopg://sewnet:pa55word@db.example:5432/sewnet"
+    assert "pa55word" not in repr(settings) and "pa55word" not in str(settings)
+    assert db.show_url(settings.database_url.get_secret_value()) == "postgresql+psycopg://sewnet:***@db.example:5432/sewnet"
+    monkeypatch.setenv("SEWNET_HUB_DATABASE_URL", "postgresql+asyncpg://sewnet:pa55word@db.example/sewnet")
+    result = runner.invoke(sewnet, ["hub", "db", "current"])
+    lines = result.stderr.strip().splitlines()
+    assert result.exit_code == 2 and len(lines) == 1 and "must be PostgreSQL" in lines[0], result.output
+    assert "pa55word" not in result.output
