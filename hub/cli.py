@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
