@@ -119,6 +119,9 @@ def test_a_forbidden_import_breaks_its_contract(tree, contract, module, statemen
     ("hub.planning.probe", "from hub.capacity import service"),
     ("hub.capacity.probe", "import hub.registry"),  # capacity reads the registry's public face
     ("hub.capacity.probe", "from hub.registry.service import workshops"),
+    # ... from its service too: the registry stands on SQLAlchemy, capacity's service does not import it.
+    ("hub.capacity.service", "from hub.registry import WorkshopInfo, workshops"),
+    ("hub.capacity.service", "from hub.core.db import Session"),
     ("hub.planning.probe", "from hub.registry import service"),
 ])
 def test_a_public_face_of_an_allowed_capability_keeps_every_contract(tree, module, statement):
