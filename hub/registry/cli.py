@@ -24,7 +24,7 @@ from hub.registry.csvio import KINDS
 app = typer.Typer(no_args_is_help=True,
                   help="The network registry: import and export workshops, machines, designers, suppliers as CSV.")
 
-#: Files with more rows than this get a progress bar (on a terminal).
+#: Files bigger than this get a progress bar (on a terminal): about 1,500 workshops.
 PROGRESS_FROM_BYTES = 512 * 1024
 
 Kind = Annotated[str, typer.Argument(help=f"one of: {', '.join(KINDS)}", show_default=False)]
@@ -59,7 +59,7 @@ def import_(
         raise fail(f"cannot read {file}: {e.strerror or e}") from None
     database = database_or_exit(settings_or_exit(config))
     try:
-        with database.session() as session, _progress(len(data)) as progress:
+        with database.session() as session, _ProgressBar(len(data)) as progress:
             report = service.import_csv(session, kind, data, dry_run=dry_run, progress=progress)
     finally:
         database.close()
@@ -103,7 +103,7 @@ def export(
     typer.echo(f"{kind}: {rows} rows written to {path}", err=True)
 
 
-class _progress:
+class _ProgressBar:
     """A rich progress bar for long imports on a terminal; nothing otherwise."""
 
     def __init__(self, size: int):
@@ -116,7 +116,7 @@ class _progress:
                                 TimeElapsedColumn(), console=Console(stderr=True), transient=True)
         self.tasks: dict[str, int] = {}
 
-    def __enter__(self) -> Optional["_progress"]:
+    def __enter__(self) -> Optional["_ProgressBar"]:
         if self.bar is None:
             return None
         self.bar.start()

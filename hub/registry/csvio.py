@@ -324,16 +324,17 @@ class Spec:
         return tuple(c.cell.format(values[c.name]) for c in self.columns)
 
 
-def _minutes(hhmm: str) -> int:
+def minutes_of_day(hhmm: str) -> int:
+    """"09:30" -> 570."""
     return int(hhmm[:2]) * 60 + int(hhmm[3:])
 
 
 def _hours_make_sense(row: Mapping[str, Any]) -> list[tuple[str | None, str, str]]:
-    opens, closes = _minutes(row["opens"]), _minutes(row["closes"])
+    opens, closes = minutes_of_day(row["opens"]), minutes_of_day(row["closes"])
     if closes <= opens:
         return [("closes", "문 닫는 시각(closes)이 여는 시각(opens)보다 늦어야 합니다",
                  "closes must be later than opens")]
-    lunch = _minutes(row["lunch_start"])
+    lunch = minutes_of_day(row["lunch_start"])
     if row["lunch_minutes"] and not (opens <= lunch and lunch + row["lunch_minutes"] <= closes):
         return [("lunch_start", "점심시간이 일하는 시간(opens~closes) 안에 있어야 합니다",
                  "lunch must fall within the working hours (opens to closes)")]

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from hub.core.db import utc
 from hub.registry import csvio
-from hub.registry.csvio import KINDS, ParsedFile, Problem
+from hub.registry.csvio import KINDS, ParsedFile, Problem, minutes_of_day
 from hub.registry.models import Designer, DesignerFamily, Machine, Supplier, SupplierFamily, Workshop, WorkshopFamily
 from hub.registry.vocabulary import FAMILIES, MACHINE_TYPES
 
@@ -101,7 +101,7 @@ class WorkshopInfo:
     @property
     def working_minutes_per_day(self) -> int:
         """Minutes between opening and closing, lunch taken out."""
-        return _minutes(self.closes) - _minutes(self.opens) - self.lunch_minutes
+        return minutes_of_day(self.closes) - minutes_of_day(self.opens) - self.lunch_minutes
 
     @property
     def machine_counts(self) -> dict[str, int]:
@@ -191,10 +191,6 @@ class ImportReport:
         if not self.rows:
             return f"{self.kind} 파일로 읽을 수 없어 아무것도 가져오지 않았습니다"
         return f"{self.rows}행 중 {self.bad_rows}행에 문제가 있어 아무것도 가져오지 않았습니다"
-
-
-def _minutes(hhmm: str) -> int:
-    return int(hhmm[:2]) * 60 + int(hhmm[3:])
 
 
 # --- how each kind is stored ------------------------------------------------------------------
