@@ -96,20 +96,21 @@ async def refused_start(url: str, folder: Path) -> db.SchemaMismatch:
 
 
 @pytest.mark.parametrize("state", ["missing", "ahead"])
-async def test_the_hub_refuses_to_start_on_a_schema_it_does_not_know(postgresql, tmp_path, caplog, monkeypatch, state):
+async def test_the_hub_refuses_to_start_on_a_schema_it_does_not_know(empty_url, tmp_path, caplog, monkeypatch, state):
     if state == "ahead":
-        db.upgrade(postgresql.url, script_location=next_revision(tmp_path))
+        db.upgrade(empty_url, script_location=next_revision(tmp_path))
     expected = "run `sewnet hub db upgrade`" if state == "missing" else "does not know"
     with caplog.at_level(logging.ERROR, logger="sewnet.hub"):
-        refused = await refused_start(postgresql.url, tmp_path)
+        refused = await refused_start(empty_url, tmp_path)
     assert expected in refused.message
     assert any(expected in r.getMessage() for r in caplog.records if r.name == "sewnet.hub"), caplog.text
-    monkeypatch.setenv("SEWNET_HUB_DATABASE_URL", postgresql.url)
+    monkeypatch.setenv("SEWNET_HUB_DATABASE_URL", empty_url)
+    password = db.database_url(empty_url).password
     for command in (["hub", "run", "--port", "0"], ["hub", "db", "current"]):
         result = runner.invoke(sewnet, command)
         lines = result.stderr.strip().splitlines()
         assert result.exit_code == 1 and len(lines) == 1 and lines[0].startswith("error: "), result.output
-        assert expected in lines[0] and postgresql.server.password not in result.output
+        assert expected in lines[0] and (password is None or password not in result.output)
 
 
 async def test_a_new_sqlite_file_is_missing_not_made(tmp_path):
