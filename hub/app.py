@@ -1,5 +1,6 @@
-"""The hub's composition root: `create_app(settings)` opens the telemetry adapter the settings name
-in its lifespan and mounts each capability's routers. Only this module (with the CLI) reaches into
+"""The hub's composition root: `create_app(settings)` opens the relational store (refusing a schema
+it does not know) and the telemetry adapter the settings name in its lifespan, and mounts each
+capability's routers. Only this module (with the CLI) reaches into
 the capabilities' insides; they meet each other through their public faces."""
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from hub.capacity import pages as capacity_pages
 from hub.capacity import routes as capacity_routes
-from hub.capacity.sources import CommitmentSource, WorkshopSource
+from hub.capacity.sources import CommitmentSource, RegistryWorkshops, WorkshopSource
 from hub.core import login
+from hub.core.db import Database, DatabaseUnavailable, SchemaMismatch
 from hub.core.dependencies import require_api_token, require_reader
 from hub.core.lockout import LoginGuard
 from hub.core.rejections import Rejections
 from hub.core.settings import HubSettings, load_settings
+from hub.registry import routes as registry_routes
 from hub.telemetry import Telemetry
 from hub.telemetry import routes as embedded_routes
 from hub.telemetry.embedded import EmbeddedTelemetry
@@ -39,15 +42,36 @@ def _telemetry(settings: HubSettings) -> tuple[Telemetry, EmbeddedStore | None]:
     return EmbeddedTelemetry(store), store
 
 
+async def open_database(settings: HubSettings) -> Database:
+    """The relational store, its schema checked: DatabaseUnavailable or SchemaMismatch (whose
+    message says what to run) when the hub cannot work with it."""
+    database = Database(settings.database_url.get_secret_value())
+    try:
+        await anyio.to_thread.run_sync(database.require_current_schema)
+    except BaseException:
+        database.close()
+        raise
+    return database
+
+
 def create_app(settings: HubSettings | None = None, *, workshop_source: WorkshopSource | None = None,
                commitment_source: CommitmentSource | None = None) -> FastAPI:
-    """The hub app. Telemetry adapters open in the lifespan, so serve it with a server that runs
-    lifespan events (uvicorn does; with httpx's ASGITransport wrap it in `app.router.lifespan_context`).
+    """The hub app. The database and the telemetry adapter open in the lifespan, so serve it with
+    a server that runs lifespan events (uvicorn does; with httpx's ASGITransport wrap it in
+    `app.router.lifespan_context`). It refuses to start on a database schema it does not know.
     `workshop_source` (the registry) and `commitment_source` (accepted work) feed spare capacity."""
     settings = settings or load_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        try:
+            database = await open_database(settings)
+        except (SchemaMismatch, DatabaseUnavailable) as e:
+            log.error("the hub cannot start: %s", e.message)
+            raise
+        app.state.db = database
+        if app.state.workshop_source is None:
+            app.state.workshop_source = RegistryWorkshops(database)
         telemetry, store = _telemetry(settings)
         app.state.telemetry = telemetry
         app.state.embedded_store = store
@@ -59,11 +83,12 @@ def create_app(settings: HubSettings | None = None, *, workshop_source: Workshop
         if store is not None and settings.embedded_write_token is None:
             log.warning("no write token configured: the embedded store refuses every write "
                         "(set SEWNET_HUB_EMBEDDED_WRITE_TOKEN)")
-        log.info("hub up: telemetry=%s", telemetry.name)
+        log.info("hub up: telemetry=%s, database=%s", telemetry.name, database.dialect)
         try:
             yield
         finally:
             await telemetry.aclose()
+            database.close()
 
     # The docs describe every endpoint, so they sit behind the login like the rest: FastAPI's own
     # routes for them are off and served below with a reader check.
@@ -107,6 +132,7 @@ def create_app(settings: HubSettings | None = None, *, workshop_source: Workshop
     app.include_router(login.router)
     app.include_router(capacity_routes.router)
     app.include_router(capacity_pages.router)
+    app.include_router(registry_routes.router)
     if settings.telemetry == "embedded":
         app.include_router(embedded_routes.router)
     return app

@@ -4,6 +4,11 @@ Per workshop an in-process MQTT broker (amqtt) stands in for Mosquitto and a gat
 asyncio task; virtual boards run the firmware's own files, one process each. Instead of InfluxDB
 the hub itself takes the gateways' line-protocol writes (/api/v2/write) into its embedded store.
 The gateway's uplink code is the same one that writes to a real InfluxDB.
+
+Instead of PostgreSQL the hub keeps its registry in a SQLite file under the data folder, through
+the same code: the demo applies the migrations itself, then imports, through the registry's own
+CSV import, its virtual workshops (ids, machines and boards as their gateways have them) and a
+generated Dongdaemun of REGISTRY_WORKSHOPS more (the files stay in <data dir>/registry/).
 """
 
 from __future__ import annotations
@@ -36,6 +41,45 @@ def _free_port(preferred: int = 0) -> int:
 
 
 SHIFT_S = 3600  # a virtual machine sews for an hour, then its board restarts for the next shift
+REGISTRY_WORKSHOPS = 200  # generated workshops the demo's registry holds besides its own
+REGISTRY_SEED = 2019
+
+
+def seed_registry(database_url: str, shops: dict[str, dict[str, str]], folder: Path) -> dict[str, str]:
+    """The demo's registry: `shops` (workshop id: {device: machine id}, as the gateways have them)
+    plus a generated network, written as CSV to `folder` and imported; returns each kind's
+    import summary. Seeded, so a second start finds everything unchanged."""
+    from dataclasses import replace
+
+    from hub.core.db import Database
+    from hub.registry import service
+    from simulators.network import Network, generate_network
+
+    network = generate_network(REGISTRY_WORKSHOPS, seed=REGISTRY_SEED)
+    # Each demo workshop takes its particulars from a generated one, and a machine of each of its
+    # machine types in turn; its ids and boards are the gateways'.
+    models = generate_network(len(shops), seed=REGISTRY_SEED + 1).workshops
+    demo = []
+    for n, ((workshop, devices), model) in enumerate(zip(shops.items(), models), start=1):
+        one_per_type = list({m.type: m for m in model.machines}.values())
+        machines = tuple(replace(one_per_type[i % len(one_per_type)], workshop_id=workshop, machine_id=machine,
+                                 device_id=device)
+                         for i, (device, machine) in enumerate(devices.items()))
+        demo.append(replace(model, id=workshop, name_ko=f"데모 봉제 {n}", name_en=f"Demo Sewing {n}", machines=machines))
+    paths = Network(network.seed, tuple(demo) + network.workshops, network.designers,
+                    network.suppliers).write_csv(folder)
+    database = Database(database_url)
+    try:
+        summaries = {}
+        for kind in service.KINDS:  # workshops before their machines
+            with database.session() as session:
+                report = service.import_csv(session, kind, paths[kind].read_bytes())
+            if not report.ok:
+                raise RuntimeError(f"the demo's {kind} file has bad rows: {report.problems[:3]}")
+            summaries[kind] = report.summary()
+        return summaries
+    finally:
+        database.close()
 
 
 class DemoBoard:
@@ -87,6 +131,7 @@ async def _demo(workshops: int, machines: int, hub_port: int, data_dir: Path, in
     from edge_gateway.config import parse_config
     from edge_gateway.service import run_gateway
     from hub.app import create_app
+    from hub.core.db import upgrade
     from hub.core.settings import load_settings
     from hub.server import BackgroundServer
     from sewnet.embedded_broker import start_broker
@@ -94,17 +139,21 @@ async def _demo(workshops: int, machines: int, hub_port: int, data_dir: Path, in
     data_dir.mkdir(parents=True, exist_ok=True)
     # Fresh secrets every run; they live in memory and in data_dir/demo.json (mode 0600) only.
     api_token, write_token = secrets.token_urlsafe(18), secrets.token_urlsafe(18)
+    database_url = f"sqlite:///{data_dir / 'hub' / 'hub.sqlite'}"
     settings = load_settings(telemetry="embedded", embedded_path=data_dir / "hub" / "telemetry.sqlite",
-                             embedded_write_token=write_token, api_tokens=[api_token])
+                             embedded_write_token=write_token, api_tokens=[api_token], database_url=database_url)
     (data_dir / "hub").mkdir(exist_ok=True)
+    # What `sewnet hub db upgrade` does in production, before the hub checks the schema.
+    upgrade(database_url)
+    shops = {f"ws-demo-{w + 1:02d}": {f"sn-demo{w + 1:02d}{m + 1:06x}": f"m{m + 1:02d}" for m in range(machines)}
+             for w in range(workshops)}
+    registry = seed_registry(database_url, shops, data_dir / "registry")
     hub = BackgroundServer(create_app(settings), host="127.0.0.1", port=_free_port(hub_port)).start()
 
     brokers, gateways, boards, shop_info = [], [], [], []
     try:
-        for w in range(workshops):
-            name = f"ws-demo-{w + 1:02d}"
+        for w, (name, devices) in enumerate(shops.items()):
             shop = data_dir / name
-            devices = {f"sn-demo{w + 1:02d}{m + 1:06x}": f"m{m + 1:02d}" for m in range(machines)}
             users = {d: secrets.token_urlsafe(12) for d in devices}
             users["gateway"] = gateway_pw = secrets.token_urlsafe(12)
             broker_port = _free_port()
@@ -130,13 +179,17 @@ async def _demo(workshops: int, machines: int, hub_port: int, data_dir: Path, in
                               "machines": list(devices.values())})
 
         info = {"hub_url": hub.url, "api_token": api_token, "page": f"{hub.url}/?token={api_token}",
-                "workshops": shop_info}
+                "workshops": shop_info, "registry": registry}
         info_path = data_dir / "demo.json"
         info_path.write_text(json.dumps(info, indent=1))
         info_path.chmod(0o600)
         print("\nSewNet demo is running (Ctrl-C stops it).\n")
         print(f"  Hub, live capacity:  {info['page']}")
         print(f"  Capacity API:        curl -H 'Authorization: Bearer {api_token}' {hub.url}/api/v1/capacity")
+        print(f"  Registry API:        curl -H 'Authorization: Bearer {api_token}' "
+              f"'{hub.url}/api/v1/registry/workshops?dong=changsin&limit=5'")
+        print(f"  Registry ({REGISTRY_WORKSHOPS} generated workshops and the demo's own, CSV in "
+              f"{data_dir / 'registry'}): " + "; ".join(f"{k} {v}" for k, v in registry.items()))
         for s in shop_info:
             print(f"  {s['workshop']} gateway page: {s['gateway_url']}  (operator password: {s['operator_password']})")
         print(f"\n  Boards publish every {interval_ms / 1000:.0f} s, gateways ship every {flush_interval_s:.0f} s:"

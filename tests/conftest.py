@@ -33,6 +33,29 @@ def _serve(server, request):
             print(f"--- {server.name} log ---\n{server.log_tail()}")
 
 
+@pytest.fixture(scope="session")
+def hub_database_template(tmp_path_factory):
+    """A SQLite hub database at the current schema, migrated once per session (copies are cheap)."""
+    from hub.core.db import upgrade
+
+    path = tmp_path_factory.mktemp("hub-db-template") / "hub.sqlite"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def hub_database(hub_database_template, tmp_path_factory, monkeypatch):
+    """Every test's own hub database (SQLite, current schema), named by SEWNET_HUB_DATABASE_URL, so
+    any hub a test starts finds the schema it needs without each test saying so; the URL is
+    returned too. Tests of the database itself pass their own `database_url` (which wins over the
+    environment) or use `postgresql`."""
+    path = tmp_path_factory.mktemp("hub-db") / "hub.sqlite"
+    shutil.copyfile(hub_database_template, path)
+    url = f"sqlite:///{path}"
+    monkeypatch.setenv("SEWNET_HUB_DATABASE_URL", url)
+    return url
+
+
 @pytest.fixture
 def mosquitto(tmp_path, request):
     """A real Mosquitto 2.0: auth on, per-device passwords, pattern ACL, persistence on."""

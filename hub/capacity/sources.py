@@ -12,7 +12,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Awaitable, Protocol, Sequence
 
+from hub import registry
+from hub.capacity.profiles import profile_from_registry
 from hub.capacity.sam import Commitment, WorkshopProfile
+from hub.core.db import Database, DatabaseUnavailable
 
 
 class SourceUnavailable(Exception):
@@ -59,3 +62,21 @@ class StaticCommitments:
     def commitments(self, first_day: date, last_day: date, workshops: Sequence[str]) -> list[Commitment]:
         wanted = set(workshops)
         return [c for c in self.items if first_day <= c.day <= last_day and c.workshop in wanted]
+
+
+class RegistryWorkshops:
+    """The WorkshopSource the hub runs with: workshops from the registry's public face, mapped to
+    profiles by hub.capacity.profiles. Synchronous (a database session): the routes call it in a
+    worker thread."""
+
+    def __init__(self, database: Database):
+        self.database = database
+
+    def workshop_profiles(self, *, family: str | None = None, workshops: Sequence[str] | None = None
+                          ) -> list[WorkshopProfile]:
+        try:
+            with self.database.session() as session:
+                records = registry.workshops(session, family=family, ids=list(workshops) if workshops else None)
+        except DatabaseUnavailable as e:
+            raise SourceUnavailable(e.message) from None
+        return [profile_from_registry(r) for r in records]

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 
 from hub.core.auth import SESSION_COOKIE, check_token, read_session, token_id
+from hub.core.db import Database
 from hub.core.lockout import LockedOut, LoginGuard
 from hub.core.rejections import Rejections
 from hub.core.settings import HubSettings
@@ -16,6 +17,11 @@ from hub.core.settings import HubSettings
 
 def get_settings(request: Request) -> HubSettings:
     return request.app.state.settings
+
+
+def get_database(request: Request) -> Database:
+    """The relational store hub.app opened (its schema checked) in the lifespan."""
+    return request.app.state.db
 
 
 def get_rejections(request: Request) -> Rejections:

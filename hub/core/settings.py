@@ -61,6 +61,14 @@ class HubSettings(BaseSettings):
     # Points older than this are pruned; longer than the known window so "machines known" holds.
     embedded_retention: timedelta = timedelta(days=35)
 
+    # --- the relational store (registry, orders, plans): PostgreSQL in production,
+    # postgresql+psycopg://USER:PASSWORD@HOST:5432/DB; a SQLite file for the demo and development.
+    # A secret: the URL holds the password (messages and logs show it hidden).
+    database_url: SecretStr = SecretStr("sqlite:///var/hub/hub.sqlite")
+    # A registry CSV upload bigger than this is refused (413) before it is read; the whole
+    # Dongdaemun belt (7,000 workshops, 45,000 machines) is about 3 MB a file.
+    registry_max_upload_bytes: int = Field(32 * 1024 * 1024, ge=1024)
+
     # --- who may read
     api_tokens: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list, repr=False)
     api_token_file: Path | None = None
@@ -108,6 +116,13 @@ class HubSettings(BaseSettings):
             if len(token.get_secret_value()) < 8:
                 raise ValueError("an API token must be at least 8 characters long")
         return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_usable(cls, value: SecretStr) -> SecretStr:
+        from hub.core.db import database_url  # SQLAlchemy only when settings are read, not imported
+
+        return SecretStr(database_url(value.get_secret_value()).render_as_string(hide_password=False))
 
     @model_validator(mode="after")
     def _windows_make_sense(self) -> "HubSettings":

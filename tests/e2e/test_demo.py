@@ -1,5 +1,6 @@
 """`sewnet demo` as a newcomer runs it: it comes up on embedded defaults (amqtt brokers, the hub's
-own store) and the hub's capacity API shows stitches from every workshop."""
+own store, a SQLite registry) and the hub's capacity API shows stitches from every workshop; its
+registry knows those workshops' machines and boards, and a generated Dongdaemun around them."""
 
 import json
 import os
@@ -38,6 +39,13 @@ def test_demo_shows_live_capacity(tmp_path):
         assert httpx.get(f"{info['hub_url']}/api/v1/capacity", timeout=5).status_code == 401
         page = httpx.get(info["page"], timeout=5, follow_redirects=True)
         assert page.status_code == 200 and "ws-demo-01" in page.text
+
+        registry = f"{info['hub_url']}/api/v1/registry"
+        for n in (1, 2):
+            shop = httpx.get(f"{registry}/workshops/ws-demo-0{n}", headers=headers, timeout=5).json()
+            assert [(m["machine_id"], m["device_id"]) for m in shop["machines"]] == [
+                (f"m0{m}", f"sn-demo0{n}00000{m}") for m in (1, 2, 3)], shop
+        assert httpx.get(registry, headers=headers, timeout=5).json()["workshops"] == 202
     finally:
         proc.send_signal(signal.SIGINT)
         try:

@@ -210,12 +210,26 @@ def test_spare_sam_minutes_from_influxdb(influxdb, now):
         assert lock["days"][1]["capacity"] in (0, 4 * 480 * 0.5)
 
 
-def test_without_a_registry_the_answer_says_so(tmp_path):
+def test_the_hubs_registry_is_where_spare_capacity_finds_its_workshops(tmp_path):
+    """Without a source given, the hub reads workshops from its own registry: empty at first, then
+    every workshop a CSV import brought, with its machines by type."""
     settings = load_settings(telemetry="embedded", embedded_path=tmp_path / "hub.sqlite", api_tokens=[TOKEN])
+    network = generate_network(workshops=12, seed=5)
+    network.write_csv(tmp_path / "registry")
     with BackgroundServer(create_app(settings)) as server, httpx.Client(base_url=server.url, timeout=15) as client:
         r = get(client)
-        assert r.status_code == 503 and r.json() == {"error": "registry_unavailable",
-                                                     "reason": "no workshop registry is connected to the hub"}
+        assert r.status_code == 200 and r.json()["workshops"] == []
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        for kind in ("workshops", "machines"):
+            with open(tmp_path / "registry" / f"{kind}.csv", "rb") as f:
+                up = client.post(f"/api/v1/registry/{kind}.csv", headers=auth, files={"file": (f"{kind}.csv", f)})
+            assert up.status_code == 200, up.text
+        body = get(client, explain="false").json()
+        got = {w["workshop"]: {t["machine_type"]: t["machines"] for t in w["machine_types"]} for w in body["workshops"]}
+        expected = {w.id: {} for w in network.workshops}
+        for m in network.machines:
+            expected[m.workshop_id][m.type] = expected[m.workshop_id].get(m.type, 0) + 1
+        assert got == expected
 
 
 def test_influxdb_and_the_embedded_store_give_the_same_figures(influxdb, tmp_path, now):

@@ -155,6 +155,10 @@ def test_the_deploy_guide_on_stock_debian(tmp_path, influxdb):
     run([sewnet, "device", "bundle", "--device", "sn-3c71bf0a12f4", "--wifi-ssid", "changsin-2F", "--broker-host",
          "127.0.0.1", "--password-file", str(tmp_path / "board.pw"), "--out", str(tmp_path / "bundle")], env)
     assert {"main.py", "sn_app.py", "sewnet.json"} <= {p.name for p in (tmp_path / "bundle").iterdir()}
+    # The hub's migrations travel in the package too: that install builds the schema and sees it current.
+    hub_env = {**env, "SEWNET_HUB_DATABASE_URL": f"sqlite:///{tmp_path / 'hub' / 'hub.sqlite'}"}
+    assert "(current)" in run([sewnet, "hub", "db", "upgrade"], hub_env, cwd=tmp_path).stdout
+    assert "(current)" in run([sewnet, "hub", "db", "current"], hub_env, cwd=tmp_path).stdout
 
     # Install the gateway: one command. Then again: nothing changes.
     out = guide_step("install", f"--root {root}", f"--broker-port {broker_port}", f"--web-port {web_port}")

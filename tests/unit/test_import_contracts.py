@@ -23,8 +23,8 @@ CONFIG = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlin
 CONTRACTS = {c["id"]: c for c in CONFIG["contracts"]}
 # The hub's top-level pieces: its composition root, the core, and its capabilities, present or still
 # to come (hub/README.md, "Layout").
-HUB_PIECES = {"app", "cli", "__main__", "server", "core", "telemetry", "capacity", "registry", "planning", "kiosk",
-              "styles"}
+HUB_PIECES = {"app", "cli", "__main__", "server", "core", "migrations", "telemetry", "capacity", "registry", "planning",
+              "kiosk", "styles"}
 
 
 def lint(tree: Path, *contract_ids: str) -> subprocess.CompletedProcess:
@@ -87,6 +87,16 @@ BREAKS = [
     ("hub-plain-services", "hub.telemetry.line_protocol", "import fastapi", "hub.capacity.service -> hub.telemetry"),
     ("hub-pure-logic", "hub.core.auth", "import sqlite3", "hub.core.auth -> sqlite3"),
     ("capacity-service-through-ports", "hub.capacity.service", "import httpx", "hub.capacity.service -> httpx"),
+    # The registry: others reach it only through its face; it is a leaf; its service and CSV rules stay plain.
+    ("hub-public-faces", "hub.capacity.service", "from hub.registry import models",
+     "hub.capacity.service -> hub.registry.models"),
+    ("hub-public-faces", "hub.planning.probe", "from hub.registry.csvio import read_csv",
+     "hub.planning.probe -> hub.registry.csvio"),
+    ("hub-one-way", "hub.registry.service", "import hub.capacity", "hub.registry.service -> hub.capacity"),
+    ("hub-one-way", "hub.registry.models", "from hub.telemetry import port", "hub.registry.models -> hub.telemetry"),
+    ("hub-plain-services", "hub.registry.service", "import fastapi", "hub.registry.service -> fastapi"),
+    ("hub-plain-services", "hub.core.db", "import starlette", "hub.core.db -> starlette"),
+    ("hub-pure-logic", "hub.registry.csvio", "import sqlalchemy", "hub.registry.csvio -> sqlalchemy"),
 ]
 
 
@@ -107,6 +117,12 @@ def test_a_forbidden_import_breaks_its_contract(tree, contract, module, statemen
     ("hub.styles.probe", "import hub.registry"),  # styles stands on registry
     ("hub.planning.probe", "from hub import capacity"),
     ("hub.planning.probe", "from hub.capacity import service"),
+    ("hub.capacity.probe", "import hub.registry"),  # capacity reads the registry's public face
+    ("hub.capacity.probe", "from hub.registry.service import workshops"),
+    # ... from its service too: the registry stands on SQLAlchemy, capacity's service does not import it.
+    ("hub.capacity.service", "from hub.registry import WorkshopInfo, workshops"),
+    ("hub.capacity.service", "from hub.core.db import Session"),
+    ("hub.planning.probe", "from hub.registry import service"),
 ])
 def test_a_public_face_of_an_allowed_capability_keeps_every_contract(tree, module, statement):
     for capability in ("planning", "registry"):  # made if they are not in the tree yet
