@@ -4,6 +4,7 @@
     sewnet hub ...   the central service
     sewnet gateway ...  the workshop gateway
     sewnet device ...   board bundles for technicians, and virtual boards
+    sewnet plan ...     the planner's solver from the command line (GAP benchmark files)
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ import typer
 
 from edge_gateway.cli import app as gateway_app
 from hub.cli import app as hub_app
+from hub.planning.cli import app as plan_app
 from sewnet.device_cli import app as device_app
 
 app = typer.Typer(no_args_is_help=True, help="SewNet: stitches from sewing machines to live capacity.")
 app.add_typer(hub_app, name="hub", help="The central hub: capacity API, pages, embedded telemetry store.")
 app.add_typer(gateway_app, name="gateway", help="The workshop gateway: MQTT ingest, durable outbox, uplink.")
 app.add_typer(device_app, name="device", help="Boards: build a flash bundle, run a virtual board.")
+app.add_typer(plan_app, name="plan", help="Planning: split work across workshops (CP-SAT); GAP benchmark files.")
 
 
 @app.command()
