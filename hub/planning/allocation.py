@@ -38,10 +38,15 @@ unused (at most `max_workshops` are used), and giving that one its bundles costs
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Iterable, Mapping, Optional, Sequence
 
+from ortools.sat.python import cp_model
+
+from hub.planning import explain
+from hub.planning.cpsat import Built, Limits, Outcome, optimise, solve_built
 from hub.planning.model import (
     Assignment,
     Candidate,
@@ -49,6 +54,7 @@ from hub.planning.model import (
     DayPieces,
     InvalidOrder,
     LeftOut,
+    Alternative,
     Names,
     Order,
     Plan,
@@ -56,6 +62,12 @@ from hub.planning.model import (
     Solve,
     Weights,
 )
+
+#: Same input, same plan: a deterministic work budget (CP-SAT's deterministic time, about seconds
+#: on a reference machine), a fixed seed and workers; the wall clock only caps it.
+DEFAULT_LIMITS = Limits(time_limit_s=10.0, workers=2, seed=0, work=3.0, full_share=0.5)
+#: Each feasibility check behind an alternative gets this much deterministic work.
+CHECK_WORK = 0.5
 
 
 # ============================================================================ one candidate, for one order
@@ -234,13 +246,17 @@ def _drop_dominated(f: Field, k: int, funnel: dict[str, int]) -> None:
 # ============================================================================ greedy plans
 def greedy_fill(kept: Sequence[Prepared], bundles: int, k: int, order_key) -> Optional[list[int]]:
     """Bundles per workshop (aligned with `kept`), taking workshops in `order_key` order, each as
-    much as it can, skipping one whose lot no longer fits unless earlier ones can give up bundles
-    (down to their lots) to make room. Workshops a re-plan holds to come first, with at least their
-    started bundles. None when this finds no plan."""
+    much as it can. A workshop is skipped when its lot no longer fits (unless the workshops already
+    in can give up bundles, down to their lots, to make room), or when taking it would leave more
+    bundles than the workshop limit's remaining places can hold. Workshops with started work are
+    in from the start, with those bundles. None when this finds no plan."""
     n = [0] * len(kept)
     left = bundles
     used = 0
-    # Started work stays: those workshops are in, with what they have started.
+
+    def floor(j: int) -> int:  # the fewest bundles workshop j may keep once in
+        return kept[j].started if kept[j].started else kept[j].lot
+
     for i, p in enumerate(kept):
         if p.started:
             n[i] = p.started
@@ -248,6 +264,19 @@ def greedy_fill(kept: Sequence[Prepared], bundles: int, k: int, order_key) -> Op
             used += 1
     if left < 0 or used > k:
         return None
+    by_room = sorted(range(len(kept)), key=lambda j: (-kept[j].cap, j))
+
+    def reserve(places: int, skip: int) -> int:
+        """Bundles the workshops in can still take plus the `places` largest of those out."""
+        total = sum(kept[j].cap - n[j] for j in range(len(kept)) if n[j])
+        for j in by_room:
+            if places <= 0:
+                break
+            if not n[j] and j != skip:
+                total += kept[j].cap
+                places -= 1
+        return total
+
     for i in sorted(range(len(kept)), key=lambda i: order_key(kept[i])):
         if left == 0:
             break
@@ -257,14 +286,15 @@ def greedy_fill(kept: Sequence[Prepared], bundles: int, k: int, order_key) -> Op
             continue
         give = min(room, left)
         if not n[i]:
+            if left - give > reserve(k - used - 1, i):
+                continue  # too small for one of the few places left
             if give < p.lot:
                 # Make room by taking bundles back from the workshops already in, dearest first.
                 need = p.lot - give
-                spare = sum(n[j] - max(kept[j].lot, kept[j].started) for j in range(len(kept)) if n[j])
-                if spare < need:
+                if sum(n[j] - floor(j) for j in range(len(kept)) if n[j]) < need:
                     continue
-                for j in sorted((j for j in range(len(kept)) if n[j]), key=lambda j: -kept[j].unit_b):
-                    take = min(need, n[j] - max(kept[j].lot, kept[j].started))
+                for j in sorted((j for j in range(len(kept)) if n[j]), key=lambda j: (-kept[j].unit_b, j)):
+                    take = min(need, n[j] - floor(j))
                     if take > 0:
                         n[j] -= take
                         left += take
@@ -342,14 +372,158 @@ def assemble(f: Field, n: Sequence[int], solve: Solve, weights: Weights, names: 
     return plan
 
 
+# ============================================================================ the model, for the solver core
+class AllocationModel:
+    """The order as a problem for the solver core (`hub.planning.cpsat`'s LnsProblem): a solution
+    is the bundles of each kept workshop (a tuple aligned with `kept`); a neighbourhood frees a
+    few workshops (some in the plan, some of the best left out) and fixes the rest.
+
+    objective "cost": the plan's cost in whole KRW plus the split penalty of the first workshop
+    (a constant); "moved": bundles taken from the workshops a previous plan gave them to.
+    moved_cap: the most bundles that may move (a re-plan's second stage)."""
+
+    def __init__(self, kept: Sequence[Prepared], bundles: int, k: int, objective: str = "cost",
+                 moved_cap: Optional[int] = None) -> None:
+        self.kept = list(kept)
+        self.bundles = bundles
+        self.k = k
+        self.objective = objective
+        self.moved_cap = moved_cap
+        self.rank = sorted(range(len(self.kept)), key=lambda i: cheapest_first_key(self.kept[i]))
+
+    def allowed(self, p: Prepared, v: int) -> bool:
+        if v == 0:
+            return p.started == 0
+        if p.started:  # already in: what is started stays, and its lot was met when it was given
+            return p.started <= v <= max(p.started, p.cap)
+        return p.lot <= v <= p.cap
+
+    def moved(self, n: Sequence[int]) -> int:
+        return sum(max(0, p.previous - v) for p, v in zip(self.kept, n))
+
+    def cost(self, n: Sequence[int]) -> int:
+        return sum(p.unit_b * v + p.fixed_i for p, v in zip(self.kept, n) if v)
+
+    def value(self, n: Sequence[int]) -> Optional[int]:
+        if n is None or len(n) != len(self.kept) or sum(n) != self.bundles:
+            return None
+        if not all(self.allowed(p, v) for p, v in zip(self.kept, n)) or sum(1 for v in n if v) > self.k:
+            return None
+        moved = self.moved(n)
+        if self.moved_cap is not None and moved > self.moved_cap:
+            return None
+        return moved if self.objective == "moved" else self.cost(n)
+
+    def build(self, incumbent: Optional[Sequence[int]], relaxed: Optional[Sequence[int]]) -> Built:
+        free = range(len(self.kept)) if relaxed is None else sorted(relaxed)
+        is_free = set(free)
+        fixed = [i for i in range(len(self.kept)) if i not in is_free]
+        m = cp_model.CpModel()
+        n_var: dict[int, cp_model.IntVar] = {}
+        engaged = []
+        cost_terms = []
+        moved_terms = []
+        for i in free:
+            p = self.kept[i]
+            if p.started:
+                n = m.new_int_var(p.started, max(p.started, p.cap), f"n{i}")
+                engaged.append(1)
+                cost_terms.append(p.unit_b * n + p.fixed_i)
+            else:
+                n = m.new_int_var_from_domain(cp_model.Domain.from_intervals([[0, 0], [p.lot, p.cap]]), f"n{i}")
+                y = m.new_bool_var(f"y{i}")
+                m.add(n >= p.lot * y)
+                m.add(n <= p.cap * y)
+                engaged.append(y)
+                cost_terms.append(p.unit_b * n + p.fixed_i * y)
+                if incumbent is not None:
+                    m.add_hint(y, 1 if incumbent[i] else 0)
+            if p.previous:
+                gone = m.new_int_var(0, p.previous, f"moved{i}")
+                m.add(gone >= p.previous - n)
+                moved_terms.append(gone)
+            if incumbent is not None:
+                m.add_hint(n, incumbent[i])
+            n_var[i] = n
+        held = sum(incumbent[i] for i in fixed) if fixed else 0
+        used = sum(1 for i in fixed if incumbent[i])
+        m.add(sum(n_var.values()) == self.bundles - held)
+        m.add(sum(engaged) <= self.k - used)
+        moved_fixed = self.moved([incumbent[i] if i in fixed else 0 for i in range(len(self.kept))]) if fixed else 0
+        if self.moved_cap is not None:
+            m.add(sum(moved_terms) <= self.moved_cap - moved_fixed)
+        if self.objective == "moved":
+            m.minimize(sum(moved_terms) + moved_fixed)
+        else:
+            m.minimize(sum(cost_terms) + sum(self.kept[i].unit_b * incumbent[i] + self.kept[i].fixed_i
+                                              for i in fixed if incumbent[i]))
+        base = list(incumbent) if incumbent is not None else [0] * len(self.kept)
+
+        def read(values: list[int]) -> tuple[int, ...]:
+            return tuple(values[n_var[i].index] if i in n_var else base[i] for i in range(len(self.kept)))
+
+        return Built(m, read)
+
+    def neighbourhoods(self, rng, incumbent: Sequence[int], size: int, count: int) -> list[tuple[int, ...]]:
+        everyone = len(self.kept)
+        if everyone == 0:
+            return []
+        size = max(2, min(size, everyone))
+        used = [i for i, v in enumerate(incumbent) if v]
+        unused = [i for i in self.rank if not incumbent[i]]
+        out = []
+        for _ in range(count):
+            a = rng.sample(used, min(len(used), max(1, size // 2)))
+            pool = unused[:max(3 * size, 12)]
+            b = rng.sample(pool, min(len(pool), size - len(a)))
+            out.append(tuple(sorted(set(a + b))))
+        return out
+
+    def merge(self, incumbent: Sequence[int], relaxed: Sequence[int], solution: Sequence[int]) -> tuple[int, ...]:
+        free = set(relaxed)
+        return tuple(solution[i] if i in free else v for i, v in enumerate(incumbent))
+
+
+# ============================================================================ plans
 def _check(order: Order) -> None:
     problems = order.problems()
     if problems:
         raise InvalidOrder(problems)
 
 
+def _solve(model: AllocationModel, limits: Limits, start, started: float, split: int) -> tuple[Outcome, Solve]:
+    out = optimise(model, limits, start=start, started=started)
+    objective = None if out.value is None else out.value - split
+    bound = None if out.bound is None else out.bound - split
+    gap = None
+    if objective is not None and bound is not None:
+        gap = 0.0 if objective <= bound else (objective - bound) / max(1, abs(objective))
+    return out, Solve("cp-sat", out.status, objective, bound, gap, round(out.seconds, 4), round(out.work, 4),
+                      out.stopped_by, out.reproducible, limits.workers, limits.seed)
+
+
+def _not_met(f: Field, solve: Solve, names: Optional[Names], candidates: Sequence[Candidate], today: date,
+             weights: Weights, limits: Limits) -> Plan:
+    if solve.status == "unknown":
+        reasons = (Reason("not_found", "제한 시간 안에 계획을 찾지 못함 (불가능이 증명되지는 않음)",
+                          "no plan found within the time limit (not proven impossible)",
+                          {"seconds": solve.seconds, "stopped_by": solve.stopped_by}),)
+    else:
+        reasons = explain.shortfall(f, names)
+    alternatives = () if reasons and reasons[-1].code == "family" else tuple(
+        alternatives_for(f, candidates, today, weights, limits, names))
+    return Plan(order=f.order.id, feasible=False, pieces=0, first_day=f.first, last_day=f.last, assignments=(),
+                cost=Cost(), expected_late_pieces=0.0, solve=solve, reasons=reasons, alternatives=alternatives,
+                funnel=dict(f.funnel))
+
+
+def _explained(f: Field, plan: Plan, names: Optional[Names]) -> Plan:
+    rows = explain.chosen(f, plan.assignments, names)
+    return replace(plan, assignments=rows, left_out=explain.left_out(f, rows, f.order.max_workshops, names))
+
+
 def plan_order(order: Order, candidates: Iterable[Candidate], *, today: date, weights: Weights = Weights(),
-               limits=None, names: Names | None = None) -> Plan:
+               limits: Optional[Limits] = None, names: Names | None = None) -> Plan:
     """The cheapest plan for `order` over `candidates` (see the module's docstring), with reasons;
     or, when none exists, why in numbers and the nearest feasible alternatives.
 
@@ -358,32 +532,68 @@ def plan_order(order: Order, candidates: Iterable[Candidate], *, today: date, we
     names: Korean and English names of machine types and families for the sentences
       (the registry's vocabulary); keys are shown without it.
     Raises InvalidOrder when the order itself is not plannable (every problem listed)."""
+    started = time.perf_counter()
     _check(order)
+    limits = limits or DEFAULT_LIMITS
+    candidates = list(candidates)
     f = screen(order, candidates, today, weights)
-    n = greedy_fill(f.kept, order.bundles, order.max_workshops, cheapest_first_key)
-    if n is None:
-        return Plan(order=order.id, feasible=False, pieces=0, first_day=f.first, last_day=f.last, assignments=(),
-                    cost=Cost(), expected_late_pieces=0.0, solve=Solve("greedy", "unknown"), funnel=dict(f.funnel))
-    return assemble(f, n, Solve("greedy", "feasible"), weights, names)
+    split = round(weights.split_penalty_krw)
+    if f.last < f.first or not f.kept:
+        return _not_met(f, Solve("cp-sat", "infeasible", seconds=round(time.perf_counter() - started, 4),
+                                 stopped_by="filters"), names, candidates, today, weights, limits)
+    model = AllocationModel(f.kept, order.bundles, order.max_workshops)
+    start = greedy_fill(f.kept, order.bundles, order.max_workshops, cheapest_first_key)
+    out, solve = _solve(model, limits, start, started, split)
+    if out.solution is None:
+        return _not_met(f, solve, names, candidates, today, weights, limits)
+    return _explained(f, assemble(f, out.solution, solve, weights, names), names)
 
 
 def replan_order(order: Order, candidates: Iterable[Candidate], previous: Mapping[str, int], *, today: date,
                  started: Mapping[str, int] | None = None, declined: Iterable[str] = (),
-                 weights: Weights = Weights(), limits=None, names: Names | None = None) -> Plan:
-    """A new plan that moves as few pieces as it can from `previous` (pieces per workshop), then
-    costs least; never moves `started` pieces (per workshop; rounded up to whole bundles).
+                 weights: Weights = Weights(), limits: Optional[Limits] = None,
+                 names: Names | None = None) -> Plan:
+    """A new plan that moves as few pieces as it can from `previous` (pieces per workshop), and
+    among those the cheapest (lexicographic: two solves, the second holding the first's fewest
+    moves); never moves `started` pieces (per workshop; rounded up to whole bundles: a started
+    bundle stays whole). A workshop with started pieces stays in the plan with at least those,
+    whatever its lot.
 
-    declined: workshops that will not take more than they have started. A workshop that falls
-    behind comes with less spare in `candidates`. The candidates' spare must not count this
-    order's pieces not yet started (they are what is being planned again).
-    `moved_pieces` in the answer: pieces taken from the workshop `previous` gave them to."""
+    declined: workshops that take no more than they have started. A workshop that falls behind
+    comes with less spare in `candidates`. The candidates' spare must not count this order's
+    pieces not yet started there (they are what is being planned again); every workshop with
+    started pieces must be among the candidates. `moved_pieces` in the answer: pieces taken from
+    the workshop `previous` gave them to."""
+    t0 = time.perf_counter()
     _check(order)
+    limits = limits or DEFAULT_LIMITS
+    started = {w: q for w, q in (started or {}).items() if q > 0}
+    candidates = list(candidates)
+    ids = {c.id for c in candidates}
+    missing = sorted(w for w in started if w not in ids)
+    if missing:
+        raise ValueError(f"workshops with started pieces are not among the candidates: {', '.join(missing)}")
+    if sum(started.values()) > order.quantity:
+        raise ValueError(f"{sum(started.values()):,} pieces started, more than the {order.quantity:,} ordered")
     f = screen(order, candidates, today, weights, started=started, previous=previous, declined=declined)
-    n = greedy_fill(f.kept, order.bundles, order.max_workshops, lambda p: (-p.previous, cheapest_first_key(p)))
-    if n is None:
-        return Plan(order=order.id, feasible=False, pieces=0, first_day=f.first, last_day=f.last, assignments=(),
-                    cost=Cost(), expected_late_pieces=0.0, solve=Solve("greedy", "unknown"), funnel=dict(f.funnel))
-    return assemble(f, n, Solve("greedy", "feasible"), weights, names, previous=dict(previous))
+    split = round(weights.split_penalty_krw)
+    if f.last < f.first or not f.kept:
+        return _not_met(f, Solve("cp-sat", "infeasible", stopped_by="filters"), names, candidates, today, weights,
+                        limits)
+    half = replace(limits, time_limit_s=limits.time_limit_s / 2, work=None if limits.work is None else limits.work / 2)
+    start = greedy_fill(f.kept, order.bundles, order.max_workshops, lambda p: (-p.previous, cheapest_first_key(p)))
+    fewest = AllocationModel(f.kept, order.bundles, order.max_workshops, objective="moved")
+    first = optimise(fewest, half, start=start, started=t0)
+    if first.solution is None:
+        return _not_met(f, Solve("cp-sat", first.status, seconds=round(first.seconds, 4), stopped_by=first.stopped_by),
+                        names, candidates, today, weights, limits)
+    cheapest = AllocationModel(f.kept, order.bundles, order.max_workshops, moved_cap=first.value)
+    out, solve = _solve(cheapest, half, first.solution, time.perf_counter(), split)
+    solution = out.solution if out.solution is not None else first.solution
+    solve = replace(solve, seconds=round(time.perf_counter() - t0, 4), work=round(first.work + out.work, 4),
+                    reproducible=first.reproducible and out.reproducible)
+    plan = assemble(f, solution, solve, weights, names, previous=dict(previous))
+    return _explained(f, plan, names)
 
 
 def largest_first(order: Order, candidates: Iterable[Candidate], *, today: date, weights: Weights = Weights(),
@@ -391,6 +601,7 @@ def largest_first(order: Order, candidates: Iterable[Candidate], *, today: date,
     """The plan a coordinator makes by phone: workshops that sew the family, most spare capacity
     first, each as much as it can take, within the same rules (lots, bundles, the workshop
     limit); costed like any plan, for comparison."""
+    t0 = time.perf_counter()
     _check(order)
     f = screen(order, candidates, today, weights)
     f.kept = sorted(f.kept + [p for code, p in f.dropped.values() if code == "dominated"], key=lambda p: p.c.id)
@@ -399,4 +610,118 @@ def largest_first(order: Order, candidates: Iterable[Candidate], *, today: date,
         return Plan(order=order.id, feasible=False, pieces=0, first_day=f.first, last_day=f.last, assignments=(),
                     cost=Cost(), expected_late_pieces=0.0, solve=Solve("largest-first", "unknown"),
                     funnel=dict(f.funnel))
-    return assemble(f, n, Solve("largest-first", "feasible"), weights, names)
+    model = AllocationModel(f.kept, order.bundles, order.max_workshops)
+    value = model.value(n) - round(weights.split_penalty_krw)
+    solve = Solve("largest-first", "feasible", value, seconds=round(time.perf_counter() - t0, 4))
+    return _explained(f, assemble(f, n, solve, weights, names), names)
+
+
+# ============================================================================ alternatives
+def _feasible(order: Order, candidates: Sequence[Candidate], today: date, weights: Weights, limits: Limits) -> bool:
+    """Whether any plan meets `order`: the quick necessary conditions, then a greedy plan, then
+    CP-SAT (under CHECK_WORK; not finding one within it counts as no)."""
+    f = screen(order, candidates, today, weights)
+    if f.last < f.first or not f.kept:
+        return False
+    b, k = order.bundles, order.max_workshops
+    caps = sorted((p.cap for p in f.kept), reverse=True)
+    if sum(caps[:k]) < b or min(p.lot for p in f.kept) > b:
+        return False
+    if greedy_fill(f.kept, b, k, cheapest_first_key) is not None:
+        return True
+    out = solve_built(AllocationModel(f.kept, b, k).build(None, None), seconds=limits.time_limit_s, workers=1,
+                      seed=limits.seed, work=CHECK_WORK)
+    return out.status in ("optimal", "feasible")
+
+
+def _most_bundles(f: Field, limits: Limits) -> int:
+    """The most whole bundles, up to the order's, that some plan can place by the due date."""
+    b, k = f.order.bundles, f.order.max_workshops
+    if not f.kept:
+        return 0
+    caps = sorted((p.cap for p in f.kept), reverse=True)
+    if sum(caps[:k]) < b:
+        return sum(caps[:k])  # each of the k largest at its capacity (at least its lot): a plan
+    m = cp_model.CpModel()
+    ns = []
+    ys = []
+    for i, p in enumerate(f.kept):
+        n = m.new_int_var_from_domain(cp_model.Domain.from_intervals([[0, 0], [p.lot, p.cap]]), f"n{i}")
+        y = m.new_bool_var(f"y{i}")
+        m.add(n >= p.lot * y)
+        m.add(n <= p.cap * y)
+        ns.append(n)
+        ys.append(y)
+    m.add(sum(ns) <= b)
+    m.add(sum(ys) <= k)
+    m.maximize(sum(ns))
+    out = solve_built(Built(m, lambda v: v), seconds=limits.time_limit_s, workers=1, seed=limits.seed,
+                      work=CHECK_WORK)
+    return (out.value or 0) if out.status == "optimal" else 0
+
+
+def alternatives_for(f: Field, candidates: Sequence[Candidate], today: date, weights: Weights, limits: Limits,
+                     names: Optional[Names]) -> list[Alternative]:
+    """The nearest changes that make the order feasible, each checked: the earliest later due
+    date (within the days capacity covers), the most pieces by the due date, the fewest
+    workshops when the limit binds, the lowest price per piece that brings in enough workshops."""
+    order = f.order
+    out: list[Alternative] = []
+    pool = [p.c for p in f.eligible]
+    # Later due date: feasibility only grows with the days, so the earliest is found by halving.
+    horizon = max((d for p in f.eligible for days in p.c.spare_minutes.values() for d in days), default=None)
+    if horizon is not None:
+        lo = order.due.toordinal() + 1
+        hi = horizon.toordinal() + order.transport_days
+        if lo <= hi and _feasible(replace(order, due=date.fromordinal(hi)), pool, today, weights, limits):
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if _feasible(replace(order, due=date.fromordinal(mid)), pool, today, weights, limits):
+                    hi = mid
+                else:
+                    lo = mid + 1
+            due = date.fromordinal(lo)
+            ko, en = explain.md(due)
+            out.append(Alternative("later_due", due.isoformat(), f"납기를 {ko}로 미루면 가능 ({(due - order.due).days}일 뒤)",
+                                   f"feasible with the due date moved to {en} ({(due - order.due).days} days later)"))
+        else:
+            ko, en = explain.md(horizon)
+            out.append(Alternative("later_due", None, f"여유 능력을 아는 {ko}까지 미뤄도 불가능",
+                                   f"not feasible even with the due date moved as far as capacity is known ({en})"))
+    # Smaller quantity by the due date.
+    most = _most_bundles(f, limits) * order.bundle_size
+    if 0 < most < order.quantity:
+        ko, en = explain.md(order.due)
+        out.append(Alternative("smaller_quantity", most, f"납기 {ko}까지 최대 {most:,}벌 가능",
+                               f"at most {most:,} pieces can be sewn for the due date {en}"))
+    # More workshops, when the limit binds.
+    caps = sorted((p.cap for p in f.kept), reverse=True)
+    if f.kept and sum(caps[:order.max_workshops]) < order.bundles <= sum(caps):
+        k = order.max_workshops
+        while k < len(caps) and sum(caps[:k]) < order.bundles:
+            k += 1
+        while k <= len(caps) and not _feasible(replace(order, max_workshops=k), pool, today, weights, limits):
+            k += 1
+        if k <= len(caps):
+            out.append(Alternative("more_workshops", k, f"공장을 {k}곳까지 쓰면 가능 (지금 한도 {order.max_workshops}곳)",
+                                   f"feasible with up to {k} workshops (the limit is {order.max_workshops})"))
+    # A higher price per piece, when the ceiling keeps workshops out.
+    dear = sorted((p for code, p in f.dropped.values() if code == "price" and p is not None),
+                  key=lambda p: (price_per_piece(p.c, order), p.c.id))
+    if dear:
+        wider = pool + [p.c for p in dear]
+        asks = sorted({round(price_per_piece(p.c, order), 2) for p in dear})
+        top = replace(order, price_per_piece_krw=asks[-1])
+        if _feasible(top, wider, today, weights, limits):
+            lo, hi = 0, len(asks) - 1
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if _feasible(replace(order, price_per_piece_krw=asks[mid]), wider, today, weights, limits):
+                    hi = mid
+                else:
+                    lo = mid + 1
+            price = math.ceil(asks[lo])
+            ko, en = explain.won(price)
+            out.append(Alternative("higher_price", price, f"단가를 한 벌 {ko}로 올리면 가능",
+                                   f"feasible at a price of {en} a piece"))
+    return out
