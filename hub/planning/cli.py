@@ -4,7 +4,8 @@
         every problem in a GAP file (OR-Library's multi-problem form or Yagiura's single one),
         solved with the allocation engine's solver core; one line per problem.
 
-(`sewnet plan order FILE.json` joins here with the order allocation engine.)
+    sewnet plan order FILE.json [--json] [--database URL] [--save]
+        a bulk order planned over the hub database's registry (hub.planning.cli_order).
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ from typing import Annotated, Optional
 
 import typer
 
+from hub.planning.cli_order import order
+
 app = typer.Typer(no_args_is_help=True, help="Planning: split work across workshops with the CP-SAT solver core.")
+app.command("order")(order)
 
 
 @app.callback()

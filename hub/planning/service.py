@@ -43,7 +43,8 @@ from hub.capacity import SourceUnavailable, profile_from_registry
 from hub.capacity.service import DayCache, rules_from, spare_capacity
 from hub.core.db import Database, utc
 from hub.core.settings import HubSettings
-from hub.planning.allocation import plan_order, replan_order
+from hub.planning.allocation import DEFAULT_LIMITS, plan_order, replan_order
+from hub.planning.cpsat import Limits
 from hub.planning.model import Candidate, Order, Plan, Weights, candidates_from_capacity
 from hub.planning.tables import Assignment, AssignmentDay
 from hub.planning.tables import Commitment as CommitmentRow
@@ -52,7 +53,8 @@ from hub.planning.tables import Plan as PlanRow
 
 __all__ = ["AcceptedWork", "Change", "ChangeRefused", "Conflict", "NotFound", "OrderRecord", "Planned", "accept",
            "booked", "candidates", "count_orders", "create_order", "get_order", "list_orders", "order_from_row",
-           "plan", "plan_view", "plan_versions", "replan", "save_plan", "today_in_seoul"]
+           "plan", "plan_unsaved", "plan_view", "plan_versions", "replan", "save_plan", "today_in_seoul",
+           "unsaved_view", "utc_now"]
 
 SEOUL = ZoneInfo("Asia/Seoul")
 #: Rows per IN (...) list: well inside SQLite's and PostgreSQL's limits on bound parameters.
@@ -415,9 +417,11 @@ def names() -> dict[str, tuple[str, str]]:
     return {**registry.MACHINE_TYPES, **registry.FAMILIES}
 
 
-def limits_for(settings: HubSettings) -> Any:
-    """The engine's solver limits from the settings (None: the engine's defaults)."""
-    return None
+def limits_for(settings: HubSettings) -> Limits:
+    """The engine's solver limits with the settings' time limit. The engine's deterministic work
+    budget stays: the same order over the same capacity gives the same plan on any machine, unless
+    the time limit cuts the solve short first (the plan then says `stopped_by`)."""
+    return dataclasses.replace(DEFAULT_LIMITS, time_limit_s=settings.planning_time_limit.total_seconds())
 
 
 def _order_record(database: Database, order_id: str) -> OrderRecord:
@@ -434,16 +438,43 @@ class Planned:
     capacity: Candidates
 
 
-async def plan(database: Database, telemetry: Any, settings: HubSettings, order_id: str,
-               now: datetime | None = None, cache: DayCache | None = None, weights: Weights = Weights()) -> Planned:
-    """Plan the order from scratch over today's candidates and store it as its next version."""
-    now = now or datetime.now(timezone.utc)
-    record = await anyio.to_thread.run_sync(_order_record, database, order_id)
-    found = await candidates(database, telemetry, settings, record.order, now, cache, except_order=order_id)
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+async def _afresh(database: Database, telemetry: Any, settings: HubSettings, order: Order, when: datetime,
+                  cache: DayCache | None, weights: Weights) -> tuple[Plan, Candidates]:
+    found = await candidates(database, telemetry, settings, order, when, cache, except_order=order.id)
     result = await anyio.to_thread.run_sync(lambda: plan_order(
-        record.order, found.items, today=today_in_seoul(now), weights=weights, limits=limits_for(settings),
-        names=names()))
-    return Planned(await anyio.to_thread.run_sync(_save, database, order_id, result, now, None, None), found)
+        order, found.items, today=today_in_seoul(when), weights=weights, limits=limits_for(settings), names=names()))
+    return result, found
+
+
+async def plan(database: Database, telemetry: Any, settings: HubSettings, order_id: str,
+               when: datetime | None = None, cache: DayCache | None = None, weights: Weights = Weights()) -> Planned:
+    """Plan the order from scratch over today's candidates and store it as its next version."""
+    when = when or utc_now()
+    record = await anyio.to_thread.run_sync(_order_record, database, order_id)
+    result, found = await _afresh(database, telemetry, settings, record.order, when, cache, weights)
+    return Planned(await anyio.to_thread.run_sync(_save, database, order_id, result, when, None, None), found)
+
+
+async def plan_unsaved(database: Database, telemetry: Any, settings: HubSettings, order: Order,
+                       when: datetime | None = None, cache: DayCache | None = None,
+                       weights: Weights = Weights()) -> tuple[dict, Candidates]:
+    """Plan an order that need not be stored (the CLI's what-if): the view `plan_view` would give,
+    with no version."""
+    result, found = await _afresh(database, telemetry, settings, order, when or utc_now(), cache, weights)
+    return unsaved_view(result), found
+
+
+def unsaved_view(result: Plan) -> dict:
+    """An engine plan in the shape `plan_view` gives a stored one."""
+    d = result.to_dict()
+    solve = d["solve"]
+    return {**d, "version": None, "current": False, "accepted": False, "status": solve["status"],
+            "objective": solve["objective"], "bound": solve["bound"], "gap": solve["gap"], "based_on": None,
+            "change": None, "created_at": None, "accepted_at": None}
 
 
 def _save(database: Database, order_id: str, result: Plan, now: datetime, based_on: int | None,
@@ -489,18 +520,18 @@ def _scaled(c: Candidate, share: float) -> Candidate:
 
 
 async def replan(database: Database, telemetry: Any, settings: HubSettings, order_id: str, change: Change,
-                 now: datetime | None = None, cache: DayCache | None = None, weights: Weights = Weights()) -> Planned:
+                 when: datetime | None = None, cache: DayCache | None = None, weights: Weights = Weights()) -> Planned:
     """Re-plan from the accepted (else current) plan after `change`, moving as few pieces as the
     engine can and never started ones; stored as the next version, based on that one."""
-    now = now or datetime.now(timezone.utc)
+    when = when or utc_now()
     record, base = await anyio.to_thread.run_sync(_base, database, order_id)
     previous = {a["workshop"]: a["pieces"] for a in base["assignments"]}
     _check_change(change, previous)
-    found = await candidates(database, telemetry, settings, record.order, now, cache, keep=previous,
+    found = await candidates(database, telemetry, settings, record.order, when, cache, keep=previous,
                              except_order=order_id)
     items = [_scaled(c, change.reduced[c.id]) if c.id in change.reduced else c for c in found.items]
     result = await anyio.to_thread.run_sync(lambda: replan_order(
-        record.order, items, previous, today=today_in_seoul(now), started=dict(change.started),
+        record.order, items, previous, today=today_in_seoul(when), started=dict(change.started),
         declined=change.declined, weights=weights, limits=limits_for(settings), names=names()))
-    view = await anyio.to_thread.run_sync(_save, database, order_id, result, now, base["version"], change.to_dict())
+    view = await anyio.to_thread.run_sync(_save, database, order_id, result, when, base["version"], change.to_dict())
     return Planned(view, dataclasses.replace(found, items=items))
