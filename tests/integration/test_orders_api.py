@@ -272,3 +272,22 @@ def test_the_plan_page_needs_a_login_and_shows_the_chosen_workshops(hub):
     assert browser.get("/orders/nope").status_code == 404
     front = browser.get("/")
     assert 'href="/orders"' in front.text  # the hub's page leads to the orders
+
+
+def test_an_order_that_cannot_be_met_is_explained_and_cannot_be_accepted(hub):
+    hub.post("/api/v1/orders", json=tee_order(id="tee-big", quantity=400000))
+    answer = hub.post("/api/v1/orders/tee-big/plan")
+    assert answer.status_code == 200, answer.text
+    plan = answer.json()
+    assert not plan["feasible"] and plan["assignments"] == [] and plan["pieces"] == 0
+    assert plan["reasons"] and all(r["ko"] and r["en"] for r in plan["reasons"])
+    assert any("the order needs 400,000" in r["en"] for r in plan["reasons"])
+    smaller = [a for a in plan["alternatives"] if a["kind"] == "smaller_quantity"]
+    assert smaller and 0 < smaller[0]["value"] < 400000
+    assert hub.get("/api/v1/orders/tee-big").json()["status"] == "infeasible"
+    refused = hub.post("/api/v1/orders/tee-big/accept")
+    assert refused.status_code == 409 and refused.json()["en"].startswith("this plan cannot meet the order")
+    assert hub.post("/api/v1/orders/tee-big/replan", json={"declined": ["x"]}).status_code == 409
+    # The alternative it offers is one that works.
+    hub.post("/api/v1/orders", json=tee_order(id="tee-fits", quantity=smaller[0]["value"]))
+    assert hub.post("/api/v1/orders/tee-fits/plan").json()["feasible"]
