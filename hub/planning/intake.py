@@ -153,7 +153,7 @@ def _sentence(error: Mapping[str, Any]) -> tuple[str, str]:
     if kind == "missing":
         return "꼭 필요한 항목입니다", "this field is required"
     if kind == "extra_forbidden":
-        return "주문에 없는 항목입니다 (철자를 확인하세요)", "not a field of an order (check the spelling)"
+        return "이런 항목은 없습니다 (철자를 확인하세요)", "no such field (check the spelling)"
     if kind in ("int_parsing", "int_type", "int_from_float"):
         return "정수여야 합니다 (예: 20000)", "must be a whole number, like 20000"
     if kind in ("float_parsing", "float_type", "finite_number"):

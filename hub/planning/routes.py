@@ -240,6 +240,15 @@ def _day_cache(request: Request, settings: HubSettings) -> DayCache:
     return cache
 
 
+def _solver(request: Request) -> anyio.CapacityLimiter:
+    """One solve at a time per hub process: CP-SAT takes the cores it is given, and two solves
+    side by side would each stop at the time limit with a worse plan. Others wait their turn."""
+    limiter = getattr(request.app.state, "planning_solver", None)
+    if limiter is None:
+        limiter = request.app.state.planning_solver = anyio.CapacityLimiter(1)
+    return limiter
+
+
 def _capacity_note(found: service.Candidates) -> dict:
     return {"candidates": len(found.items), "days": found.days, "telemetry": found.telemetry,
             "calibrated": found.telemetry_reason is None, "reason": found.telemetry_reason}
@@ -301,7 +310,7 @@ async def plan(request: Request, db: Db, settings: Settings, order_id: str):
     with the reasons and the nearest feasible alternatives."""
     try:
         planned = await service.plan(db, _telemetry(request), settings, order_id,
-                                     cache=_day_cache(request, settings))
+                                     cache=_day_cache(request, settings), solver=_solver(request))
     except service.NotFound:
         return _not_found(order_id)
     except IntegrityError:
@@ -343,7 +352,7 @@ async def replan(request: Request, db: Db, settings: Settings, rejections: Rejec
     Accept it to book it in place of the earlier one."""
     try:
         planned = await service.replan(db, _telemetry(request), settings, order_id, change.to_change(),
-                                       cache=_day_cache(request, settings))
+                                       cache=_day_cache(request, settings), solver=_solver(request))
     except service.NotFound:
         return _not_found(order_id)
     except service.ChangeRefused as e:

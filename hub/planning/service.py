@@ -443,19 +443,23 @@ def utc_now() -> datetime:
 
 
 async def _afresh(database: Database, telemetry: Any, settings: HubSettings, order: Order, when: datetime,
-                  cache: DayCache | None, weights: Weights) -> tuple[Plan, Candidates]:
+                  cache: DayCache | None, weights: Weights, solver: anyio.CapacityLimiter | None
+                  ) -> tuple[Plan, Candidates]:
     found = await candidates(database, telemetry, settings, order, when, cache, except_order=order.id)
     result = await anyio.to_thread.run_sync(lambda: plan_order(
-        order, found.items, today=today_in_seoul(when), weights=weights, limits=limits_for(settings), names=names()))
+        order, found.items, today=today_in_seoul(when), weights=weights, limits=limits_for(settings), names=names()),
+        limiter=solver)
     return result, found
 
 
 async def plan(database: Database, telemetry: Any, settings: HubSettings, order_id: str,
-               when: datetime | None = None, cache: DayCache | None = None, weights: Weights = Weights()) -> Planned:
-    """Plan the order from scratch over today's candidates and store it as its next version."""
+               when: datetime | None = None, cache: DayCache | None = None, weights: Weights = Weights(),
+               solver: anyio.CapacityLimiter | None = None) -> Planned:
+    """Plan the order from scratch over today's candidates and store it as its next version.
+    `solver` bounds how many solves run at once (the solver takes every core it is given)."""
     when = when or utc_now()
     record = await anyio.to_thread.run_sync(_order_record, database, order_id)
-    result, found = await _afresh(database, telemetry, settings, record.order, when, cache, weights)
+    result, found = await _afresh(database, telemetry, settings, record.order, when, cache, weights, solver)
     return Planned(await anyio.to_thread.run_sync(_save, database, order_id, result, when, None, None), found)
 
 
@@ -464,7 +468,7 @@ async def plan_unsaved(database: Database, telemetry: Any, settings: HubSettings
                        weights: Weights = Weights()) -> tuple[dict, Candidates]:
     """Plan an order that need not be stored (the CLI's what-if): the view `plan_view` would give,
     with no version."""
-    result, found = await _afresh(database, telemetry, settings, order, when or utc_now(), cache, weights)
+    result, found = await _afresh(database, telemetry, settings, order, when or utc_now(), cache, weights, None)
     return unsaved_view(result), found
 
 
@@ -520,7 +524,8 @@ def _scaled(c: Candidate, share: float) -> Candidate:
 
 
 async def replan(database: Database, telemetry: Any, settings: HubSettings, order_id: str, change: Change,
-                 when: datetime | None = None, cache: DayCache | None = None, weights: Weights = Weights()) -> Planned:
+                 when: datetime | None = None, cache: DayCache | None = None, weights: Weights = Weights(),
+                 solver: anyio.CapacityLimiter | None = None) -> Planned:
     """Re-plan from the accepted (else current) plan after `change`, moving as few pieces as the
     engine can and never started ones; stored as the next version, based on that one."""
     when = when or utc_now()
@@ -532,6 +537,6 @@ async def replan(database: Database, telemetry: Any, settings: HubSettings, orde
     items = [_scaled(c, change.reduced[c.id]) if c.id in change.reduced else c for c in found.items]
     result = await anyio.to_thread.run_sync(lambda: replan_order(
         record.order, items, previous, today=today_in_seoul(when), started=dict(change.started),
-        declined=change.declined, weights=weights, limits=limits_for(settings), names=names()))
+        declined=change.declined, weights=weights, limits=limits_for(settings), names=names()), limiter=solver)
     view = await anyio.to_thread.run_sync(_save, database, order_id, result, when, base["version"], change.to_dict())
     return Planned(view, dataclasses.replace(found, items=items))

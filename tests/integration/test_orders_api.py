@@ -7,6 +7,7 @@ planning from scratch, and replaces what the accepted plan booked."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import defaultdict
 from datetime import datetime, timezone
 
@@ -242,7 +243,8 @@ def fuzz_hub(tmp_path_factory):
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=orders_ish)
 def test_fuzz_orders_never_break_the_api(fuzz_hub, body):
-    answer = fuzz_hub.post("/api/v1/orders", json=body)
+    # Python's encoder writes NaN and Infinity as a client's might; the hub must refuse them politely.
+    answer = fuzz_hub.post("/api/v1/orders", content=json.dumps(body), headers={"Content-Type": "application/json"})
     assert answer.status_code in (201, 409, 422), answer.text
     if answer.status_code == 422:
         problems = answer.json()["problems"]
@@ -291,3 +293,48 @@ def test_an_order_that_cannot_be_met_is_explained_and_cannot_be_accepted(hub):
     # The alternative it offers is one that works.
     hub.post("/api/v1/orders", json=tee_order(id="tee-fits", quantity=smaller[0]["value"]))
     assert hub.post("/api/v1/orders/tee-fits/plan").json()["feasible"]
+
+
+@pytest.fixture(scope="module")
+def fuzz_plan(fuzz_hub) -> dict:
+    """An accepted plan on the fuzz hub, to re-plan."""
+    assert fuzz_hub.post("/api/v1/orders", json=tee_order(id="fuzz-tee")).status_code == 201
+    assert fuzz_hub.post("/api/v1/orders/fuzz-tee/plan").json()["feasible"]
+    return fuzz_hub.post("/api/v1/orders/fuzz-tee/accept").json()
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_fuzz_replan_changes_never_break_it_and_started_pieces_stay(fuzz_hub, fuzz_plan, data):
+    given_to = {a["workshop"]: a["pieces"] for a in fuzz_plan["assignments"]}
+    # Mostly changes that fit the plan (so most re-plan), now and then anything at all.
+    ours = st.sampled_from(sorted(given_to))
+    fitting = st.fixed_dictionaries(
+        {"declined": st.lists(ours, max_size=2),
+         "started": st.dictionaries(ours, st.integers(0, 500), min_size=1, max_size=3)},
+        optional={"reduced": st.dictionaries(ours, st.floats(0, 1), max_size=2), "note": st.text(max_size=100)})
+    anything = st.fixed_dictionaries({}, optional={
+        "declined": st.lists(st.one_of(ours, st.text(max_size=20)), max_size=3),
+        "reduced": st.dictionaries(st.one_of(ours, st.text(max_size=5)),
+                                   st.one_of(st.floats(-1, 2), st.text(max_size=3)), max_size=3),
+        "started": st.dictionaries(st.one_of(ours, st.text(max_size=5)), st.integers(-10, 6000), max_size=3),
+        "note": st.text(max_size=600),
+        "extra": st.just(1)})
+    body = data.draw(st.one_of(fitting, fitting, anything))
+    answer = fuzz_hub.post("/api/v1/orders/fuzz-tee/replan", json=body)
+    assert answer.status_code in (200, 409, 422), answer.text
+    if answer.status_code == 422:
+        problems = answer.json()["problems"]
+        assert problems and all(p["field"] and p["ko"] and p["en"] for p in problems)
+    elif answer.status_code == 200:
+        plan = answer.json()
+        assert plan["based_on"] == fuzz_plan["version"]
+        now = {a["workshop"]: a for a in plan["assignments"]}
+        started = body.get("started", {})
+        for w, n in started.items():
+            assert n == 0 or (now[w]["pieces"] >= n and now[w]["started"] >= n), (w, n, now.get(w))
+        if plan["feasible"]:
+            assert sum(a["pieces"] for a in now.values()) == 20000
+            for w in body.get("declined", []):
+                whole = -(-started.get(w, 0) // 50) * 50  # a started bundle stays whole
+                assert (now[w]["pieces"] if w in now else 0) == whole, (w, now.get(w))
