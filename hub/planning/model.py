@@ -317,7 +317,8 @@ class Weights:
 
     def late_chance(self, c: Candidate) -> float:
         n = max(0, c.orders_delivered)
-        rate = (min(1.0, max(0.0, c.on_time_rate)) * n + self.on_time_prior * self.prior_orders) / (n + self.prior_orders)
+        rate = min(1.0, max(0.0, c.on_time_rate))
+        rate = (rate * n + self.on_time_prior * self.prior_orders) / (n + self.prior_orders)
         return 1.0 - rate
 
 
