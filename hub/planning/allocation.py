@@ -692,8 +692,10 @@ def alternatives_for(f: Field, candidates: Sequence[Candidate], today: date, wei
                     lo = mid + 1
             due = date.fromordinal(lo)
             ko, en = explain.md(due)
-            out.append(Alternative("later_due", due.isoformat(), f"납기를 {ko}로 미루면 가능 ({(due - order.due).days}일 뒤)",
-                                   f"feasible with the due date moved to {en} ({(due - order.due).days} days later)"))
+            days = (due - order.due).days
+            out.append(Alternative("later_due", due.isoformat(), f"납기를 {ko}(으)로 {days}일 미루면 가능",
+                                   f"feasible with the due date moved to {en} ({days} day{'' if days == 1 else 's'} "
+                                   f"later)"))
         else:
             ko, en = explain.md(horizon)
             out.append(Alternative("later_due", None, f"여유 능력을 아는 {ko}까지 미뤄도 불가능",
@@ -733,6 +735,6 @@ def alternatives_for(f: Field, candidates: Sequence[Candidate], today: date, wei
                     lo = mid + 1
             price = math.ceil(asks[lo])
             ko, en = explain.won(price)
-            out.append(Alternative("higher_price", price, f"단가를 한 벌 {ko}로 올리면 가능",
+            out.append(Alternative("higher_price", price, f"단가를 한 벌 {ko}으로 올리면 가능",
                                    f"feasible at a price of {en} a piece"))
     return out
