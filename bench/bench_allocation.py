@@ -67,7 +67,8 @@ def main() -> None:
         t = time.perf_counter()
         sams = [workshop_spare(profile_from_registry(w), [], None, [], NOW) for w in net.workshops]
         cands = candidates_from_capacity(sams, net.workshops)
-        print(f"\n=== {n:,} workshops (seed {args.seed}); spare capacity for 14 days in {time.perf_counter() - t:.2f} s")
+        took = time.perf_counter() - t
+        print(f"\n=== {n:,} workshops (seed {args.seed}); spare capacity for 14 days in {took:.2f} s")
         for key in args.orders:
             order = ORDERS[key]
             t = time.perf_counter()
@@ -89,14 +90,16 @@ def main() -> None:
                 print(f"  {name:8} : cost {c.total:13,.0f} KRW (sewing {c.sewing:,.0f}, fixed {c.fixed:,.0f}, "
                       f"transport {c.transport:,.0f}, late risk {c.late_risk:,.0f}, split {c.split:,.0f})  "
                       f"{p.cost.total / order.quantity:,.0f} KRW/piece  workshops {len(p.assignments)}  "
-                      f"expected late pieces {p.expected_late_pieces:,.0f} ({p.expected_late_pieces / order.quantity:.2%})")
+                      f"expected late pieces {p.expected_late_pieces:,.0f} "
+                      f"({p.expected_late_pieces / order.quantity:.2%})")
             print(f"  greedy / engine: cost x{phone.cost.total / plan.cost.total:.3f} "
                   f"(saves {phone.cost.total - plan.cost.total:,.0f} KRW), "
                   f"lateness x{phone.expected_late_pieces / plan.expected_late_pieces:.2f}")
             shuffled = list(cands)
             random.Random(1).shuffle(shuffled)
             again = plan_order(order, shuffled, today=TODAY, names=NAMES)
-            print(f"  same plan with the candidates shuffled: {again.pieces_by_workshop() == plan.pieces_by_workshop()}")
+            same = again.pieces_by_workshop() == plan.pieces_by_workshop()
+            print(f"  same plan with the candidates shuffled: {same}")
             previous = plan.pieces_by_workshop()
             gone = max(previous, key=lambda w: (previous[w], w))
             t = time.perf_counter()

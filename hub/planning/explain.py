@@ -219,8 +219,9 @@ def shortfall(field, names: Optional[Names]) -> tuple[Reason, ...]:
         said = together
         out.append(Reason("capacity", f"{f_ko} 공장 {len(able):,}곳이 한 벌의 모든 공정을 같은 날 같은 공장에서 하면 "
                           f"{last_ko}까지 {together:,}벌 가능, 주문은 {need:,}벌",
-                          f"with every operation of a piece in one workshop on one day, the {_n(len(able), 'workshop')} "
-                          f"that sew {f_en} can sew {together:,} pieces by {last_en}; the order needs {need:,}",
+                          f"with every operation of a piece in one workshop on one day, the "
+                          f"{_n(len(able), 'workshop')} that sew {f_en} can sew {together:,} pieces by {last_en}; "
+                          f"the order needs {need:,}",
                           figures))
     if lots < said:
         said = lots
@@ -230,8 +231,8 @@ def shortfall(field, names: Optional[Names]) -> tuple[Reason, ...]:
         idle_en = f"; {idle:,} have no spare on a machine type the order needs" if idle else ""
         out.append(Reason("lot", f"최소 물량을 채울 수 있는 공장 {len(kept):,}곳이 {last_ko}까지 {lots:,}벌 가능 "
                           f"(최소 물량에 못 미치는 {short:,}곳{idle_ko} 제외), 주문은 {need:,}벌",
-                          f"the {_n(len(kept), 'workshop')} that can reach their minimum lot can sew {lots:,} pieces by "
-                          f"{last_en} ({short:,} cannot reach theirs{idle_en}); the order needs {need:,}",
+                          f"the {_n(len(kept), 'workshop')} that can reach their minimum lot can sew {lots:,} pieces "
+                          f"by {last_en} ({short:,} cannot reach theirs{idle_en}); the order needs {need:,}",
                           {"workshops": len(kept), "pieces": lots, "below_lot": short, "no_machine": idle,
                            "needed": need}))
     if len(kept) > k and top < said:
