@@ -53,7 +53,6 @@ from hub.planning.model import (
     Cost,
     DayPieces,
     InvalidOrder,
-    LeftOut,
     Alternative,
     Names,
     Order,
@@ -373,6 +372,18 @@ def assemble(f: Field, n: Sequence[int], solve: Solve, weights: Weights, names: 
 
 
 # ============================================================================ the model, for the solver core
+def _bundles_var(m: cp_model.CpModel, p: Prepared, i: int):
+    """A workshop's bundles, 0 or lot..cap, and whether it is engaged (both ways, so the LP
+    relaxation charges its fixed cost in proportion to the bundles)."""
+    if p.cap < p.lot:
+        return m.new_constant(0), 0
+    n = m.new_int_var_from_domain(cp_model.Domain.from_intervals([[0, 0], [p.lot, p.cap]]), f"n{i}")
+    y = m.new_bool_var(f"y{i}")
+    m.add(n >= p.lot * y)
+    m.add(n <= p.cap * y)
+    return n, y
+
+
 class AllocationModel:
     """The order as a problem for the solver core (`hub.planning.cpsat`'s LnsProblem): a solution
     is the bundles of each kept workshop (a tuple aligned with `kept`); a neighbourhood frees a
@@ -427,22 +438,20 @@ class AllocationModel:
             p = self.kept[i]
             if p.started:
                 n = m.new_int_var(p.started, max(p.started, p.cap), f"n{i}")
+                y = None  # in, whatever happens
                 engaged.append(1)
                 cost_terms.append(p.unit_b * n + p.fixed_i)
             else:
-                n = m.new_int_var_from_domain(cp_model.Domain.from_intervals([[0, 0], [p.lot, p.cap]]), f"n{i}")
-                y = m.new_bool_var(f"y{i}")
-                m.add(n >= p.lot * y)
-                m.add(n <= p.cap * y)
+                n, y = _bundles_var(m, p, i)
                 engaged.append(y)
                 cost_terms.append(p.unit_b * n + p.fixed_i * y)
-                if incumbent is not None:
+                if incumbent is not None and not isinstance(y, int):
                     m.add_hint(y, 1 if incumbent[i] else 0)
             if p.previous:
                 gone = m.new_int_var(0, p.previous, f"moved{i}")
                 m.add(gone >= p.previous - n)
                 moved_terms.append(gone)
-            if incumbent is not None:
+            if incumbent is not None and not isinstance(y, int):  # a constant takes no hint
                 m.add_hint(n, incumbent[i])
             n_var[i] = n
         held = sum(incumbent[i] for i in fixed) if fixed else 0
@@ -583,7 +592,11 @@ def replan_order(order: Order, candidates: Iterable[Candidate], previous: Mappin
     half = replace(limits, time_limit_s=limits.time_limit_s / 2, work=None if limits.work is None else limits.work / 2)
     start = greedy_fill(f.kept, order.bundles, order.max_workshops, lambda p: (-p.previous, cheapest_first_key(p)))
     fewest = AllocationModel(f.kept, order.bundles, order.max_workshops, objective="moved")
-    first = optimise(fewest, half, start=start, started=t0)
+    # What must move whatever the plan: work beyond what its workshop may now hold. When the
+    # greedy start moves no more, the first stage is proven at once.
+    must = sum(max(0, p.previous - (max(p.started, p.cap) if p.started else p.cap if p.cap >= p.lot else 0))
+               for p in f.kept)
+    first = optimise(fewest, half, start=start, bound=must, started=t0)
     if first.solution is None:
         return _not_met(f, Solve("cp-sat", first.status, seconds=round(first.seconds, 4), stopped_by=first.stopped_by),
                         names, candidates, today, weights, limits)
@@ -646,10 +659,7 @@ def _most_bundles(f: Field, limits: Limits) -> int:
     ns = []
     ys = []
     for i, p in enumerate(f.kept):
-        n = m.new_int_var_from_domain(cp_model.Domain.from_intervals([[0, 0], [p.lot, p.cap]]), f"n{i}")
-        y = m.new_bool_var(f"y{i}")
-        m.add(n >= p.lot * y)
-        m.add(n <= p.cap * y)
+        n, y = _bundles_var(m, p, i)
         ns.append(n)
         ys.append(y)
     m.add(sum(ns) <= b)
@@ -682,8 +692,10 @@ def alternatives_for(f: Field, candidates: Sequence[Candidate], today: date, wei
                     lo = mid + 1
             due = date.fromordinal(lo)
             ko, en = explain.md(due)
-            out.append(Alternative("later_due", due.isoformat(), f"납기를 {ko}로 미루면 가능 ({(due - order.due).days}일 뒤)",
-                                   f"feasible with the due date moved to {en} ({(due - order.due).days} days later)"))
+            days = (due - order.due).days
+            out.append(Alternative("later_due", due.isoformat(), f"납기를 {ko}(으)로 {days}일 미루면 가능",
+                                   f"feasible with the due date moved to {en} ({days} day{'' if days == 1 else 's'} "
+                                   f"later)"))
         else:
             ko, en = explain.md(horizon)
             out.append(Alternative("later_due", None, f"여유 능력을 아는 {ko}까지 미뤄도 불가능",
@@ -694,9 +706,10 @@ def alternatives_for(f: Field, candidates: Sequence[Candidate], today: date, wei
         ko, en = explain.md(order.due)
         out.append(Alternative("smaller_quantity", most, f"납기 {ko}까지 최대 {most:,}벌 가능",
                                f"at most {most:,} pieces can be sewn for the due date {en}"))
-    # More workshops, when the limit binds.
-    caps = sorted((p.cap for p in f.kept), reverse=True)
-    if f.kept and sum(caps[:order.max_workshops]) < order.bundles <= sum(caps):
+    # More workshops, when the limit binds (over every workshop that can take its lot: which ones
+    # dominance dropped depends on the limit).
+    caps = sorted((p.cap for p in f.kept + [p for code, p in f.dropped.values() if code == "dominated"]), reverse=True)
+    if caps and sum(caps[:order.max_workshops]) < order.bundles <= sum(caps):
         k = order.max_workshops
         while k < len(caps) and sum(caps[:k]) < order.bundles:
             k += 1
@@ -722,6 +735,6 @@ def alternatives_for(f: Field, candidates: Sequence[Candidate], today: date, wei
                     lo = mid + 1
             price = math.ceil(asks[lo])
             ko, en = explain.won(price)
-            out.append(Alternative("higher_price", price, f"단가를 한 벌 {ko}로 올리면 가능",
+            out.append(Alternative("higher_price", price, f"단가를 한 벌 {ko}으로 올리면 가능",
                                    f"feasible at a price of {en} a piece"))
     return out

@@ -38,6 +38,10 @@ def md(d: date) -> tuple[str, str]:
     return f"{d.month}/{d.day}", f"{d:%m-%d}"
 
 
+def _n(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
 def _ordinal(n: int) -> str:
     return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
 
@@ -92,7 +96,7 @@ def chosen(field, rows: Sequence[Assignment], names: Optional[Names]) -> tuple[A
                               f"has the {t_en} capacity: {p.capacity:,} pieces by {last_en} "
                               f"(the {_ordinal(big)} most of {len(able)})", figures))
         else:
-            why.append(Reason("capacity", f"{last_ko}까지 {p.capacity:,}벌 가능 ({t_ko}이 한계)",
+            why.append(Reason("capacity", f"{last_ko}까지 {p.capacity:,}벌 가능 ({t_ko} 여유가 한계)",
                               f"can sew {p.capacity:,} pieces by {last_en} (its {t_en} capacity limits it)",
                               figures))
         out.append(replace(a, reasons=tuple(why)))
@@ -138,7 +142,8 @@ def left_out(field, rows: Sequence[Assignment], k: int, names: Optional[Names],
             if len(rows) >= k:
                 why.append(Reason("workshop_limit", f"공장 수 한도 {k}곳을 이미 채움 (가장 비싼 선택 공장 한 벌 {d_ko})",
                                   f"the plan already uses the {k} workshops allowed (the dearest chosen costs "
-                                  f"{d_en} a piece)", {**figures, "max_workshops": k, "dearest_chosen_krw": round(d_pp, 1)}))
+                                  f"{d_en} a piece)",
+                                  {**figures, "max_workshops": k, "dearest_chosen_krw": round(d_pp, 1)}))
             if p.full_use_pp > d_pp and p.full_use_pp - p.risk_pp <= d_pp:
                 why.append(Reason("late_risk", f"납기 준수 {p.c.on_time_rate:.0%} (주문 {p.c.orders_delivered}건): "
                                   f"지연 위험이 한 벌 {p.risk_pp:,.0f}원으로 싼 값보다 큼",
@@ -188,46 +193,55 @@ def shortfall(field, names: Optional[Names]) -> tuple[Reason, ...]:
     if funnel.get("price"):
         o_ko, o_en = won(order.price_per_piece_krw)
         out.append(Reason("price", f"{f_ko} 공장 중 {funnel['price']:,}곳은 단가 {o_ko}보다 비싸서 제외",
-                          f"{funnel['price']:,} workshops that sew {f_en} ask more than {o_en} a piece and are left out",
+                          f"{funnel['price']:,} of the workshops that sew {f_en} "
+                          f"{'asks' if funnel['price'] == 1 else 'ask'} more than {o_en} a piece: left out",
                           {"left_out": funnel["price"], "pays_krw": order.price_per_piece_krw}))
     able = field.eligible
-    # Each machine type alone, summed over the workshops: the type that runs out first.
+    kept = field.kept + [p for code, p in field.dropped.values() if code == "dominated"]
+    # A funnel of shortfalls, each said only when it cuts deeper than the one before: each machine
+    # type alone (the one that runs out first), every operation of a piece in one workshop and
+    # day, only the workshops that can reach their lot, only the `k` largest of those.
     alone = {t: int(sum(p.type_pieces.get(t, 0.0) for p in able) + 1e-9) for t, m in order.sam_minutes.items() if m > 0}
     together = sum(p.capacity for p in able)
+    lots = sum(min(p.cap, order.bundles) for p in kept) * b
+    top = sum(sorted((min(p.cap, order.bundles) for p in kept), reverse=True)[:k]) * b
     figures = {"by_machine_type": alone, "together": together, "needed": need,
                "first_day": field.first.isoformat(), "last_day": field.last.isoformat(), "workshops": len(able)}
-    if alone:
-        t = min(alone, key=lambda t: (alone[t], t))
+    said = need
+    t = min(alone, key=lambda t: (alone[t], t)) if alone else None
+    if t is not None and alone[t] < said:
         t_ko, t_en = label(names, t)
-        if alone[t] < need:
-            out.append(Reason("capacity", f"{last_ko}까지 {t_ko} 여유는 {alone[t]:,}벌분인데 주문은 {need:,}벌",
-                              f"spare {t_en} capacity from {first_en} to {last_en} is {alone[t]:,} pieces; "
-                              f"the order needs {need:,}", {**figures, "machine_type": t}))
-            return tuple(out)
-    if together < need:
-        out.append(Reason("capacity", f"{f_ko} 공장 {len(able):,}곳이 공정을 하루 안에 모두 거쳐 {last_ko}까지 "
-                          f"{together:,}벌 가능한데 주문은 {need:,}벌",
-                          f"the {len(able):,} workshops that sew {f_en}, each piece through every operation in one "
-                          f"workshop and day, can sew {together:,} pieces by {last_en}; the order needs {need:,}",
+        said = alone[t]
+        out.append(Reason("capacity", f"{first_ko}부터 {last_ko}까지 {t_ko} 여유는 {alone[t]:,}벌분인데 주문은 {need:,}벌",
+                          f"spare {t_en} capacity from {first_en} to {last_en} is {alone[t]:,} pieces; "
+                          f"the order needs {need:,}", {**figures, "machine_type": t}))
+    if together < said:
+        said = together
+        out.append(Reason("capacity", f"{f_ko} 공장 {len(able):,}곳이 한 벌의 모든 공정을 같은 날 같은 공장에서 하면 "
+                          f"{last_ko}까지 {together:,}벌 가능, 주문은 {need:,}벌",
+                          f"with every operation of a piece in one workshop on one day, the "
+                          f"{_n(len(able), 'workshop')} that sew {f_en} can sew {together:,} pieces by {last_en}; "
+                          f"the order needs {need:,}",
                           figures))
-        return tuple(out)
-    kept = field.kept + [p for code, p in field.dropped.values() if code == "dominated"]
-    lots = sum(min(p.cap, order.bundles) * b for p in kept)
-    if lots < need:
-        short = [p for code, p in field.dropped.values() if code == "lot"]
+    if lots < said:
+        said = lots
+        short = sum(1 for code, _ in field.dropped.values() if code == "lot")
+        idle = sum(1 for code, _ in field.dropped.values() if code == "machines")
+        idle_ko = f", 필요한 재봉틀 여유가 없는 {idle:,}곳 제외" if idle else ""
+        idle_en = f"; {idle:,} have no spare on a machine type the order needs" if idle else ""
         out.append(Reason("lot", f"최소 물량을 채울 수 있는 공장 {len(kept):,}곳이 {last_ko}까지 {lots:,}벌 가능 "
-                          f"(최소 물량에 못 미치는 {len(short):,}곳 제외)한데 주문은 {need:,}벌",
-                          f"the {len(kept):,} workshops that can reach their minimum lot can sew {lots:,} pieces by "
-                          f"{last_en} ({len(short):,} cannot reach theirs); the order needs {need:,}",
-                          {"workshops": len(kept), "pieces": lots, "below_lot": len(short), "needed": need}))
-        return tuple(out)
-    top = sorted((min(p.cap, order.bundles) for p in kept), reverse=True)[:k]
-    if sum(top) * b < need:
-        out.append(Reason("workshop_limit", f"가장 여유 있는 {k}곳이 {last_ko}까지 {sum(top) * b:,}벌 가능한데 "
-                          f"주문은 {need:,}벌 (최대 {k}곳)",
-                          f"the {k} workshops with the most capacity can sew {sum(top) * b:,} pieces by {last_en}; "
-                          f"the order needs {need:,} (at most {k} workshops)",
-                          {"max_workshops": k, "pieces": sum(top) * b, "needed": need}))
+                          f"(최소 물량에 못 미치는 {short:,}곳{idle_ko} 제외), 주문은 {need:,}벌",
+                          f"the {_n(len(kept), 'workshop')} that can reach their minimum lot can sew {lots:,} pieces "
+                          f"by {last_en} ({short:,} cannot reach theirs{idle_en}); the order needs {need:,}",
+                          {"workshops": len(kept), "pieces": lots, "below_lot": short, "no_machine": idle,
+                           "needed": need}))
+    if len(kept) > k and top < said:
+        said = top
+        out.append(Reason("workshop_limit", f"가장 여유 있는 {k}곳이 {last_ko}까지 {top:,}벌 가능, 주문은 {need:,}벌 "
+                          f"(최대 {k}곳)",
+                          f"the {_n(k, 'workshop')} with the most capacity can sew {top:,} pieces by {last_en}; the "
+                          f"order needs {need:,} (at most {k})", {"max_workshops": k, "pieces": top, "needed": need}))
+    if said < need:
         return tuple(out)
     smallest = min((p.lot for p in kept), default=0) * b
     if smallest > need:

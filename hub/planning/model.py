@@ -308,6 +308,18 @@ class Weights:
     prior_orders: float = 5.0
     split_penalty_krw: float = 40_000.0
 
+    def __post_init__(self) -> None:
+        money = (self.krw_per_km, self.late_cost_fallback_krw, self.split_penalty_krw, self.prior_orders,
+                 *(() if self.late_cost_per_piece_krw is None else (self.late_cost_per_piece_krw,)))
+        if not all(_finite(x) and x >= 0 for x in money):
+            raise ValueError("cost weights must be numbers of at least 0")
+        if not (_finite(self.road_factor) and self.road_factor >= 1):
+            raise ValueError("the road factor must be at least 1")
+        if not (_int(self.pieces_per_trip) and self.pieces_per_trip >= 1):
+            raise ValueError("pieces per trip must be a whole number of at least 1")
+        if not (_finite(self.on_time_prior) and 0 <= self.on_time_prior <= 1):
+            raise ValueError("the on-time prior must be between 0 and 1")
+
     def late_cost(self, order: Order) -> float:
         if self.late_cost_per_piece_krw is not None:
             return self.late_cost_per_piece_krw
@@ -317,7 +329,8 @@ class Weights:
 
     def late_chance(self, c: Candidate) -> float:
         n = max(0, c.orders_delivered)
-        rate = (min(1.0, max(0.0, c.on_time_rate)) * n + self.on_time_prior * self.prior_orders) / (n + self.prior_orders)
+        rate = min(1.0, max(0.0, c.on_time_rate))
+        rate = (rate * n + self.on_time_prior * self.prior_orders) / (n + self.prior_orders)
         return 1.0 - rate
 
 
