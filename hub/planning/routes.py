@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from typing import Annotated, Any, Literal, Optional
 
 import anyio
-from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
@@ -33,7 +33,7 @@ from sqlalchemy.exc import IntegrityError
 
 from hub.capacity.service import DayCache
 from hub.core.db import Database
-from hub.core.dependencies import get_database, get_rejections, get_settings, require_api_token
+from hub.core.dependencies import get_database, get_guard, get_rejections, get_settings, require_api_token
 from hub.core.rejections import Rejections
 from hub.core.settings import HubSettings
 from hub.planning import service
@@ -200,6 +200,13 @@ class PlainErrors(APIRoute):
             try:
                 return await handler(request)
             except RequestValidationError as e:
+                # A body that is not even JSON fails before the token is checked: check it now, so
+                # nobody without a token learns anything, nor adds to the count of bad orders.
+                try:
+                    require_api_token(request, get_settings(request), get_rejections(request), get_guard(request))
+                except HTTPException as refused:
+                    return JSONResponse({"detail": refused.detail}, status_code=refused.status_code,
+                                        headers=refused.headers)
                 errors = list(e.errors())
                 problems = _change_problems(errors) if change else problems_from_errors(errors)
                 get_rejections(request).add("orders", "invalid_change" if change else "invalid_order",

@@ -61,6 +61,8 @@ def test_orders_round_trip_and_every_route_needs_the_token(hub):
                                ("GET", "/openapi.json", None)]:
         assert anonymous.request(method, path, json=body).status_code == 401, path
     assert anonymous.request("GET", "/api/v1/orders", headers=wrong).status_code == 401
+    for path in ("/api/v1/orders", "/api/v1/orders/ss27-tee-0001/replan"):  # not even JSON: still the token first
+        assert anonymous.post(path, content=b"{nope", headers={"Content-Type": "application/json"}).status_code == 401
     assert hub.get("/api/v1/orders").json()["total"] == 2  # nothing was made without the token
     paths = hub.get("/openapi.json").json()["paths"]
     assert {"/api/v1/orders", "/api/v1/orders/{order_id}/plan", "/api/v1/orders/{order_id}/replan",
