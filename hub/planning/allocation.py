@@ -160,6 +160,8 @@ class Field:
     dropped: dict[str, tuple[str, Prepared | None]] = field(default_factory=dict)  # id -> (filter, prepared)
     funnel: dict[str, int] = field(default_factory=dict)
     eligible: list[Prepared] = field(default_factory=list)  # family and price ceiling passed
+    previous: dict[str, int] = field(default_factory=dict)  # a re-plan's previous pieces per workshop
+    declined: frozenset[str] = frozenset()
 
 
 def screen(order: Order, candidates: Iterable[Candidate], today: date, weights: Weights,
@@ -172,8 +174,9 @@ def screen(order: Order, candidates: Iterable[Candidate], today: date, weights: 
     days = sewing_days(first, last) if last >= first else []
     b = order.bundle_size
     bundles = order.bundles
-    out = Field(order, first, last, [])
-    funnel = {"considered": 0, "family": 0, "price": 0, "machines": 0, "lot": 0, "dominated": 0}
+    out = Field(order, first, last, [], previous={w: q for w, q in previous.items() if q > 0},
+                declined=frozenset(declined))
+    funnel = {"considered": 0, "declined": 0, "family": 0, "price": 0, "machines": 0, "lot": 0, "dominated": 0}
     seen: set[str] = set()
     for c in sorted(candidates, key=lambda c: c.id):
         if c.id in seen:
@@ -182,6 +185,10 @@ def screen(order: Order, candidates: Iterable[Candidate], today: date, weights: 
         funnel["considered"] += 1
         s_b = -(-max(0, started.get(c.id, 0)) // b)  # a started bundle stays whole
         kept_before = s_b > 0 or previous.get(c.id, 0) > 0
+        if c.id in declined and not kept_before:
+            funnel["declined"] += 1
+            out.dropped[c.id] = ("declined", None)
+            continue
         if order.family not in c.families and not kept_before:
             funnel["family"] += 1
             out.dropped[c.id] = ("family", None)

@@ -63,6 +63,24 @@ def chosen(field, rows: Sequence[Assignment], names: Optional[Names]) -> tuple[A
         if a.started:
             why.append(Reason("started", f"이미 시작한 {a.started:,}벌은 그대로 둡니다",
                               f"keeps the {a.started:,} pieces it has started", {"started": a.started}))
+        before = field.previous.get(a.workshop, 0)
+        if field.previous and before:
+            if a.pieces >= before:
+                more_ko = f", {a.pieces - before:,}벌 추가" if a.pieces > before else ""
+                more_en = f" and takes {a.pieces - before:,} more" if a.pieces > before else ""
+                why.append(Reason("kept", f"전에 맡은 {before:,}벌 유지{more_ko}", f"keeps its {before:,} pieces{more_en}",
+                                  {"previous": before, "pieces": a.pieces}))
+            else:
+                cause_ko, cause_en = (("거절", "declined") if a.workshop in field.declined
+                                      else ("여유 부족", "not enough spare capacity now"))
+                why.append(Reason("kept", f"전에 맡은 {before:,}벌 중 {a.pieces:,}벌 유지 ({before - a.pieces:,}벌 이동: "
+                                  f"{cause_ko})",
+                                  f"keeps {a.pieces:,} of its {before:,} pieces ({before - a.pieces:,} moved: "
+                                  f"{cause_en})",
+                                  {"previous": before, "pieces": a.pieces}))
+        elif field.previous:
+            why.append(Reason("added", f"이번 재계획에 새로 참여: {a.pieces:,}벌", f"new in this re-plan: {a.pieces:,} pieces",
+                              {"previous": 0, "pieces": a.pieces}))
         rank = 1 + sum(1 for u in unit_rank if u < p.unit_pp - 1e-9)
         pp_ko, pp_en = won(p.unit_pp)
         parts_ko = f"봉제 {p.sewing_pp:,.0f}, 운송 {p.transport_pp:,.0f}, 지연 위험 {p.risk_pp:,.0f}"
@@ -112,10 +130,13 @@ def left_out(field, rows: Sequence[Assignment], k: int, names: Optional[Names],
     pool = [p for p in field.eligible if p.c.id not in taken and p.capacity > 0]
     pool += [p for code, p in field.dropped.values() if code == "price" and p is not None and p.capacity > 0]
     pool.sort(key=lambda p: (p.full_use_pp, p.c.id))
+    # A re-plan names every workshop that lost all its work, then the strongest others.
+    gone = [p for p in field.eligible if p.c.id in field.previous and p.c.id not in taken]
+    pool = gone + [p for p in pool if p.c.id not in field.previous][:limit]
     dearest = max(rows, key=lambda a: (a.per_piece_krw, a.workshop)) if rows else None
     last_ko, last_en = md(field.last)
     out = []
-    for p in pool[:limit]:
+    for p in pool:
         code = field.dropped.get(p.c.id, (None, None))[0]
         all_ko, all_en = won(p.full_use_pp)
         figures = {"per_piece_krw": round(p.full_use_pp, 1), "capacity_pieces": p.capacity}
@@ -132,6 +153,23 @@ def left_out(field, rows: Sequence[Assignment], k: int, names: Optional[Names],
             why.append(Reason("lot", f"{last_ko}까지 {p.capacity:,}벌만 가능한데 최소 물량이 {lot:,}벌",
                               f"can sew only {p.capacity:,} pieces by {last_en}; its lot is {lot:,}",
                               {**figures, "lot_pieces": lot}))
+        elif p.c.id in field.previous:
+            before = field.previous[p.c.id]
+            if p.c.id in field.declined:
+                why.append(Reason("declined", f"공장이 거절함 (전에 맡은 {before:,}벌 이동)",
+                                  f"the workshop declined (the {before:,} pieces it had moved)",
+                                  {**figures, "previous": before}))
+            elif p.capacity // order.bundle_size < p.lot:
+                lot = p.lot * order.bundle_size
+                why.append(Reason("behind", f"{last_ko}까지 {p.capacity:,}벌만 가능 (최소 물량 {lot:,}벌): "
+                                  f"전에 맡은 {before:,}벌 이동",
+                                  f"can now sew only {p.capacity:,} pieces by {last_en} (lot {lot:,}): the "
+                                  f"{before:,} pieces it had moved",
+                                  {**figures, "previous": before, "lot_pieces": lot}))
+            else:
+                why.append(Reason("moved", f"전에 맡은 {before:,}벌 이동: 그래야 전체 이동량이 가장 적음",
+                                  f"the {before:,} pieces it had moved: that moves the least work in all",
+                                  {**figures, "previous": before}))
         elif code == "dominated":
             why.append(Reason("dominated", f"더 싸고 더 많이 할 수 있는 공장이 {k}곳 이상 있음 (최대 {k}곳 사용)",
                               f"at least {k} workshops cost no more, can take as much and need no bigger lot; "

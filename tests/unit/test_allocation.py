@@ -457,6 +457,10 @@ def test_a_decline_moves_only_its_pieces_while_a_fresh_plan_reshuffles():
     # Proven: the declined workshop (no room left, not even its lot) is a constant in the model,
     # which takes no hint (a hinted constant made the model invalid and the solve ran to its limit).
     assert replanned.solve.status == "optimal" and replanned.solve.stopped_by == "proof"
+    why = {x.workshop: [r.code for r in x.reasons] for x in replanned.assignments}
+    assert "kept" in why[a.id] and "added" in why[d.id]
+    gone = {x.workshop: x for x in replanned.left_out}[b.id]
+    assert gone.reasons[0].code == "declined" and "500" in gone.reasons[0].en and "500" in gone.reasons[0].ko
     moved_fresh = sum(max(0, q - fresh.pieces_by_workshop().get(w, 0)) for w, q in previous.items())
     assert moved_fresh == 1000 > replanned.moved_pieces
 
@@ -474,7 +478,9 @@ def test_started_work_never_moves_even_when_its_workshop_declines_or_falls_behin
                         limits=FAST, names=NAMES)
     assert_rules(plan, order, [behind, b, c], TODAY, started=started, declined=[b.id])
     assert plan.pieces_by_workshop()[b.id] == 140
-    assert [r.code for r in next(x for x in plan.assignments if x.workshop == b.id).reasons][0] == "started"
+    kept = next(x for x in plan.assignments if x.workshop == b.id).reasons
+    assert [r.code for r in kept][:2] == ["started", "kept"]
+    assert kept[1].figures == {"previous": previous[b.id], "pieces": 140} and "declined" in kept[1].en
     with pytest.raises(ValueError, match="not among the candidates"):
         replan_order(order, [a, c], previous, today=TODAY, weights=W, started={b.id: 20}, limits=FAST)
 
