@@ -23,6 +23,9 @@ from hub.core.dependencies import require_api_token, require_reader
 from hub.core.lockout import LoginGuard
 from hub.core.rejections import Rejections
 from hub.core.settings import HubSettings, load_settings
+from hub.planning import pages as planning_pages
+from hub.planning import routes as planning_routes
+from hub.planning.service import AcceptedWork
 from hub.registry import routes as registry_routes
 from hub.telemetry import Telemetry
 from hub.telemetry import routes as embedded_routes
@@ -59,7 +62,8 @@ def create_app(settings: HubSettings | None = None, *, workshop_source: Workshop
     """The hub app. The database and the telemetry adapter open in the lifespan, so serve it with
     a server that runs lifespan events (uvicorn does; with httpx's ASGITransport wrap it in
     `app.router.lifespan_context`). It refuses to start on a database schema it does not know.
-    `workshop_source` (the registry) and `commitment_source` (accepted work) feed spare capacity."""
+    `workshop_source` (the registry) and `commitment_source` (accepted work; planning's accepted
+    plans unless given) feed spare capacity."""
     settings = settings or load_settings()
 
     @asynccontextmanager
@@ -72,6 +76,9 @@ def create_app(settings: HubSettings | None = None, *, workshop_source: Workshop
         app.state.db = database
         if app.state.workshop_source is None:
             app.state.workshop_source = RegistryWorkshops(database)
+        if app.state.commitment_source is None:
+            # Capacity subtracts the work planning booked, through its port: neither imports the other.
+            app.state.commitment_source = AcceptedWork(database)
         telemetry, store = _telemetry(settings)
         app.state.telemetry = telemetry
         app.state.embedded_store = store
@@ -133,6 +140,8 @@ def create_app(settings: HubSettings | None = None, *, workshop_source: Workshop
     app.include_router(capacity_routes.router)
     app.include_router(capacity_pages.router)
     app.include_router(registry_routes.router)
+    app.include_router(planning_routes.router)
+    app.include_router(planning_pages.router)
     if settings.telemetry == "embedded":
         app.include_router(embedded_routes.router)
     return app

@@ -5,6 +5,7 @@
     sewnet gateway ...  the workshop gateway
     sewnet device ...   board bundles for technicians, and virtual boards
     sewnet registry ... the network registry's CSV import and export
+    sewnet plan ...     the planner's solver from the command line (GAP benchmark files)
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import typer
 from edge_gateway.cli import app as gateway_app
 from hub.cli import app as hub_app
 from hub.registry.cli import app as registry_app
+from hub.planning.cli import app as plan_app
 from sewnet.device_cli import app as device_app
 
 app = typer.Typer(no_args_is_help=True, help="SewNet: stitches from sewing machines to live capacity.")
@@ -22,6 +24,7 @@ app.add_typer(gateway_app, name="gateway", help="The workshop gateway: MQTT inge
 app.add_typer(device_app, name="device", help="Boards: build a flash bundle, run a virtual board.")
 app.add_typer(registry_app, name="registry", help="The network registry: CSV import and export of workshops, "
                                                   "machines, designers, suppliers.")
+app.add_typer(plan_app, name="plan", help="Planning: split work across workshops (CP-SAT); GAP benchmark files.")
 
 
 @app.command()

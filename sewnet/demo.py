@@ -8,7 +8,9 @@ The gateway's uplink code is the same one that writes to a real InfluxDB.
 Instead of PostgreSQL the hub keeps its registry in a SQLite file under the data folder, through
 the same code: the demo applies the migrations itself, then imports, through the registry's own
 CSV import, its virtual workshops (ids, machines and boards as their gateways have them) and a
-generated Dongdaemun of REGISTRY_WORKSHOPS more (the files stay in <data dir>/registry/).
+generated Dongdaemun of REGISTRY_WORKSHOPS more (the files stay in <data dir>/registry/). Once the
+hub is up, the demo places one bulk order through the hub's API and plans it; the hub's page
+links to the orders and the plan.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import signal
 import socket
 import subprocess
 import sys
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from sewnet.processes import terminate
@@ -80,6 +83,34 @@ def seed_registry(database_url: str, shops: dict[str, dict[str, str]], folder: P
         return summaries
     finally:
         database.close()
+
+
+DEMO_ORDER_PIECES = 20_000
+DEMO_ORDER_DAYS = 10
+
+
+def place_order(hub_url: str, api_token: str, today: date) -> dict:
+    """The demo's bulk order, placed and planned through the hub's own API as a coordinator would:
+    20,000 knit T-shirts due in 10 days, cut panels from a cutting room in Changsin-dong. One a
+    day: a second start the same day plans the same order again (its next version)."""
+    import httpx
+
+    order_id = f"demo-tee-{today:%Y%m%d}"
+    body = {"id": order_id, "style": "반팔 라운드 티셔츠 / short-sleeve crew-neck T-shirt", "family": "knit_tops",
+            "quantity": DEMO_ORDER_PIECES, "due": (today + timedelta(days=DEMO_ORDER_DAYS)).isoformat(), "sam": 6.0,
+            "sam_split": {"overlock": 60, "coverstitch": 30, "lockstitch": 10}, "bundle_size": 50, "min_lot": 500,
+            "max_workshops": 25, "price_per_piece_krw": 2500,
+            "panels": {"lat": 37.5760, "lon": 127.0150, "name": "창신동 재단실 / Changsin-dong cutting room"}}
+    with httpx.Client(base_url=hub_url, headers={"Authorization": f"Bearer {api_token}"}, timeout=120) as client:
+        made = client.post("/api/v1/orders", json=body)
+        if made.status_code not in (201, 409):  # 409: placed by an earlier start today
+            raise RuntimeError(f"the hub refused the demo order ({made.status_code}): {made.text[:300]}")
+        planned = client.post(f"/api/v1/orders/{order_id}/plan")
+        planned.raise_for_status()
+        plan = planned.json()
+    return {"id": order_id, "page": f"{hub_url}/orders/{order_id}", "feasible": plan["feasible"],
+            "version": plan["version"], "pieces": plan["pieces"], "workshops": len(plan["assignments"]),
+            "cost_krw": plan["cost"]["total"], "gap": plan["gap"]}
 
 
 class DemoBoard:
@@ -149,6 +180,8 @@ async def _demo(workshops: int, machines: int, hub_port: int, data_dir: Path, in
              for w in range(workshops)}
     registry = seed_registry(database_url, shops, data_dir / "registry")
     hub = BackgroundServer(create_app(settings), host="127.0.0.1", port=_free_port(hub_port)).start()
+    seoul_today = (datetime.now(timezone.utc) + timedelta(hours=9)).date()
+    order = place_order(hub.url, api_token, seoul_today)
 
     brokers, gateways, boards, shop_info = [], [], [], []
     try:
@@ -179,7 +212,7 @@ async def _demo(workshops: int, machines: int, hub_port: int, data_dir: Path, in
                               "machines": list(devices.values())})
 
         info = {"hub_url": hub.url, "api_token": api_token, "page": f"{hub.url}/?token={api_token}",
-                "workshops": shop_info, "registry": registry}
+                "workshops": shop_info, "registry": registry, "order": order}
         info_path = data_dir / "demo.json"
         info_path.write_text(json.dumps(info, indent=1))
         info_path.chmod(0o600)
@@ -190,6 +223,11 @@ async def _demo(workshops: int, machines: int, hub_port: int, data_dir: Path, in
               f"'{hub.url}/api/v1/registry/workshops?dong=changsin&limit=5'")
         print(f"  Registry ({REGISTRY_WORKSHOPS} generated workshops and the demo's own, CSV in "
               f"{data_dir / 'registry'}): " + "; ".join(f"{k} {v}" for k, v in registry.items()))
+        plan_words = (f"{order['pieces']:,} pieces over {order['workshops']} workshops, KRW {order['cost_krw']:,.0f}"
+                      if order["feasible"] else "cannot be met as it is (the page says why)")
+        print(f"  Bulk order {order['id']} ({DEMO_ORDER_PIECES:,} knit T-shirts due in {DEMO_ORDER_DAYS} days), "
+              f"planned: {plan_words}")
+        print(f"  Its plan (after the login link above): {order['page']}")
         for s in shop_info:
             print(f"  {s['workshop']} gateway page: {s['gateway_url']}  (operator password: {s['operator_password']})")
         print(f"\n  Boards publish every {interval_ms / 1000:.0f} s, gateways ship every {flush_interval_s:.0f} s:"

@@ -23,13 +23,14 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-def settings_or_exit(config: Path | None) -> HubSettings:
+def settings_or_exit(config: Path | None, **overrides: object) -> HubSettings:
+    """Settings from the environment and `config`, with a command's own options (`overrides`) over both."""
     from hub.core.settings import load_settings
 
     from pydantic import ValidationError
 
     try:
-        return load_settings(config)
+        return load_settings(config, **overrides)
     except ValidationError as e:
         # Field and reason only: the input may hold a secret (a password in the database URL).
         reasons = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}"

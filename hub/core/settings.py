@@ -104,6 +104,12 @@ class HubSettings(BaseSettings):
     # a late batch from a gateway that was offline shows within it. 0 reads everything every time.
     capacity_evidence_ttl: timedelta = Field(timedelta(minutes=10), ge=timedelta(0))
 
+    # --- planning bulk orders
+    # The most a plan (or re-plan) request may spend solving; the API answers within it plus the
+    # capacity read. The plan says whether the solver proved it best (gap 0) or stopped at the limit.
+    planning_time_limit: timedelta = Field(timedelta(seconds=10), ge=timedelta(seconds=0.1),
+                                           le=timedelta(minutes=5))
+
     @field_validator("api_tokens", mode="before")
     @classmethod
     def _tokens_from_text(cls, value: object) -> object:

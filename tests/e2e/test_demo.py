@@ -1,6 +1,7 @@
 """`sewnet demo` as a newcomer runs it: it comes up on embedded defaults (amqtt brokers, the hub's
 own store, a SQLite registry) and the hub's capacity API shows stitches from every workshop; its
-registry knows those workshops' machines and boards, and a generated Dongdaemun around them."""
+registry knows those workshops' machines and boards, and a generated Dongdaemun around them; the
+bulk order it places at start is planned, and its plan page is a login and a link away."""
 
 import json
 import os
@@ -46,6 +47,18 @@ def test_demo_shows_live_capacity(tmp_path):
             assert [(m["machine_id"], m["device_id"]) for m in shop["machines"]] == [
                 (f"m0{m}", f"sn-demo0{n}00000{m}") for m in (1, 2, 3)], shop
         assert httpx.get(registry, headers=headers, timeout=5).json()["workshops"] == 202
+
+        # The bulk order placed at start: planned, and its page reachable after the login, from the hub's page.
+        order = info["order"]
+        plan = httpx.get(f"{info['hub_url']}/api/v1/orders/{order['id']}/plan", headers=headers, timeout=5).json()
+        assert plan["feasible"] and plan["pieces"] == 20000 and order["workshops"] == len(plan["assignments"]) > 1
+        assert httpx.get(order["page"], timeout=5).status_code == 303  # to the login
+        with httpx.Client(timeout=5, follow_redirects=True) as browser:
+            assert 'href="/orders"' in browser.get(info["page"]).text
+            assert f'href="/orders/{order["id"]}"' in browser.get(f"{info['hub_url']}/orders").text
+            plan_page = browser.get(order["page"])
+        assert plan_page.status_code == 200 and "20,000벌" in plan_page.text
+        assert all(f'data-workshop="{a["workshop"]}"' in plan_page.text for a in plan["assignments"])
     finally:
         proc.send_signal(signal.SIGINT)
         try:

@@ -50,11 +50,11 @@ def test_upgrade_from_empty_builds_exactly_the_models_schema(empty_url):
 
 
 def next_revision(tmp_path: Path) -> str:
-    """The migrations plus one more revision, as a newer hub would ship them."""
+    """The migrations plus one more revision on top of today's head, as a newer hub would ship them."""
     folder = tmp_path / "migrations-next"
     shutil.copytree(ROOT / "hub" / "migrations", folder, ignore=shutil.ignore_patterns("__pycache__"))
     (folder / "versions" / "0099_next.py").write_text(
-        'import sqlalchemy as sa\nfrom alembic import op\n\nrevision = "0099"\ndown_revision = "0001"\n'
+        f'import sqlalchemy as sa\nfrom alembic import op\n\nrevision = "0099"\ndown_revision = "{db.head_revision()}"\n'
         "branch_labels = depends_on = None\n\n\ndef upgrade():\n"
         '    op.create_table("next_probe", sa.Column("id", sa.Integer(), primary_key=True))\n')
     return str(folder)
@@ -69,7 +69,7 @@ def test_each_schema_state_is_told_apart_and_says_what_to_run(postgresql, tmp_pa
         assert database.status().state is db.SchemaState.CURRENT
         newer = next_revision(tmp_path)
         behind = database.status(newer)  # this database, as a newer hub sees it
-        assert behind.state is db.SchemaState.BEHIND and behind.database_revision == "0001"
+        assert behind.state is db.SchemaState.BEHIND and behind.database_revision == db.head_revision()
         assert "older than the 0099" in behind.message and "run `sewnet hub db upgrade`" in behind.message
         assert db.upgrade(postgresql.url, script_location=newer).database_revision == "0099"
         ahead = database.status()  # and as this hub sees it after the newer one migrated it
