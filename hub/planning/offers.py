@@ -326,22 +326,23 @@ def _expire(session: Session, now: datetime) -> list[str]:
 
 
 def pending_replans(session: Session) -> dict[str, tuple[str, ...]]:
-    """Orders whose accepted plan has a workshop that declined or let its offer expire, and whose
-    newest plan does not yet re-plan without it: {order id: the workshops to leave out}."""
+    """Orders whose accepted plan has a workshop that declined or let its offer expire, and no plan
+    version made since the latest such answer (by this re-plan or by the coordinator planning
+    again, whose plan is not to be overridden): {order id: the workshops to leave out}."""
     out: dict[str, set[str]] = {}
+    latest: dict[str, datetime] = {}
     for offer, order in session.execute(
             select(Offer, OrderRow).join(OrderRow, OrderRow.id == Offer.order_id)
             .where(Offer.status.in_(("declined", "expired")), Offer.plan_version == OrderRow.accepted_version)):
         out.setdefault(order.id, set()).add(offer.workshop_id)
+        latest[order.id] = max(latest.get(order.id, utc(offer.updated_at)), utc(offer.updated_at))
     pending = {}
     for order_id, workshops in out.items():
         order = session.get(OrderRow, order_id)
-        if order.current_version is not None and order.current_version != order.accepted_version:
-            latest = service.plan_view(session, order_id, order.current_version)
-            if latest.get("based_on") == order.accepted_version and set(
-                    (latest.get("change") or {}).get("declined", ())) >= workshops:
-                continue  # re-planned already; waits for the coordinator
-        pending[order_id] = tuple(sorted(workshops))
+        newer = [v for v in service.plan_versions(session, order_id)
+                 if v["version"] > order.accepted_version and datetime.fromisoformat(v["created_at"]) >= latest[order_id]]
+        if not newer:
+            pending[order_id] = tuple(sorted(workshops))
     return pending
 
 

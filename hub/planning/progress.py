@@ -41,7 +41,7 @@ SEOUL = ZoneInfo("Asia/Seoul")
 #: The working day planned pieces are spread over, to say how many of today's are due by now.
 DAY_START, DAY_END = time(9, 0), time(18, 0)
 
-__all__ = ["counted_only", "order_progress", "planned_by", "workshop_progress"]
+__all__ = ["behind_change", "counted_only", "order_progress", "planned_by", "workshop_progress"]
 
 
 def _default(settings: HubSettings | None, name: str) -> Any:
@@ -234,3 +234,19 @@ async def workshop_progress(database: Database, telemetry: Any, settings: HubSet
 
     pairs = await anyio.to_thread.run_sync(read)
     return await _progress(telemetry, settings, pairs, now) if pairs else {}
+
+
+def behind_change(found: Mapping[str, Any]) -> Any:
+    """The re-plan to propose for an order that is behind (order_progress's answer), as the change
+    hub.planning.service.replan takes: each workshop behind keeps the share of its capacity it is
+    showing (done ÷ planned by now, at least 0.1 so it still finishes what it can), and every
+    workshop's done pieces count as started (never moved). None when nobody is behind."""
+    from hub.planning import service
+
+    behind = {p["workshop_id"]: p for p in found["offers"].values() if p["behind"]}
+    if not behind:
+        return None
+    reduced = {w: round(max(0.1, min(1.0, p["done"] / p["planned_by_now"])), 3) for w, p in behind.items()}
+    started = {p["workshop_id"]: min(p["done"], p["pieces"]) for p in found["offers"].values() if p["done"] > 0}
+    return service.Change(reduced=reduced, started=started,
+                          note="계획보다 늦음 / behind plan: " + ", ".join(sorted(behind)))

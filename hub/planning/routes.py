@@ -382,7 +382,8 @@ async def replan(request: Request, db: Db, settings: Settings, rejections: Rejec
                                                                            "plan that does not meet the order"}})
 def accept(db: Db, settings: Settings, order_id: str, body: Annotated[Optional[AcceptIn], Body()] = None):
     """From then on capacity (`GET /api/v1/capacity/sam`) subtracts the plan's minutes per
-    workshop, machine type and day as committed; accepting a later version replaces them."""
+    workshop, machine type and day as committed; accepting a later version replaces them. The
+    plan becomes offers to its workshops (`GET …/offers`), answered by `offer_response_hours`."""
     try:
         with db.session() as session:
             view = service.accept(session, order_id, body.version if body else None, settings=settings)

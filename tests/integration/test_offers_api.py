@@ -305,8 +305,11 @@ def test_offers_expire_and_the_order_is_replanned_and_late_answers_are_too_late(
     assert set(proposal["change"]["declined"]) == set(ids) - {second}
     assert {a["workshop"] for a in proposal["assignments"] if a["pieces"]}.isdisjoint(set(ids) - {second})
     assert world.hub.get("/api/v1/orders/tee-e").json()["status"] == "replanned"
-    # Checking again re-plans nothing more.
+    # Checking again re-plans nothing more, nor after the coordinator plans afresh (theirs stays current).
     assert asyncio.run(offers.expire_offers(world.db, None, world.settings, later)) == {"expired": [], "replanned": {}}
+    assert world.hub.post("/api/v1/orders/tee-e/plan").json()["version"] == 3
+    assert asyncio.run(offers.expire_offers(world.db, None, world.settings, later)) == {"expired": [], "replanned": {}}
+    assert world.hub.get("/api/v1/orders/tee-e").json()["current_version"] == 3
     with gateway(world, world.token(first)) as gw:
         late = gw.post(f"/api/v1/workshops/{first}/answers", json={"answers": [answer(ids[first])]}).json()
         assert late["answers"][0]["result"] == "too_late" and "expired" in late["answers"][0]["reason"]
@@ -388,6 +391,10 @@ def test_progress_is_estimated_from_the_assigned_machines_stitches_and_calibrate
     past = datetime.now(timezone.utc) + timedelta(days=30)
     late = asyncio.run(progress.order_progress(world.db, None, world.settings, "tee-g", now=past))
     assert late["behind"] and w in late["behind_workshops"] and late["offers"][offer["id"]]["behind"]
+    change = progress.behind_change(late)
+    assert change.reduced[w] == pytest.approx(max(0.1, late["offers"][offer["id"]]["done"]
+                                                  / late["offers"][offer["id"]]["planned_by_now"]), abs=1e-3)
+    assert change.started[w] == late["offers"][offer["id"]]["done"]
     listing = world.hub.get("/api/v1/orders/tee-g/offers").json()
     assert listing["behind"] is False and next(o for o in listing["offers"] if o["id"] == offer["id"]
                                                )["progress"]["counted"] == 12
