@@ -146,7 +146,8 @@ def test_plan_then_accept_books_the_minutes_capacity_subtracts(hub):
             assert after[k][1] == pytest.approx(before[k][1] - m, abs=0.11)
     # Accepting again changes nothing; a plan that is not current cannot be accepted.
     assert hub.post("/api/v1/orders/tee-1/accept").status_code == 200
-    assert committed(hub, chosen) == after
+    # The booked minutes must not move; today's spare may (it shrinks as the day goes by).
+    assert {k: c for k, (c, _) in committed(hub, chosen).items()} == {k: c for k, (c, _) in after.items()}
     assert hub.post("/api/v1/orders/tee-1/accept", json={"version": 7}).status_code == 404
 
 
