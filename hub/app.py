@@ -23,6 +23,7 @@ from hub.core.dependencies import require_api_token, require_reader
 from hub.core.lockout import LoginGuard
 from hub.core.rejections import Rejections
 from hub.core.settings import HubSettings, load_settings
+from hub.planning import network_pages as planning_network
 from hub.planning import pages as planning_pages
 from hub.planning import routes as planning_routes
 from hub.planning.service import AcceptedWork
@@ -142,6 +143,7 @@ def create_app(settings: HubSettings | None = None, *, workshop_source: Workshop
     app.include_router(registry_routes.router)
     app.include_router(planning_routes.router)
     app.include_router(planning_pages.router)
+    app.include_router(planning_network.router)
     if settings.telemetry == "embedded":
         app.include_router(embedded_routes.router)
     return app
