@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Optional
 
 import anyio
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hub import registry
@@ -71,30 +71,27 @@ class NetworkPage:
     dongs: list[tuple[str, int, str, str]] = field(default_factory=list)
 
 
-async def network(database: Database, telemetry: Any, settings: HubSettings, *, family: str | None = None,
-                  dong: str | None = None, min_free: float | None = None, page: int = 1, per_page: int = PER_PAGE,
-                  now: datetime, cache: DayCache | None = None) -> NetworkPage:
-    """One page of the network's workshops (by id) with their loading for the next
-    `capacity_days` days; `min_free`: only those with at least that many spare SAM-minutes over them."""
-    rules = rules_from(settings)
-    today = today_in_seoul(now)
-    last = today + timedelta(days=rules.days - 1)
-    whole = min_free is not None and min_free > 0
+class NetworkCache:
+    """The whole network's rows for a free-capacity filter, kept `ttl` per (family, dong, day, the
+    latest change to any order): paging through a filtered list or trying another minimum then
+    costs no recomputation, and accepting a plan anywhere shows at once."""
 
-    def read() -> tuple[list, int, list, list]:
-        with database.session() as session:
-            total = registry.count(session, "workshops", family=family, dong=dong)
-            if whole:
-                records = registry.workshops(session, family=family, dong=dong)
-            else:
-                records = registry.workshops(session, family=family, dong=dong, limit=per_page,
-                                             offset=(page - 1) * per_page)
-            work = booked(session, today, last, [r.id for r in records]) if records else []
-            return records, total, work, registry.dongs(session)
+    def __init__(self, ttl: timedelta = timedelta(seconds=60)):
+        self.ttl = ttl
+        self._entries: dict[tuple, tuple[datetime, list["NetworkRow"], Optional[str]]] = {}
 
-    records, total, work, dongs = await anyio.to_thread.run_sync(read)
-    profiles = [profile_from_registry(r) for r in records]
-    outcome = await spare_capacity(telemetry, profiles, work, rules, settings.known_window, now, cache)
+    def get(self, key: tuple, now: datetime) -> Optional[tuple[list["NetworkRow"], Optional[str]]]:
+        hit = self._entries.get(key)
+        if hit is None or not timedelta(0) <= now - hit[0] < self.ttl:
+            return None
+        return hit[1], hit[2]
+
+    def put(self, key: tuple, now: datetime, rows: list["NetworkRow"], reason: Optional[str]) -> None:
+        self._entries = {k: v for k, v in self._entries.items() if timedelta(0) <= now - v[0] < self.ttl}
+        self._entries[key] = (now, rows, reason)
+
+
+def _rows(outcome: Any, records: list) -> list[NetworkRow]:
     by_id = {r.id: r for r in records}
     rows = []
     for w in outcome.workshops:
@@ -102,18 +99,60 @@ async def network(database: Database, telemetry: Any, settings: HubSettings, *, 
         capacity = committed = 0.0
         for t in w.types:
             ko, en = registry.MACHINE_TYPES.get(t.machine_type, (t.machine_type, t.machine_type))
-            days = [(d.day, d.capacity, d.committed) for d in t.days]
             capacity += sum(d.capacity for d in t.days)
             committed += sum(d.committed for d in t.days)
-            types.append(TypeLoad(t.machine_type, ko, en, t.machines, days))
+            types.append(TypeLoad(t.machine_type, ko, en, t.machines, [(d.day, d.capacity, d.committed)
+                                                                       for d in t.days]))
         rows.append(NetworkRow(by_id[w.workshop], types, capacity, committed, w.last_data))
+    return rows
+
+
+async def network(database: Database, telemetry: Any, settings: HubSettings, *, family: str | None = None,
+                  dong: str | None = None, min_free: float | None = None, page: int = 1, per_page: int = PER_PAGE,
+                  now: datetime, cache: DayCache | None = None, rows_cache: NetworkCache | None = None
+                  ) -> NetworkPage:
+    """One page of the network's workshops (by id) with their loading for the next
+    `capacity_days` days; `min_free`: only those with at least that many spare SAM-minutes over them."""
+    rules = rules_from(settings)
+    today = today_in_seoul(now)
+    last = today + timedelta(days=rules.days - 1)
+    whole = min_free is not None and min_free > 0
+
+    def read(with_records: bool) -> tuple[list, int, list, list, Any]:
+        with database.session() as session:
+            total = registry.count(session, "workshops", family=family, dong=dong)
+            changed = session.scalar(select(func.max(OrderRow.updated_at)))
+            records: list = []
+            if with_records:
+                records = registry.workshops(session, family=family, dong=dong,
+                                             limit=None if whole else per_page,
+                                             offset=0 if whole else (page - 1) * per_page)
+            work = booked(session, today, last, [r.id for r in records]) if records else []
+            return records, total, work, registry.dongs(session), changed
+
     if whole:
-        rows = [r for r in rows if r.free >= min_free]
+        _, total, _, dongs, changed = await anyio.to_thread.run_sync(read, False)
+        key = (family, dong, today, changed)
+        hit = rows_cache.get(key, now) if rows_cache is not None else None
+        if hit is None:
+            records, total, work, dongs, _ = await anyio.to_thread.run_sync(read, True)
+            outcome = await spare_capacity(telemetry, [profile_from_registry(r) for r in records], work, rules,
+                                           settings.known_window, now, cache)
+            hit = (_rows(outcome, records), outcome.telemetry_reason)
+            if rows_cache is not None:
+                rows_cache.put(key, now, *hit)
+        all_rows, reason = hit
+        rows = [r for r in all_rows if r.free >= min_free]
         total = len(rows)
         rows = rows[(page - 1) * per_page: page * per_page]
+    else:
+        records, total, work, dongs, _ = await anyio.to_thread.run_sync(read, True)
+        outcome = await spare_capacity(telemetry, [profile_from_registry(r) for r in records], work, rules,
+                                       settings.known_window, now, cache)
+        rows, reason = _rows(outcome, records), outcome.telemetry_reason
     pages = max(1, math.ceil(total / per_page))
     return NetworkPage(rows, total, page, pages, per_page, [today + timedelta(days=i) for i in range(rules.days)],
-                       outcome.telemetry_reason, dongs)
+                       reason, dongs)
 
 
 # ============================================================================ one workshop

@@ -34,6 +34,13 @@ Settings = Annotated[HubSettings, Depends(get_settings)]
 MAX_FREE = 10_000_000
 
 
+def _rows_cache(request: Request) -> console.NetworkCache:
+    cache = getattr(request.app.state, "console_network_cache", None)
+    if cache is None:
+        cache = request.app.state.console_network_cache = console.NetworkCache()
+    return cache
+
+
 def _filters(request: Request) -> tuple[dict[str, Any], list[tuple[str, str, str]]]:
     """The filters as given, checked: each problem (field, Korean, English) is shown beside its
     field and the filter is left out, so the page still answers."""
@@ -75,7 +82,7 @@ async def network_page(request: Request, settings: Settings, db: Db,
         rejections.add("pages", "bad_filter", f"/network {field}: {en}")
     result = await console.network(db, _telemetry(request), settings, family=filters["family"], dong=filters["dong"],
                                    min_free=filters["min_free"], page=filters["page"], now=datetime.now(timezone.utc),
-                                   cache=_day_cache(request, settings))
+                                   cache=_day_cache(request, settings), rows_cache=_rows_cache(request))
     dong_names = {d: (ko, en) for d, _n, ko, en in result.dongs}
     rows = []
     for r in result.rows:
