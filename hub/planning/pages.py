@@ -296,7 +296,7 @@ async def accept_plan(request: Request, order_id: str, settings: Settings, db: D
 
     def run() -> dict:
         with db.session() as session:
-            return service.accept(session, order_id, version)
+            return service.accept(session, order_id, version, settings=settings)
 
     try:
         view = await anyio.to_thread.run_sync(run)
