@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from hub import registry
 from hub.capacity import profile_from_registry, spare_capacity
 from hub.capacity.service import DayCache, rules_from
-from hub.core.db import Database
+from hub.core.db import Database, utc
 from hub.core.settings import HubSettings
 from hub.planning.service import booked, today_in_seoul
 from hub.planning.tables import Assignment, AssignmentDay
@@ -261,3 +261,53 @@ def plan_csv(order_id: str, view: dict) -> str:
                              round(sum(s["minutes"].values()), 1), a["pieces"], round(a["per_piece_krw"]),
                              round(a["cost"]["total"])])
     return out.getvalue()
+
+
+# ============================================================================ offers and progress
+def count_history(session: Session, offer_ids: list[str]) -> dict[str, list[tuple[date, int]]]:
+    """The owners' counts of finished pieces per offer, by Seoul day (the day's last count)."""
+    from hub.planning.offer_tables import OfferReport
+
+    if not offer_ids:
+        return {}
+    out: dict[str, dict[date, int]] = {}
+    query = (select(OfferReport).where(OfferReport.offer_id.in_(offer_ids), OfferReport.kind == "count",
+                                       OfferReport.result == "applied").order_by(OfferReport.at))
+    for r in session.scalars(query):
+        if r.pieces is not None:
+            out.setdefault(r.offer_id, {})[today_in_seoul(utc(r.at))] = r.pieces
+    return {k: sorted(v.items()) for k, v in out.items()}
+
+
+def offer_counts(session: Session, order_ids: list[str]) -> dict[str, dict[str, int]]:
+    """Offers per order and status, for the orders list."""
+    from hub.planning.offer_tables import Offer
+
+    if not order_ids:
+        return {}
+    out: dict[str, dict[str, int]] = {}
+    query = (select(Offer.order_id, Offer.status, func.count()).where(Offer.order_id.in_(order_ids))
+             .group_by(Offer.order_id, Offer.status))
+    for order_id, status, n in session.execute(query):
+        out.setdefault(order_id, {})[status] = n
+    return out
+
+
+def projected_finish(view: dict, progress: dict | None, today: date) -> Optional[date]:
+    """The plan's last sewing day, pushed back by the days a workshop that is behind needs to sew
+    its shortfall at its planned pace (pieces a planned day)."""
+    finish = expected_finish(view)
+    if finish is None or not progress:
+        return finish
+    by_workshop = {p["workshop_id"]: p for p in progress.get("offers", {}).values()}
+    for a in view["assignments"]:
+        p = by_workshop.get(a["workshop"])
+        days = [s for s in a["schedule"] if s["pieces"] > 0]
+        if p is None or not days:
+            continue
+        short = p["planned_by_now"] - p["done"]
+        if short > 0:
+            pace = a["pieces"] / len(days)
+            last = date.fromisoformat(days[-1]["day"])
+            finish = max(finish, max(last, today) + timedelta(days=math.ceil(short / pace)))
+    return finish

@@ -114,6 +114,8 @@ def dispatch_pdf(order: dict, assignment: dict, version: int, names: dict[str, t
         _qr(c, link, width - left - size, 20 * mm, size)
         c.setFont(font, 9)
         c.drawRightString(width - left, 16 * mm, "휴대폰으로 찍어 제안 보기 · scan to open the offer")
+        c.setFont(font, 5)
+        c.drawRightString(width - left, 12 * mm, link)  # to type in when a phone cannot scan
     c.setFont(font, 11)
     c.drawString(left, 40 * mm, "받은 사람 Received by: ____________________   날짜 Date: __________")
     c.setFont(font, 8)

@@ -25,6 +25,7 @@ from hub.core.pages import render
 from hub.core.rejections import Rejections
 from hub.core.settings import HubSettings
 from hub.planning import charts, console
+from hub.planning import offers as offers_mod
 from hub.planning.pages import templates
 from hub.planning.routes import _day_cache, _telemetry
 
@@ -107,9 +108,10 @@ async def workshop_page(request: Request, workshop_id: str, settings: Settings, 
         with db.session() as session:
             info = registry.workshop(session, workshop_id)
             jobs = console.accepted_work(session, workshop_id) if info else []
-            return info, jobs
+            shown = offers_mod.offers_for_workshop(session, workshop_id) if info else []
+            return info, jobs, shown
 
-    info, jobs = await anyio.to_thread.run_sync(read)
+    info, jobs, offer_rows = await anyio.to_thread.run_sync(read)
     if info is None:
         return render(templates, request, "workshop.html", {"info": None, "workshop_id": workshop_id}, 404)
     telemetry = _telemetry(request)
@@ -134,5 +136,5 @@ async def workshop_page(request: Request, workshop_id: str, settings: Settings, 
                                        "땀 stitches"))
     return render(templates, request, "workshop.html", {
         "info": info, "workshop_id": workshop_id, "live": live, "history": history, "history_chart": chart,
-        "problem": problem, "jobs": jobs, "types": types, "now": now,
+        "problem": problem, "jobs": jobs, "offers": offer_rows, "types": types, "now": now,
         "families": registry.FAMILIES, "machine_types": registry.MACHINE_TYPES})

@@ -34,6 +34,8 @@ from hub.core.pages import render, templates_for
 from hub.core.rejections import Rejections
 from hub.core.settings import HubSettings
 from hub.planning import charts, console, service
+from hub.planning import offers as offers_mod
+from hub.planning import progress as progress_mod
 from hub.planning.dispatch import dispatch_pdf
 from hub.planning.intake import read_order
 from hub.planning.routes import _day_cache, _solver, _telemetry
@@ -87,6 +89,7 @@ templates.env.globals["sewing_days"] = sewing_days
 templates.env.globals["status_words"] = STATUS_WORDS
 templates.env.globals["kind_names"] = service.names()
 templates.env.globals["diff_words"] = console.KIND_WORDS
+templates.env.globals["offer_words"] = offers_mod.STATUS_WORDS
 
 
 def _logged_in(request: Request, settings: HubSettings) -> bool:
@@ -116,6 +119,9 @@ def orders_page(request: Request, settings: Settings, db: Db):
                 view = service.plan_view(session, r.id, r.accepted_version or r.current_version)
                 finish = console.expected_finish(view) if view["feasible"] else None
             rows.append({**r.to_dict(), "finish": finish.isoformat() if finish else None})
+        counts = console.offer_counts(session, [r["id"] for r in rows])
+    for r in rows:
+        r["offers"] = counts.get(r["id"], {})
     return render(templates, request, "orders.html", {"orders": rows, "total": total})
 
 
@@ -200,40 +206,68 @@ def _timeline(view: dict, label: str) -> Markup:
     return Markup(charts.timeline(view["assignments"], label))
 
 
-def _progress(view: dict, today: date) -> list[dict]:
-    """Per workshop: planned pieces, added up by day, and (once progress is measured) pieces done."""
+def _progress(view: dict, today: date, progress: dict | None, counts: dict[str, list[tuple[date, int]]]) -> list[dict]:
+    """Per workshop: planned pieces added up by day, and pieces done: the owner's counts by day,
+    then today's figure (counted, or estimated from the assigned machines' stitches)."""
+    by_workshop = {p["workshop_id"]: p for p in (progress or {}).get("offers", {}).values()}
     out = []
     for a in view["assignments"]:
         planned = console.planned_cumulative(a)
+        p = by_workshop.get(a["workshop"])
+        done: list[tuple[date, int]] = []
+        if p is not None:
+            done = [(d, n) for d, n in counts.get(p["offer_id"], []) if d < today] + [(today, p["done"])]
+            if len(done) == 1 and planned and planned[0][0] < today:
+                done.insert(0, (planned[0][0], 0))
         out.append({"workshop": a["workshop"], "name_ko": a["name_ko"], "name_en": a["name_en"],
-                    "planned": a["pieces"], "done": None,
-                    "chart": Markup(charts.progress_chart(planned, [], f"{a['name_ko']} 진행 progress", today))})
+                    "planned": a["pieces"], "progress": p,
+                    "chart": Markup(charts.progress_chart(planned, done, f"{a['name_ko']} 진행 progress", today))})
     return out
 
 
 @router.get("/orders/{order_id}", response_class=HTMLResponse)
-def plan_page(request: Request, order_id: str, settings: Settings, db: Db):
+async def plan_page(request: Request, order_id: str, settings: Settings, db: Db):
     if not _logged_in(request, settings):
         return _to_login()
     context: dict[str, Any] = {"order_id": order_id, "notice": request.query_params.get("notice")}
-    with db.session() as session:
-        record = service.get_order(session, order_id)
-        if record is None:
-            return render(templates, request, "plan.html", {**context, "order": None}, 404)
-        plan = service.plan_view(session, order_id) if record.current_version is not None else None
-        accepted = None
-        if record.accepted_version is not None and record.accepted_version != record.current_version:
-            accepted = service.plan_view(session, order_id, record.accepted_version)
-    today = service.today_in_seoul(datetime.now(timezone.utc))
-    context.update(order=record.to_dict(), plan=plan, accepted_plan=accepted, today=today.isoformat())
+    now = datetime.now(timezone.utc)
+
+    def read() -> tuple:
+        with db.session() as session:
+            record = service.get_order(session, order_id)
+            if record is None:
+                return None, None, None
+            plan = service.plan_view(session, order_id) if record.current_version is not None else None
+            accepted = None
+            if record.accepted_version is not None and record.accepted_version != record.current_version:
+                accepted = service.plan_view(session, order_id, record.accepted_version)
+            return record, plan, accepted
+
+    record, plan, accepted = await anyio.to_thread.run_sync(read)
+    if record is None:
+        return render(templates, request, "plan.html", {**context, "order": None}, 404)
+    progress = None
+    if record.accepted_version is not None:
+        progress = await progress_mod.order_progress(db, _telemetry(request), settings, order_id, now)
+
+    def read_offers() -> tuple[list[dict], dict]:
+        with db.session() as session:
+            shown = offers_mod.offers_for_order(session, order_id, progress=(progress or {}).get("offers"), now=now)
+            return shown, console.count_history(session, [o["id"] for o in shown])
+
+    offer_rows, counts = await anyio.to_thread.run_sync(read_offers)
+    today = service.today_in_seoul(now)
+    context.update(order=record.to_dict(), plan=plan, accepted_plan=accepted, today=today.isoformat(),
+                   offers=offer_rows, progress_summary=progress)
     if plan is not None:
         context["timeline"] = _timeline(plan, f"{order_id} 계획 plan")
-        context["finish"] = console.expected_finish(plan) if plan["feasible"] else None
         if accepted is not None:
             context["diff"] = console.plan_diff(accepted, plan)
-            context["accepted_timeline"] = _timeline(accepted, f"{order_id} 승인된 계획 accepted plan")
         shown = accepted if accepted is not None else plan if plan["accepted"] else None
-        context["progress"] = _progress(shown, today) if shown is not None else []
+        base = shown or plan
+        context["finish"] = console.projected_finish(base, progress, today) if base["feasible"] else None
+        context["planned_finish"] = console.expected_finish(base) if base["feasible"] else None
+        context["progress"] = _progress(shown, today, progress, counts) if shown is not None else []
     return render(templates, request, "plan.html", context)
 
 
@@ -331,9 +365,15 @@ def plan_csv(request: Request, order_id: str, settings: Settings, db: Db):
                              "Cache-Control": "no-store"})
 
 
-def offer_link_for(request: Request, db: Database, order_id: str, workshop: str) -> Optional[str]:
-    """The signed phone link to this workshop's offer, once offers exist (hub.planning.offers)."""
-    return None
+def offer_link_for(request: Request, settings: HubSettings, db: Database, order_id: str, workshop: str
+                   ) -> Optional[str]:
+    """The signed phone link to this workshop's open or accepted offer of the order, if any."""
+    with db.session() as session:
+        shown = [o for o in offers_mod.offers_for_order(session, order_id)
+                 if o["workshop_id"] == workshop and o["status"] in ("offered", "accepted")]
+    if not shown:
+        return None
+    return str(request.base_url).rstrip("/") + offers_mod.offer_link(settings, shown[-1]["id"])
 
 
 @router.get("/orders/{order_id}/dispatch/{workshop}.pdf")
@@ -348,7 +388,7 @@ def dispatch_sheet(request: Request, order_id: str, workshop: str, settings: Set
     with db.session() as session:
         info = registry.workshop(session, workshop)
     pdf = dispatch_pdf(record.to_dict(), share, view["version"], service.names(), info,
-                       offer_link_for(request, db, order_id, workshop))
+                       offer_link_for(request, settings, db, order_id, workshop))
     return Response(pdf, media_type="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="{order_id}-{workshop}.pdf"',
                              "Cache-Control": "no-store"})

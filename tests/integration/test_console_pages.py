@@ -13,6 +13,8 @@ import gzip
 import io
 import os
 import time
+import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
@@ -21,6 +23,8 @@ import pytest
 from playwright.sync_api import expect
 
 from hub.app import create_app
+from hub.core import db
+from hub.planning import offers
 from hub.core.settings import load_settings
 from hub.server import BackgroundServer
 from tests.integration.planning_world import AUTH, NET, TOKEN, seed, today
@@ -55,7 +59,12 @@ def hub(postgresql, tmp_path):
         _write(server.url, [line(machines[0], 10, 6000, 480),  # ran in the latest summary: sewing
                             line(machines[1], 20, 0, 0), line(machines[1], 8 * 60, 4000, 300),  # ran 8 min ago: idle
                             line(machines[2], 30, 0, 0)])  # reports, has not run: stopped; the rest: off
+        server.db_url = postgresql.url
         yield server, machines
+
+
+def server_db_url(server) -> str:
+    return server.db_url
 
 
 def _shot(page, name: str, tmp_path: Path) -> None:
@@ -169,37 +178,78 @@ def test_coordinator_plans_an_order_from_the_console(hub, browser, tmp_path):
     expect(page.locator("#accepted-note")).to_be_visible()
     expect(page.locator("#order-status")).to_contain_text("승인됨")
     expect(page.locator("#progress .card")).to_have_count(len(plan["assignments"]))
+    # The accepted plan became one offer per workshop, waiting for answers.
+    expect(page.locator("#offers tbody tr")).to_have_count(len(plan["assignments"]))
+    assert set(page.locator("#offers tbody tr").evaluate_all("rs => rs.map(r => r.dataset.status)")) == {"offered"}
     page.click("#nav-orders")
     last_day = max(s["day"] for a in plan["assignments"] for s in a["schedule"] if s["pieces"] > 0)
     row = page.locator('#orders-table tr[data-order="tee-console"]')
     expect(row.locator(".finish")).to_contain_text(f"{int(last_day[5:7])}/{int(last_day[8:10])}")
     _shot(page, "orders", tmp_path)
 
-    # Exports, with the page's session.
-    answer = page.request.get(f"{url}/orders/tee-console/plan.csv")
-    assert answer.status == 200 and answer.headers["content-type"].startswith("text/csv")
-    rows = list(csv.DictReader(io.StringIO(answer.text().lstrip("\ufeff"))))
+    # The second workshop's owner accepts and counts 300 finished pieces; the first declines (as
+    # its gateway sends them): the hub re-plans the declined share as a proposal.
+    first, second = plan["assignments"][0], plan["assignments"][1]
+    offer_of = {o["workshop_id"]: o["id"] for o in
+                httpx.get(f"{url}/api/v1/orders/tee-console/offers", headers=AUTH).json()["offers"]}
+    database = db.Database(server_db_url(server))
+    try:
+        with database.session() as session:
+            tokens = {w: offers.issue_workshop_token(session, w) for w in (first["workshop"], second["workshop"])}
+    finally:
+        database.close()
+    now = datetime.now(timezone.utc).isoformat()
+
+    def answer(workshop: str, body: dict) -> dict:
+        r = httpx.post(f"{url}/api/v1/workshops/{workshop}/answers", json=body, timeout=30,
+                       headers={"Authorization": f"Bearer {tokens[workshop]}"})
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    answer(second["workshop"], {"answers": [{"answer_id": str(uuid.uuid4()), "offer_id": offer_of[second["workshop"]],
+                                             "answer": "accept", "reason": None, "answered_at": now}],
+                                "reports": [{"report_id": str(uuid.uuid4()), "kind": "count", "pieces": 300,
+                                             "offer_id": offer_of[second["workshop"]], "at": now}]})
+
+    # Exports, with the page's session; the accepted workshop's sheet carries its offer's phone link.
+    answer_csv = page.request.get(f"{url}/orders/tee-console/plan.csv")
+    assert answer_csv.status == 200 and answer_csv.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(answer_csv.text().lstrip("\ufeff"))))
     assert sum(int(r["pieces"]) for r in rows) == 20000
     assert {r["workshop"] for r in rows} == {a["workshop"] for a in plan["assignments"]}
-    sheet = page.request.get(f"{url}/orders/tee-console/dispatch/{first['workshop']}.pdf")
+    sheet = page.request.get(f"{url}/orders/tee-console/dispatch/{second['workshop']}.pdf")
     assert sheet.status == 200 and sheet.headers["content-type"] == "application/pdf"
     text = "".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(sheet.body())).pages)
-    assert "작업 지시서" in text and first["name_ko"] in text and f"{first['pieces']:,}벌" in text
+    assert "작업 지시서" in text and second["name_ko"] in text and f"{second['pieces']:,}벌" in text
+    assert f"/offer/{offer_of[second['workshop']]}?exp=" in text.replace("\n", "")
     assert page.request.get(f"{url}/orders/tee-console/dispatch/ws-nobody.pdf").status == 404
 
-    # The first workshop declines: the re-plan is a proposal, shown against the accepted plan.
-    answer = httpx.post(f"{url}/api/v1/orders/tee-console/replan", headers=AUTH, timeout=60,
-                        json={"declined": [first["workshop"]], "note": "기계 고장 / machines down"})
-    assert answer.status_code == 200, answer.text
+    answer(first["workshop"], {"answers": [{"answer_id": str(uuid.uuid4()), "offer_id": offer_of[first["workshop"]],
+                                            "answer": "decline", "reason": "machines_busy", "answered_at": now}]})
+    deadline = time.monotonic() + 60
+    while httpx.get(f"{url}/api/v1/orders/tee-console", headers=AUTH).json()["status"] != "replanned":
+        assert time.monotonic() < deadline, "the decline was not re-planned within 60 s"
+        time.sleep(0.2)
     page.goto(f"{url}/orders/tee-console")
+    expect(page.locator(f'#offers tr[data-workshop="{first["workshop"]}"]')).to_have_attribute("data-status",
+                                                                                               "declined")
+    expect(page.locator(f'#offers tr[data-workshop="{first["workshop"]}"]')).to_contain_text("기계가 다른 일을 하는 중")
+    expect(page.locator(f'#progress .card[data-workshop="{second["workshop"]}"] .done-figure')).to_contain_text("300")
+    expect(page.locator(f'#progress .card[data-workshop="{second["workshop"]}"] polyline.done')).to_have_count(1)
     expect(page.locator("#replan")).to_be_visible()
     expect(page.locator(f'#diff tr[data-workshop="{first["workshop"]}"]')).to_have_attribute("data-kind", "cut")
-    expect(page.locator("#replan-why")).to_contain_text("machines down")
-    moved = answer.json()["moved_pieces"]
-    expect(page.locator("#moved-pieces")).to_have_text(f"{moved:,}")
+    expect(page.locator("#replan-why")).to_contain_text(first["workshop"])
+    replanned = httpx.get(f"{url}/api/v1/orders/tee-console/plan", headers=AUTH).json()
+    expect(page.locator("#moved-pieces")).to_have_text(f"{replanned['moved_pieces']:,}")
     _shot(page, "replan", tmp_path)
+    page.goto(f"{url}/network/{second['workshop']}")  # the workshop's own page shows its offer and count
+    expect(page.locator(f'#workshop-offers tr[data-offer="{offer_of[second["workshop"]]}"]')).to_contain_text("300")
+    expect(page.locator('#jobs tr[data-order="tee-console"]')).to_be_visible()
+    page.goto(f"{url}/orders/tee-console")
     page.click("#accept-replan")
     expect(page.locator("#accepted-note")).to_be_visible()
     expect(page.locator("#replan")).to_have_count(0)
     assert httpx.get(f"{url}/api/v1/orders/tee-console", headers=AUTH).json()["accepted_version"] == 2
+    page.goto(f"{url}/orders")
+    expect(page.locator('#orders-table tr[data-order="tee-console"] .offers [data-status="declined"]')).to_be_visible()
     context.close()
