@@ -25,6 +25,7 @@ from hub.core.dependencies import require_api_token, require_reader
 from hub.core.lockout import LoginGuard
 from hub.core.rejections import Rejections
 from hub.core.settings import HubSettings, load_settings
+from hub.planning import network_pages as planning_network
 from hub.planning import offer_routes
 from hub.planning import pages as planning_pages
 from hub.planning import routes as planning_routes
@@ -156,6 +157,7 @@ def create_app(settings: HubSettings | None = None, *, workshop_source: Workshop
     app.include_router(registry_routes.router)
     app.include_router(planning_routes.router)
     app.include_router(planning_pages.router)
+    app.include_router(planning_network.router)
     app.include_router(offer_routes.gateway)
     app.include_router(offer_routes.coordinator)
     app.include_router(offer_routes.link)

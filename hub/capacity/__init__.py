@@ -5,6 +5,15 @@ The public face other capabilities use: the live report and its service, the SAM
 it from. The API (`routes`) and the page (`pages`) are mounted by hub.app.
 """
 
+from hub.capacity.live import (
+    STATE_WORDS,
+    DayOutput,
+    MachineState,
+    TelemetryUnavailable,
+    WorkshopLive,
+    daily_output,
+    machine_states,
+)
 from hub.capacity.models import CapacityReport, MachineCapacity, WorkshopCapacity
 from hub.capacity.profiles import profile_from_registry
 from hub.capacity.sam import (
@@ -39,7 +48,8 @@ from hub.capacity.sources import (
     WorkshopSource,
 )
 
-__all__ = ["CapacityReport", "CapacityRules", "Commitment", "CommitmentSource", "DaySpare", "Factor", "MachineCapacity",
+__all__ = ["STATE_WORDS", "DayOutput", "MachineState", "WorkshopLive", "daily_output", "machine_states", "TelemetryUnavailable",
+           "CapacityReport", "CapacityRules", "Commitment", "CommitmentSource", "DaySpare", "Factor", "MachineCapacity",
            "ProfileMachine", "SamOutcome", "SourceUnavailable", "StaticCommitments", "StaticWorkshops", "StitchSpan",
            "TelemetryEvidence", "TypeCapacity", "WorkingHours", "WorkshopCapacity", "WorkshopProfile", "WorkshopSam",
            "WorkshopSource", "build_report", "calibrate", "current_capacity", "machine_stitches", "network_spare",

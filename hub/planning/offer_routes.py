@@ -1,4 +1,4 @@
-"""Offers over HTTP (/work/issue7-contract.md): the gateway's pull and answers behind a workshop
+"""Offers over HTTP (docs/offer-contract.md): the gateway's pull and answers behind a workshop
 token, the coordinator's view of an order's offers and progress behind the API token, and the
 phone link's page behind its signature.
 

@@ -1,6 +1,6 @@
 """Work offers: what an accepted plan asks of each workshop, the tokens its gateway pulls them with,
 the owners' answers and reports (each applied once), the signed phone link, expiry, and the
-re-plan a decline or an expiry sets off. Plain Python; no web. /work/issue7-contract.md is the
+re-plan a decline or an expiry sets off. Plain Python; no web. docs/offer-contract.md is the
 contract with the gateway.
 
     token = issue_workshop_token(session, "ws-001")              # printed once, stored as a hash

@@ -9,7 +9,7 @@ The names load on first use, so `sewnet` starts without SQLAlchemy until a comma
 """
 
 __all__ = ["FAMILIES", "KINDS", "MACHINE_TYPES", "DesignerInfo", "ImportReport", "MachineInfo", "Problem",
-           "SupplierInfo", "WorkshopInfo", "count", "designer", "designers", "export_csv", "import_csv", "machines",
+           "SupplierInfo", "WorkshopInfo", "count", "designer", "designers", "dongs", "export_csv", "import_csv", "machines",
            "supplier", "suppliers", "workshop", "workshops"]
 
 

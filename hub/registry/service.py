@@ -37,7 +37,7 @@ from hub.registry.models import Designer, DesignerFamily, Machine, Supplier, Sup
 from hub.registry.vocabulary import FAMILIES, MACHINE_TYPES
 
 __all__ = ["FAMILIES", "KINDS", "MACHINE_TYPES", "DesignerInfo", "ImportReport", "MachineInfo", "Problem",
-           "SupplierInfo", "WorkshopInfo", "count", "designer", "designers", "export_csv", "import_csv", "machines",
+           "SupplierInfo", "WorkshopInfo", "count", "designer", "designers", "dongs", "export_csv", "import_csv", "machines",
            "supplier", "suppliers", "workshop", "workshops"]
 
 #: Rows per INSERT/UPDATE batch (and per progress step).
@@ -493,3 +493,19 @@ def _write(session: Session, kind: str, added: list[dict], changed: list[dict], 
         if progress:
             progress("writing", done, total)
     session.flush()
+
+
+def dongs(session: Session) -> list[tuple[str, int, str, str]]:
+    """The dongs workshops sit in: (dong, workshops, its name in Korean, in English), by dong. The
+    names are read from the workshops' addresses ("… 종로구 창신동 542-11" -> 창신동)."""
+    query = (select(Workshop.dong, func.count(), func.min(Workshop.address_ko), func.min(Workshop.address_en))
+             .group_by(Workshop.dong).order_by(Workshop.dong))
+    return [(d, n, _dong_word(ko, ("동", "가")) or d, _dong_word(en, ("-dong", "-ga")) or d)
+            for d, n, ko, en in session.execute(query)]
+
+
+def _dong_word(address: str | None, endings: tuple[str, ...]) -> str | None:
+    for word in (address or "").replace(",", " ").split():
+        if word.endswith(endings) and not word[0].isdigit():
+            return word
+    return None

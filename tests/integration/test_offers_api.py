@@ -1,5 +1,5 @@
 """Work offers through the hub on a real PostgreSQL (uvicorn on a free port, a generated Dongdaemun in
-the registry), as /work/issue7-contract.md has them: an accepted plan becomes offers; a workshop
+the registry), as docs/offer-contract.md has them: an accepted plan becomes offers; a workshop
 token reads only its own workshop's; conditional GETs cost a 304 and no body; answers and reports
 apply once under repeats and concurrent copies; a decline or an expiry re-plans the order without
 that workshop as a proposal; the signed phone link; progress from stitches written through the
