@@ -166,8 +166,9 @@ class Field:
 
 def screen(order: Order, candidates: Iterable[Candidate], today: date, weights: Weights,
            started: Mapping[str, int] | None = None, previous: Mapping[str, int] | None = None,
-           declined: Iterable[str] = ()) -> Field:
+           declined: Iterable[str] = (), capped: Mapping[str, int] | None = None) -> Field:
     started = started or {}
+    capped = capped or {}
     previous = previous or {}
     declined = set(declined)
     first, last = order.first_sewing_day(today), order.last_sewing_day
@@ -206,6 +207,8 @@ def screen(order: Order, candidates: Iterable[Candidate], today: date, weights: 
         p.lot = max(1, -(-lot_pieces // b))
         free = 0 if c.id in declined else p.capacity // b
         p.cap = min(bundles, s_b + free)
+        if c.id in capped:  # it takes no more than it agreed to (never less than it started)
+            p.cap = min(p.cap, max(s_b, max(0, capped[c.id]) // b))
         p.unit_b = round(p.unit_pp * b)
         p.fixed_i = round(p.fixed + p.trip + weights.split_penalty_krw)
         if not kept_before:
@@ -567,6 +570,7 @@ def plan_order(order: Order, candidates: Iterable[Candidate], *, today: date, we
 
 def replan_order(order: Order, candidates: Iterable[Candidate], previous: Mapping[str, int], *, today: date,
                  started: Mapping[str, int] | None = None, declined: Iterable[str] = (),
+                 capped: Mapping[str, int] | None = None,
                  weights: Weights = Weights(), limits: Optional[Limits] = None,
                  names: Names | None = None) -> Plan:
     """A new plan that moves as few pieces as it can from `previous` (pieces per workshop), and
@@ -575,7 +579,8 @@ def replan_order(order: Order, candidates: Iterable[Candidate], previous: Mappin
     bundle stays whole). A workshop with started pieces stays in the plan with at least those,
     whatever its lot.
 
-    declined: workshops that take no more than they have started. A workshop that falls behind
+    declined: workshops that take no more than they have started. capped: pieces a workshop takes
+    at most (one that accepted a share but not the extra a re-plan asked of it). A workshop that falls behind
     comes with less spare in `candidates`. The candidates' spare must not count this order's
     pieces not yet started there (they are what is being planned again); every workshop with
     started pieces must be among the candidates. `moved_pieces` in the answer: pieces taken from
@@ -591,7 +596,8 @@ def replan_order(order: Order, candidates: Iterable[Candidate], previous: Mappin
         raise ValueError(f"workshops with started pieces are not among the candidates: {', '.join(missing)}")
     if sum(started.values()) > order.quantity:
         raise ValueError(f"{sum(started.values()):,} pieces started, more than the {order.quantity:,} ordered")
-    f = screen(order, candidates, today, weights, started=started, previous=previous, declined=declined)
+    f = screen(order, candidates, today, weights, started=started, previous=previous, declined=declined,
+               capped=capped)
     split = round(weights.split_penalty_krw)
     if f.last < f.first or not f.kept:
         return _not_met(f, Solve("cp-sat", "infeasible", stopped_by="filters"), names, candidates, today, weights,

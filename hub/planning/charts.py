@@ -132,14 +132,17 @@ def timeline(assignments: Sequence[dict], label: str, cell_w: int = 44, row_h: i
 
 # ----------------------------------------------------------------------------- progress
 def progress_chart(planned: Sequence[tuple[date, int]], done: Sequence[tuple[date, int]], label: str,
-                   today: date | None = None, width: int = 360, height: int = 150) -> str:
-    """Cumulative pieces planned (grey, dashed) and done (green) by day; `today` a thin line."""
+                   today: date | None = None, width: int = 360, height: int = 150,
+                   due_now: int | None = None, behind: bool = False) -> str:
+    """Cumulative pieces planned (grey, dashed) and done (green) by day; `today` a thin line;
+    `due_now`: the pieces planned by now, a dot on today's line (red when `behind`), so the gap
+    between it and the done line's end is the shortfall."""
     days = sorted({d for d, _ in planned} | {d for d, _ in done} | ({today} if today else set()))
     if not days:
         return _svg(width, 30, label, ['<text x="0" y="20" font-size="13">—</text>'], "progress")
     left, bottom, top_pad = 52, 22, 8
     first, last = days[0].toordinal(), max(days[-1].toordinal(), days[0].toordinal() + 1)
-    peak = max([n for _, n in planned] + [n for _, n in done] + [1])
+    peak = max([n for _, n in planned] + [n for _, n in done] + [due_now or 0, 1])
 
     def xy(d: date, n: int) -> str:
         x = left + (d.toordinal() - first) / (last - first) * (width - left - 8)
@@ -164,6 +167,12 @@ def progress_chart(planned: Sequence[tuple[date, int]], done: Sequence[tuple[dat
         pts = " ".join(xy(d, n) for d, n in done)
         body.append(f'<polyline class="done" points="{pts}" fill="none" stroke="{DONE}" stroke-width="3">'
                     f'<title>완료 done: {_num(done[-1][1])}</title></polyline>')
+    if due_now is not None and today is not None and first <= today.toordinal() <= last:
+        x, y = xy(today, due_now).split(",")
+        words = "늦어짐 behind: " if behind else ""
+        body.append(f'<circle class="due-now{" behind" if behind else ""}" cx="{x}" cy="{y}" r="5" '
+                    f'fill="{OVER if behind else PLANNED}"><title>{words}지금까지 계획 planned by now: '
+                    f'{_num(due_now)}</title></circle>')
     return _svg(width, height, label, body, "progress")
 
 

@@ -299,7 +299,7 @@ def projected_finish(view: dict, progress: dict | None, today: date) -> Optional
     finish = expected_finish(view)
     if finish is None or not progress:
         return finish
-    by_workshop = {p["workshop_id"]: p for p in progress.get("offers", {}).values()}
+    by_workshop = progress.get("workshops") or {p["workshop_id"]: p for p in progress.get("offers", {}).values()}
     for a in view["assignments"]:
         p = by_workshop.get(a["workshop"])
         days = [s for s in a["schedule"] if s["pieces"] > 0]

@@ -30,6 +30,7 @@ import anyio
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from sqlalchemy.exc import IntegrityError
 
 from hub.core.db import Database
 from hub.core.dependencies import client_address, get_database, get_guard, get_rejections, get_settings, \
@@ -361,6 +362,33 @@ async def order_progress(request: Request, db: Db, settings: Settings, order_id:
     if not await anyio.to_thread.run_sync(exists):
         return _not_found(order_id)
     return await progress.order_progress(db, getattr(request.app.state, "telemetry", None), settings, order_id)
+
+
+@coordinator.post("/{order_id}/replan-behind",
+                  summary="Propose a re-plan for the workshops behind plan (progress.behind_change)",
+                  responses={404: {"description": "no such order"},
+                             409: {"description": "nothing is behind, or no accepted plan to start from"}})
+async def replan_behind(request: Request, db: Db, settings: Settings, order_id: str):
+    """No body. Reads the order's progress; when it is behind, re-plans from the accepted plan with
+    each workshop behind reduced to the share of its capacity its pace shows and done pieces kept,
+    and stores that as the next version, a proposal (order `replanned`) to accept with
+    `POST …/accept`. 409 `not_behind` when no workshop is behind."""
+    from hub.planning.routes import _day_cache, _solver
+
+    try:
+        view = await offers.replan_behind(db, getattr(request.app.state, "telemetry", None), settings, order_id,
+                                          cache=_day_cache(request, settings), solver=_solver(request))
+    except service.NotFound:
+        return _not_found(order_id)
+    except service.Conflict as e:
+        return JSONResponse({"error": "conflict", "ko": e.ko, "en": e.en}, status_code=409)
+    except IntegrityError:
+        return JSONResponse({"error": "conflict", "ko": "같은 주문을 동시에 두 번 계획했습니다: 다시 해 주세요",
+                             "en": "the order was planned twice at the same moment: send it again"}, status_code=409)
+    if view is None:
+        return JSONResponse({"error": "not_behind", "ko": "지금은 계획보다 늦은 작업장이 없습니다",
+                             "en": "no workshop is behind plan now: nothing to re-plan"}, status_code=409)
+    return view
 
 
 # ----------------------------------------------------------------------------- the phone link

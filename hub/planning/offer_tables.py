@@ -4,8 +4,10 @@ repeat is recognised and applied once). Private to planning: read through hub.pl
 
 - `planning_workshop_tokens`: one row per token a workshop's gateway holds, by the SHA-256 of the
   token (the token itself is never stored); revoked ones keep their row, with `revoked_at`.
-- `planning_offers`: one row per offer. A re-plan that changes a workshop's pieces withdraws its
-  offer and makes a new one; one that leaves them alone keeps the offer (and its answer).
+- `planning_offers`: one row per offer. A re-plan that changes the pieces of an offer nobody
+  answered yet withdraws it and makes a new one. An accepted offer stays accepted: fewer pieces
+  or other days change it in place (`changed` says what it was); more pieces keep it as it is
+  and ask only for the extra, in a new offer that `adds_to` it (migration 0004).
 - `planning_offer_answers`: every answer received, by the gateway's `answer_id`, with the result
   the hub gave it (applied, too_late, refused): the primary key makes "applied once" hold even
   when two copies arrive at the same moment.
@@ -25,8 +27,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from hub.core.db import Base
 
 #: offered: waiting for the owner; accepted / declined: the owner answered; expired: nobody
-#: answered by `respond_by`; withdrawn: a re-plan took the work away (or changed it: a new offer
-#: then asks again).
+#: answered by `respond_by`; withdrawn: a re-plan took the work away (or changed an unanswered
+#: offer's pieces: a new offer then asks again).
 OFFER_STATES = ("offered", "accepted", "declined", "expired", "withdrawn")
 #: An open offer: one the workshop still holds or may still take.
 LIVE_STATES = ("offered", "accepted")
@@ -63,6 +65,11 @@ class Offer(Base):
     decline_reason: Mapped[str | None] = mapped_column(String(40))
     #: When it last changed (status, plan version, days): the workshop's document changes with it.
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    #: {"from_pieces": n, "at": iso}: the latest re-plan that changed this accepted offer's pieces or
+    #: days, and the pieces it had before; None when never changed.
+    changed: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    #: The accepted offer of the same order and workshop this one adds pieces to (None otherwise).
+    adds_to: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class OfferAnswer(Base):

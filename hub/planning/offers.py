@@ -45,7 +45,7 @@ log = logging.getLogger("sewnet.hub.planning.offers")
 
 __all__ = ["AnswerIn", "ReportIn", "apply_answers", "check_link", "expire_offers", "issue_workshop_token",
            "list_workshop_tokens", "offer_link", "offer_view", "offers_for_order", "offers_for_workshop",
-           "pending_replans", "replan_declined", "revoke_workshop_tokens", "workshop_document",
+           "pending_replans", "replan_behind", "replan_declined", "revoke_workshop_tokens", "workshop_document",
            "workshop_for_token"]
 
 #: Offers stay on the workshop's page this long past their order's due date (answered ones too).
@@ -140,6 +140,7 @@ def offer_view(offer: Offer, order: OrderRow, progress: Mapping[str, Any] | None
             "price_per_piece_krw": offer.price_per_piece_krw,
             "due": record.order.last_sewing_day.isoformat(), "respond_by": _iso(offer.respond_by),
             "status": offer.status, "answered_at": _iso(offer.answered_at), "decline_reason": offer.decline_reason,
+            "changed": dict(offer.changed) if offer.changed else None, "adds_to": offer.adds_to,
             "progress": _progress_brief(progress)}
 
 
@@ -348,14 +349,27 @@ def pending_replans(session: Session) -> dict[str, tuple[str, ...]]:
 
 def _started(session: Session, order_id: str, version: int) -> dict[str, int]:
     """The pieces owners counted per workshop of the accepted plan (a re-plan never moves them)."""
+    from hub.planning import progress as progress_mod
+
     pieces = {a["workshop"]: a["pieces"] for a in service.plan_view(session, order_id, version)["assignments"]}
+    workshop_of = dict(session.execute(select(Offer.id, Offer.workshop_id).where(Offer.order_id == order_id)).all())
     out: dict[str, int] = {}
-    for r in session.scalars(select(OfferReport).where(OfferReport.order_id == order_id, OfferReport.kind == "count",
-                                                       OfferReport.result == "applied")
-                             .order_by(OfferReport.at, OfferReport.received_at)):
-        if r.workshop_id in pieces:
-            out[r.workshop_id] = min(r.pieces or 0, pieces[r.workshop_id])
-    return {w: n for w, n in out.items() if n > 0}
+    # Each offer's count is its own running total: a workshop's are added up.
+    for offer_id, (n, _) in progress_mod.latest_counts(session, order_id).items():
+        w = workshop_of.get(offer_id)
+        if w in pieces:
+            out[w] = out.get(w, 0) + n
+    return {w: min(n, pieces[w]) for w, n in out.items() if n > 0}
+
+
+def _held(session: Session, order_id: str, workshops: Sequence[str]) -> dict[str, int]:
+    """Pieces the `workshops` still hold in accepted offers of the order (those that declined or let
+    expire only the extra a re-plan asked of them)."""
+    out: dict[str, int] = {}
+    for o in session.scalars(select(Offer).where(Offer.order_id == order_id, Offer.status == "accepted",
+                                                 Offer.workshop_id.in_(list(workshops)))):
+        out[o.workshop_id] = out.get(o.workshop_id, 0) + o.pieces
+    return out
 
 
 async def replan_declined(database: Database, telemetry: Any, settings: HubSettings, order_id: str,
@@ -365,17 +379,20 @@ async def replan_declined(database: Database, telemetry: Any, settings: HubSetti
     view, or None when there is nothing to re-plan any more."""
     import anyio
 
-    def started() -> dict[str, int] | None:
+    def started() -> tuple[dict[str, int], dict[str, int]] | None:
         with database.session() as session:
             order = session.get(OrderRow, order_id)
             if order is None or order.accepted_version is None:
                 return None
-            return _started(session, order_id, order.accepted_version)
+            return _started(session, order_id, order.accepted_version), _held(session, order_id, declined)
 
-    counted = await anyio.to_thread.run_sync(started)
-    if counted is None:
+    found = await anyio.to_thread.run_sync(started)
+    if found is None:
         return None
-    change = service.Change(declined=tuple(declined), started=counted,
+    counted, held = found
+    # A workshop that declined only the extra pieces keeps the share it accepted: capped, not declined.
+    change = service.Change(declined=tuple(w for w in declined if w not in held), started=counted,
+                            capped={w: max(n, counted.get(w, 0)) for w, n in held.items()},
                             note="제안 거절 또는 답변 기한 지남 / offer declined or expired: " + ", ".join(declined))
     try:
         planned = await service.replan(database, telemetry, settings, order_id, change, when=when, solver=solver)
@@ -388,6 +405,35 @@ async def replan_declined(database: Database, telemetry: Any, settings: HubSetti
     log.info("order %s re-planned without %s: v%d (%s), waiting for the coordinator", order_id,
              ", ".join(declined), view["version"], "feasible" if view["feasible"] else "cannot meet the order")
     return view
+
+
+async def replan_behind(database: Database, telemetry: Any, settings: HubSettings, order_id: str,
+                        when: datetime | None = None, cache: Any = None, solver: Any = None) -> dict | None:
+    """Re-plan an order that is behind plan (hub.planning.progress: done short of planned by now
+    by more than `behind_threshold`) with progress.behind_change: each workshop behind keeps the
+    share of its capacity its pace shows, done pieces stay. Stored as the next version, a proposal
+    (order status `replanned`), never accepted here. The plan view, or None when nothing is behind.
+    service.NotFound, Conflict (no accepted plan to start from), ChangeRefused as service.replan."""
+    from hub.planning import progress as progress_mod
+
+    import anyio
+
+    def exists() -> bool:
+        with database.session() as session:
+            return session.get(OrderRow, order_id) is not None
+
+    if not await anyio.to_thread.run_sync(exists):
+        raise service.NotFound(order_id)
+    when = when or _now()
+    found = await progress_mod.order_progress(database, telemetry, settings, order_id, when)
+    change = progress_mod.behind_change(found)
+    if change is None:
+        return None
+    planned = await service.replan(database, telemetry, settings, order_id, change, when=when, cache=cache,
+                                   solver=solver)
+    log.info("order %s behind plan (%s): re-plan v%d proposed", order_id, ", ".join(found["behind_workshops"]),
+             planned.view["version"])
+    return planned.view
 
 
 async def expire_offers(database: Database, telemetry: Any, settings: HubSettings, now: datetime | None = None,

@@ -106,22 +106,31 @@ Settings = Annotated[HubSettings, Depends(get_settings)]
 
 # ============================================================================ the orders
 @router.get("/orders", response_class=HTMLResponse)
-def orders_page(request: Request, settings: Settings, db: Db):
+async def orders_page(request: Request, settings: Settings, db: Db):
     if not _logged_in(request, settings):
         return _to_login()
-    rows = []
-    with db.session() as session:
-        records = service.list_orders(session, limit=200)
-        total = service.count_orders(session)
-        for r in records:
-            finish = None
-            if r.current_version is not None:
-                view = service.plan_view(session, r.id, r.accepted_version or r.current_version)
-                finish = console.expected_finish(view) if view["feasible"] else None
-            rows.append({**r.to_dict(), "finish": finish.isoformat() if finish else None})
-        counts = console.offer_counts(session, [r["id"] for r in rows])
+
+    def read() -> tuple[list[dict], int, dict]:
+        rows = []
+        with db.session() as session:
+            records = service.list_orders(session, limit=200)
+            total = service.count_orders(session)
+            for r in records:
+                finish = None
+                if r.current_version is not None:
+                    view = service.plan_view(session, r.id, r.accepted_version or r.current_version)
+                    finish = console.expected_finish(view) if view["feasible"] else None
+                rows.append({**r.to_dict(), "finish": finish.isoformat() if finish else None})
+            return rows, total, console.offer_counts(session, [r["id"] for r in rows])
+
+    rows, total, counts = await anyio.to_thread.run_sync(read)
+    now = datetime.now(timezone.utc)
     for r in rows:
         r["offers"] = counts.get(r["id"], {})
+        r["behind"] = None
+        if r["offers"].get("accepted"):  # only orders with work under way can be behind
+            found = await progress_mod.order_progress(db, _telemetry(request), settings, r["id"], now)
+            r["behind"] = found["behind_workshops"] if found["behind"] else None
     return render(templates, request, "orders.html", {"orders": rows, "total": total})
 
 
@@ -206,23 +215,75 @@ def _timeline(view: dict, label: str) -> Markup:
     return Markup(charts.timeline(view["assignments"], label))
 
 
+def _added_up(histories: list[list[tuple[date, int]]]) -> list[tuple[date, int]]:
+    """Several offers' count histories (running totals by day) as the workshop's, day by day."""
+    if len(histories) == 1:
+        return histories[0]
+    days = sorted({d for h in histories for d, _ in h})
+    out = []
+    for day in days:
+        out.append((day, sum(max((n for d, n in h if d <= day), default=0) for h in histories)))
+    return out
+
+
 def _progress(view: dict, today: date, progress: dict | None, counts: dict[str, list[tuple[date, int]]]) -> list[dict]:
     """Per workshop: planned pieces added up by day, and pieces done: the owner's counts by day,
     then today's figure (counted, or estimated from the assigned machines' stitches)."""
-    by_workshop = {p["workshop_id"]: p for p in (progress or {}).get("offers", {}).values()}
+    by_workshop = dict((progress or {}).get("workshops", {}))
     out = []
     for a in view["assignments"]:
         planned = console.planned_cumulative(a)
         p = by_workshop.get(a["workshop"])
         done: list[tuple[date, int]] = []
         if p is not None:
-            done = [(d, n) for d, n in counts.get(p["offer_id"], []) if d < today] + [(today, p["done"])]
+            done = [(d, n) for d, n in _added_up([counts.get(i, []) for i in p.get("offer_ids", [p["offer_id"]])])
+                    if d < today] + [(today, p["done"])]
             if len(done) == 1 and planned and planned[0][0] < today:
                 done.insert(0, (planned[0][0], 0))
         out.append({"workshop": a["workshop"], "name_ko": a["name_ko"], "name_en": a["name_en"],
                     "planned": a["pieces"], "progress": p,
-                    "chart": Markup(charts.progress_chart(planned, done, f"{a['name_ko']} 진행 progress", today))})
+                    "chart": Markup(charts.progress_chart(
+                        planned, done, f"{a['name_ko']} 진행 progress", today,
+                        due_now=p["planned_by_now"] if p is not None else None,
+                        behind=bool(p and p["behind"])))})
     return out
+
+
+def _behind_rows(progress: dict | None, offer_rows: list[dict]) -> list[dict]:
+    """The workshops behind plan, with their names, done and planned by now, and the shortfall."""
+    if not progress:
+        return []
+    names = {o["workshop_id"]: (o["workshop_name_ko"], o["workshop_name_en"]) for o in offer_rows}
+    out = []
+    for w, p in sorted(progress.get("workshops", {}).items()):
+        if p["behind"]:
+            ko, en = names.get(w, (w, w))
+            out.append({"workshop": w, "name_ko": ko, "name_en": en, "done": p["done"],
+                        "planned_by_now": p["planned_by_now"], "short": p["planned_by_now"] - p["done"]})
+    return out
+
+
+@router.post("/orders/{order_id}/replan-behind", response_class=HTMLResponse)
+async def propose_behind(request: Request, order_id: str, settings: Settings, db: Db):
+    """Make the re-plan progress proposes for an order behind plan (stored as the next version, not
+    accepted): the order's page then shows it against the accepted plan, with its accept button."""
+    if not _logged_in(request, settings):
+        return _to_login()
+    try:
+        view = await offers_mod.replan_behind(db, _telemetry(request), settings, order_id,
+                                              cache=_day_cache(request, settings), solver=_solver(request))
+    except service.NotFound:
+        return RedirectResponse(f"/orders/{order_id}", status_code=303)
+    except (service.Conflict, service.ChangeRefused) as e:
+        return render(templates, request, "message.html", {"order_id": order_id, "ko": e.ko, "en": e.en}, 409)
+    except IntegrityError:
+        return render(templates, request, "message.html", {
+            "order_id": order_id, "ko": "같은 주문을 동시에 두 번 계획했습니다: 다시 해 주세요",
+            "en": "the order was planned twice at the same moment: try again"}, 409)
+    if view is None:
+        return RedirectResponse(f"/orders/{order_id}?notice=not-behind", status_code=303)
+    log.info("order %s: re-plan v%d proposed from the console for work behind plan", order_id, view["version"])
+    return RedirectResponse(f"/orders/{order_id}?notice=proposed", status_code=303)
 
 
 @router.get("/orders/{order_id}", response_class=HTMLResponse)
@@ -258,7 +319,9 @@ async def plan_page(request: Request, order_id: str, settings: Settings, db: Db)
     offer_rows, counts = await anyio.to_thread.run_sync(read_offers)
     today = service.today_in_seoul(now)
     context.update(order=record.to_dict(), plan=plan, accepted_plan=accepted, today=today.isoformat(),
-                   offers=offer_rows, progress_summary=progress)
+                   offers=offer_rows, progress_summary=progress, behind=_behind_rows(progress, offer_rows),
+                   # A proposal from the accepted plan waits already: the coordinator looks at that first.
+                   can_propose=bool(progress and progress["behind"]) and accepted is None)
     if plan is not None:
         context["timeline"] = _timeline(plan, f"{order_id} 계획 plan")
         if accepted is not None:

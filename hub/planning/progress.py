@@ -14,6 +14,12 @@ Per accepted offer (one workshop's share of one order):
   `behind_threshold` (the earned-vs-planned variance). The order is behind when its accepted
   offers together are.
 
+Progress is per order and workshop (`workshops`): a workshop usually holds one accepted offer of
+an order, two when a re-plan asked it for more after it had accepted (hub.planning.offer_sync).
+Each offer's count is its own running total (the gateway counts per offer), so the workshop's
+counted pieces are the offers' latest counts added up; the stitch estimate is the workshop's and
+fills its oldest offer first. `offers` gives each offer's share (they add up to the workshop's).
+
 Assignments are per workshop across its orders: an `assign` report lists every machine on that
 offer from its `at` on; a machine is on one offer at a time, so listing it elsewhere (or leaving
 it out of its offer's next list) ends its span there.
@@ -41,7 +47,7 @@ SEOUL = ZoneInfo("Asia/Seoul")
 #: The working day planned pieces are spread over, to say how many of today's are due by now.
 DAY_START, DAY_END = time(9, 0), time(18, 0)
 
-__all__ = ["behind_change", "counted_only", "order_progress", "planned_by", "workshop_progress"]
+__all__ = ["behind_change", "counted_only", "latest_counts", "order_progress", "planned_by", "workshop_progress"]
 
 
 def _default(settings: HubSettings | None, name: str) -> Any:
@@ -71,12 +77,25 @@ def planned_by(days: Sequence[Mapping[str, Any]], now: datetime, since: datetime
 
 @dataclass
 class _Pair:
-    """One accepted offer and what its progress is computed from."""
+    """One workshop's accepted offers of one order (oldest first: usually one; two when a re-plan
+    asked it for more after it had accepted) and what their progress is computed from."""
 
-    offer: Offer
+    offers: list[Offer]
     sam_total: float
     spans: list[StitchSpan] = field(default_factory=list)
-    count: Optional[tuple[int, datetime]] = None  # (pieces, at)
+    counts: dict[str, tuple[int, datetime]] = field(default_factory=dict)  # offer id -> (pieces, at)
+
+    @property
+    def offer(self) -> Offer:
+        return self.offers[0]
+
+    @property
+    def count(self) -> Optional[tuple[int, datetime]]:
+        """The workshop's counted pieces for the order (each offer's latest count, added up) and
+        when the latest was made; None before any count."""
+        if not self.counts:
+            return None
+        return sum(n for n, _ in self.counts.values()), max(at for _, at in self.counts.values())
 
 
 def _spans(reports: Sequence[OfferReport], now: datetime) -> dict[str, list[tuple[str, datetime, datetime | None]]]:
@@ -102,28 +121,38 @@ def _spans(reports: Sequence[OfferReport], now: datetime) -> dict[str, list[tupl
     return out
 
 
+def latest_counts(session: Session, order_id: str, workshop_id: str | None = None) -> dict[str, tuple[int, datetime]]:
+    """Each offer's latest applied count of the order (a running total per offer): {offer id:
+    (pieces, at)}; only the workshop's when given."""
+    query = select(OfferReport).where(OfferReport.order_id == order_id, OfferReport.kind == "count",
+                                      OfferReport.result == "applied")
+    if workshop_id is not None:
+        query = query.where(OfferReport.workshop_id == workshop_id)
+    out: dict[str, tuple[int, datetime]] = {}
+    for r in session.scalars(query.order_by(OfferReport.at, OfferReport.received_at)):
+        out[r.offer_id] = (r.pieces or 0, utc(r.at))
+    return out
+
+
 def _pairs(session: Session, offers: Sequence[Offer], now: datetime) -> list[_Pair]:
-    pairs = []
     orders = {o.id: o for o in session.scalars(select(OrderRow).where(OrderRow.id.in_({x.order_id for x in offers})))}
+    groups: dict[tuple[str, str], list[Offer]] = {}
+    for offer in sorted(offers, key=lambda o: (utc(o.created_at), o.id)):
+        groups.setdefault((offer.order_id, offer.workshop_id), []).append(offer)
     by_workshop: dict[str, dict[str, list]] = {}
-    for offer in offers:
-        if offer.workshop_id not in by_workshop:
+    pairs = []
+    for (order_id, workshop_id), group in groups.items():
+        if workshop_id not in by_workshop:
             reports = list(session.scalars(
-                select(OfferReport).where(OfferReport.workshop_id == offer.workshop_id, OfferReport.kind == "assign",
+                select(OfferReport).where(OfferReport.workshop_id == workshop_id, OfferReport.kind == "assign",
                                           OfferReport.result == "applied")
                 .order_by(OfferReport.at, OfferReport.received_at)))
-            by_workshop[offer.workshop_id] = _spans(reports, now)
-        count = session.scalars(
-            select(OfferReport).where(OfferReport.workshop_id == offer.workshop_id,
-                                      OfferReport.order_id == offer.order_id, OfferReport.kind == "count",
-                                      OfferReport.result == "applied")
-            .order_by(OfferReport.at.desc(), OfferReport.received_at.desc()).limit(1)).first()
-        order = orders[offer.order_id]
-        pair = _Pair(offer, sum(order.sam_minutes.values()),
-                     [StitchSpan(offer.workshop_id, m, since, until)
-                      for m, since, until in by_workshop[offer.workshop_id].get(offer.order_id, [])],
-                     (count.pieces or 0, utc(count.at)) if count is not None else None)
-        pairs.append(pair)
+            by_workshop[workshop_id] = _spans(reports, now)
+        ids = {o.id for o in group}
+        counts = {k: v for k, v in latest_counts(session, order_id, workshop_id).items() if k in ids}
+        pairs.append(_Pair(group, sum(orders[order_id].sam_minutes.values()),
+                           [StitchSpan(workshop_id, m, since, until)
+                            for m, since, until in by_workshop[workshop_id].get(order_id, [])], counts))
     return pairs
 
 
@@ -133,27 +162,45 @@ def _at_count(spans: Sequence[StitchSpan], at: datetime) -> list[StitchSpan]:
 
 
 def _view(pair: _Pair, settings: HubSettings | None, now: datetime, stitches: int | None,
-          stitches_at_count: int | None, reason: str | None) -> dict:
-    offer = pair.offer
+          stitches_at_count: int | None, reason: str | None) -> tuple[dict, dict[str, dict]]:
+    """(the workshop's progress on the order, each offer's share by offer id). Counts are each
+    offer's own; the estimate from the machines' stitches fills the oldest offer first."""
     counted, counted_at = pair.count if pair.count is not None else (0, None)
     default_spp = pair.sam_total * _default(settings, "stitches_per_sam_minute")
     calibrated = bool(counted and stitches_at_count)
     spp = stitches_at_count / counted if calibrated else default_spp
-    estimated = None if stitches is None else min(offer.pieces, int(stitches / spp)) if spp > 0 else 0
-    planned = planned_by(offer.days, now, utc(offer.answered_at) if offer.answered_at else None)
-    done = max(counted, estimated or 0)
+    pieces = sum(o.pieces for o in pair.offers)
+    estimated = None if stitches is None else min(pieces, int(stitches / spp)) if spp > 0 else 0
     threshold = _default(settings, "behind_threshold")
-    return {"offer_id": offer.id, "order_id": offer.order_id, "workshop_id": offer.workshop_id,
-            "pieces": offer.pieces, "counted": counted, "counted_at": counted_at.isoformat() if counted_at else None,
-            "estimated": estimated, "stitches": stitches, "stitches_per_piece": round(spp, 1),
-            "calibrated": calibrated, "machines": sorted({s.machine for s in pair.spans if s.until is None}),
-            "planned_by_now": planned, "done": done,
-            "variance": round(done / planned - 1, 4) if planned else None,
-            "behind": planned > 0 and done < planned * (1 - threshold), "telemetry_reason": reason}
+    common = {"order_id": pair.offer.order_id, "workshop_id": pair.offer.workshop_id, "stitches": stitches,
+              "stitches_per_piece": round(spp, 1), "calibrated": calibrated,
+              "machines": sorted({s.machine for s in pair.spans if s.until is None}), "telemetry_reason": reason}
+    shares: dict[str, dict] = {}
+    left = estimated
+    for offer in pair.offers:
+        own, own_at = pair.counts.get(offer.id, (0, None))
+        est = None if left is None else min(offer.pieces, left)
+        left = None if left is None else left - est
+        planned = planned_by(offer.days, now, utc(offer.answered_at) if offer.answered_at else None)
+        done = max(own, est or 0)
+        shares[offer.id] = {**common, "offer_id": offer.id, "pieces": offer.pieces, "counted": own,
+                            "counted_at": own_at.isoformat() if own_at else None, "estimated": est,
+                            "planned_by_now": planned, "done": done,
+                            "variance": round(done / planned - 1, 4) if planned else None,
+                            "behind": planned > 0 and done < planned * (1 - threshold)}
+    planned = sum(v["planned_by_now"] for v in shares.values())
+    done = sum(v["done"] for v in shares.values())
+    whole = {**common, "offer_id": pair.offer.id, "offer_ids": [o.id for o in pair.offers], "pieces": pieces,
+             "counted": counted, "counted_at": counted_at.isoformat() if counted_at else None,
+             "estimated": estimated, "planned_by_now": planned, "done": done,
+             "variance": round(done / planned - 1, 4) if planned else None,
+             "behind": planned > 0 and done < planned * (1 - threshold)}
+    return whole, shares
 
 
 async def _progress(telemetry: Any, settings: HubSettings | None, pairs: Sequence[_Pair], now: datetime
-                    ) -> dict[str, dict]:
+                    ) -> tuple[dict[str, dict], dict[str, dict]]:
+    """(by workshop, by offer id)."""
     spans = [s for p in pairs for s in p.spans]
     at_count = [_at_count(p.spans, p.count[1]) if p.count else [] for p in pairs]
     reason = None
@@ -165,13 +212,15 @@ async def _progress(telemetry: Any, settings: HubSettings | None, pairs: Sequenc
             now_sums, count_sums = sums[:len(spans)], sums[len(spans):]
         except SourceUnavailable as e:
             now_sums, count_sums, reason = None, None, e.reason
-    out, i, j = {}, 0, 0
+    workshops, offers, i, j = {}, {}, 0, 0
     for pair, group in zip(pairs, at_count):
         stitches = sum(now_sums[i:i + len(pair.spans)]) if now_sums is not None else None
         at = sum(count_sums[j:j + len(group)]) if count_sums is not None else None
         i, j = i + len(pair.spans), j + len(group)
-        out[pair.offer.id] = _view(pair, settings, now, stitches, at, reason)
-    return out
+        whole, shares = _view(pair, settings, now, stitches, at, reason)
+        workshops[pair.offer.workshop_id] = whole
+        offers.update(shares)
+    return workshops, offers
 
 
 def counted_only(session: Session, settings: HubSettings | None, order_id: str, now: datetime | None = None
@@ -180,22 +229,27 @@ def counted_only(session: Session, settings: HubSettings | None, order_id: str, 
     `estimated` and `stitches` are None. By offer id."""
     now = now or datetime.now(timezone.utc)
     offers = list(session.scalars(select(Offer).where(Offer.order_id == order_id, Offer.status == "accepted")))
-    return {p.offer.id: _view(p, settings, now, None, None, "not read") for p in _pairs(session, offers, now)}
+    out: dict[str, dict] = {}
+    for p in _pairs(session, offers, now):
+        out.update(_view(p, settings, now, None, None, "not read")[1])
+    return out
 
 
-def _summary(order_id: str, offers: Mapping[str, dict], settings: HubSettings | None) -> dict:
-    planned = sum(p["planned_by_now"] for p in offers.values())
-    done = sum(p["done"] for p in offers.values())
+def _summary(order_id: str, found: tuple[Mapping[str, dict], Mapping[str, dict]], settings: HubSettings | None
+             ) -> dict:
+    workshops, offers = found
+    planned = sum(p["planned_by_now"] for p in workshops.values())
+    done = sum(p["done"] for p in workshops.values())
     threshold = _default(settings, "behind_threshold")
     return {"order_id": order_id, "planned_by_now": planned, "done": done,
-            "counted": sum(p["counted"] for p in offers.values()),
-            "estimated": (None if any(p["estimated"] is None for p in offers.values())
-                          else sum(p["estimated"] for p in offers.values())),
-            "pieces": sum(p["pieces"] for p in offers.values()),
+            "counted": sum(p["counted"] for p in workshops.values()),
+            "estimated": (None if any(p["estimated"] is None for p in workshops.values())
+                          else sum(p["estimated"] for p in workshops.values())),
+            "pieces": sum(p["pieces"] for p in workshops.values()),
             "variance": round(done / planned - 1, 4) if planned else None,
             "behind": planned > 0 and done < planned * (1 - threshold),
-            "behind_workshops": sorted(p["workshop_id"] for p in offers.values() if p["behind"]),
-            "behind_threshold": threshold, "offers": dict(offers)}
+            "behind_workshops": sorted(w for w, p in workshops.items() if p["behind"]),
+            "behind_threshold": threshold, "workshops": dict(workshops), "offers": dict(offers)}
 
 
 async def order_progress(database: Database, telemetry: Any, settings: HubSettings | None, order_id: str,
@@ -233,7 +287,7 @@ async def workshop_progress(database: Database, telemetry: Any, settings: HubSet
             return pairs
 
     pairs = await anyio.to_thread.run_sync(read)
-    return await _progress(telemetry, settings, pairs, now) if pairs else {}
+    return (await _progress(telemetry, settings, pairs, now))[1] if pairs else {}
 
 
 def behind_change(found: Mapping[str, Any]) -> Any:
@@ -243,10 +297,11 @@ def behind_change(found: Mapping[str, Any]) -> Any:
     workshop's done pieces count as started (never moved). None when nobody is behind."""
     from hub.planning import service
 
-    behind = {p["workshop_id"]: p for p in found["offers"].values() if p["behind"]}
+    per_workshop = found.get("workshops") or {p["workshop_id"]: p for p in found["offers"].values()}
+    behind = {w: p for w, p in per_workshop.items() if p["behind"]}
     if not behind:
         return None
     reduced = {w: round(max(0.1, min(1.0, p["done"] / p["planned_by_now"])), 3) for w, p in behind.items()}
-    started = {p["workshop_id"]: min(p["done"], p["pieces"]) for p in found["offers"].values() if p["done"] > 0}
+    started = {w: min(p["done"], p["pieces"]) for w, p in per_workshop.items() if p["done"] > 0}
     return service.Change(reduced=reduced, started=started,
                           note="계획보다 늦음 / behind plan: " + ", ".join(sorted(behind)))

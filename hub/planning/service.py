@@ -413,10 +413,16 @@ class Change:
     reduced: Mapping[str, float] = field(default_factory=dict)
     started: Mapping[str, int] = field(default_factory=dict)
     note: str = ""
+    #: Workshops that take at most this many pieces: they accepted their share but declined (or
+    #: let expire) the extra a re-plan asked of them.
+    capped: Mapping[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return {"declined": list(self.declined), "reduced": dict(self.reduced), "started": dict(self.started),
-                "note": self.note}
+        out = {"declined": list(self.declined), "reduced": dict(self.reduced), "started": dict(self.started),
+               "note": self.note}
+        if self.capped:
+            out["capped"] = dict(self.capped)
+        return out
 
 
 def names() -> dict[str, tuple[str, str]]:
@@ -514,7 +520,7 @@ def _base(database: Database, order_id: str) -> tuple[OrderRecord, dict]:
 
 def _check_change(change: Change, pieces: Mapping[str, int]) -> None:
     for name, workshops in (("declined", change.declined), ("reduced", list(change.reduced)),
-                            ("started", list(change.started))):
+                            ("started", list(change.started)), ("capped", list(change.capped))):
         strangers = [w for w in workshops if w not in pieces]
         if strangers:
             raise ChangeRefused(name, f"이 계획에 없는 작업장입니다: {', '.join(strangers)}",
@@ -544,6 +550,6 @@ async def replan(database: Database, telemetry: Any, settings: HubSettings, orde
     items = [_scaled(c, change.reduced[c.id]) if c.id in change.reduced else c for c in found.items]
     result = await anyio.to_thread.run_sync(lambda: replan_order(
         record.order, items, previous, today=today_in_seoul(when), started=dict(change.started),
-        declined=change.declined, weights=weights, limits=limits_for(settings), names=names()), limiter=solver)
+        declined=change.declined, capped=dict(change.capped), weights=weights, limits=limits_for(settings), names=names()), limiter=solver)
     view = await anyio.to_thread.run_sync(_save, database, order_id, result, when, base["version"], change.to_dict())
     return Planned(view, dataclasses.replace(found, items=items))

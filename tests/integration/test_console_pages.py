@@ -253,3 +253,57 @@ def test_coordinator_plans_an_order_from_the_console(hub, browser, tmp_path):
     page.goto(f"{url}/orders")
     expect(page.locator('#orders-table tr[data-order="tee-console"] .offers [data-status="declined"]')).to_be_visible()
     context.close()
+
+
+def test_an_order_behind_plan_is_flagged_and_a_replan_proposed_from_its_page(hub, browser, tmp_path):
+    from tests.integration.planning_world import tee_order
+    from tests.integration.test_offers_api import fall_behind
+
+    server, _ = hub
+    url = server.url
+    api = httpx.Client(base_url=url, headers=AUTH, timeout=60)
+    body = tee_order(id="tee-late", quantity=3000, min_lot=500, max_workshops=4)
+    assert api.post("/api/v1/orders", json=body).status_code == 201
+    plan = api.post("/api/v1/orders/tee-late/plan").json()
+    assert plan["feasible"] and api.post("/api/v1/orders/tee-late/accept").status_code == 200
+    late = plan["assignments"][0]
+    offer_id = next(o["id"] for o in api.get("/api/v1/orders/tee-late/offers").json()["offers"]
+                    if o["workshop_id"] == late["workshop"])
+    database = db.Database(server_db_url(server))
+    try:
+        with database.session() as session:
+            token = offers.issue_workshop_token(session, late["workshop"])
+        r = httpx.post(f"{url}/api/v1/workshops/{late['workshop']}/answers", timeout=30,
+                       headers={"Authorization": f"Bearer {token}"},
+                       json={"answers": [{"answer_id": str(uuid.uuid4()), "offer_id": offer_id, "answer": "accept",
+                                          "reason": None, "answered_at": datetime.now(timezone.utc).isoformat()}]})
+        assert r.json()["answers"][0]["result"] == "applied"
+        fall_behind(database, offer_id)  # its pieces were due yesterday; none are done
+    finally:
+        database.close()
+
+    context = browser.new_context(locale="ko-KR", viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(f"{url}/login")
+    page.fill("#token", TOKEN)
+    page.click("#login-button")
+    page.goto(f"{url}/orders")
+    expect(page.locator('#orders-table tr[data-order="tee-late"] .behind')).to_contain_text("늦어짐")
+    page.click('#orders-table tr[data-order="tee-late"] .order-link')
+    item = page.locator(f'#behind-workshops li[data-workshop="{late["workshop"]}"]')
+    expect(item).to_contain_text(f"{late['pieces']:,}벌 계획, 0벌 완료")
+    expect(item).to_contain_text(f"0 done of {late['pieces']:,} planned by now")
+    expect(page.locator(f'#progress .card[data-workshop="{late["workshop"]}"] circle.due-now.behind')).to_have_count(1)
+    _shot(page, "behind", tmp_path)
+    page.click("#propose-replan")
+    expect(page.locator("#proposed-note")).to_be_visible()
+    expect(page.locator("#replan")).to_be_visible()
+    expect(page.locator("#replan-why")).to_contain_text(f"{late['workshop']}: 능력 10%만 남음")
+    expect(page.locator("#propose-replan")).to_have_count(0)  # one proposal at a time
+    order = api.get("/api/v1/orders/tee-late").json()
+    assert order["status"] == "replanned" and order["accepted_version"] == 1
+    page.click("#accept-replan")
+    expect(page.locator("#accepted-note")).to_be_visible()
+    assert api.get("/api/v1/orders/tee-late").json()["accepted_version"] == order["current_version"]
+    context.close()
+    api.close()

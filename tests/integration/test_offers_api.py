@@ -428,3 +428,166 @@ def test_the_workshop_token_command_issues_lists_and_revokes(world, tmp_path):
     assert revoked.exit_code == 0 and "revoked 1 token" in revoked.output
     with gateway(world, {"Authorization": f"Bearer {token}"}) as gw:
         assert gw.get(f"/api/v1/workshops/{w}/offers").status_code == 401
+
+
+def shift(world: World, order_id: str, version: int, source: str, target: str, pieces: int) -> None:
+    """Move `pieces` from one workshop to another in a stored (not yet accepted) plan version, its
+    latest days first: a re-plan that happens to give `source` fewer pieces and `target` more (the
+    engine's own choice depends on the day's capacity, so the test sets it)."""
+    from hub.planning.tables import Assignment, AssignmentDay
+
+    with world.db.session() as session:
+        rows = {a.workshop_id: a for a in session.query(Assignment).filter_by(order_id=order_id, version=version)}
+        rows[source].pieces -= pieces
+        rows[source].bundles = rows[source].pieces // 50
+        rows[target].pieces += pieces
+        rows[target].bundles = rows[target].pieces // 50
+        left = pieces
+        for d in session.query(AssignmentDay).filter_by(order_id=order_id, version=version, workshop_id=source
+                                                        ).order_by(AssignmentDay.day.desc()):
+            take = min(left, d.pieces)
+            d.pieces -= take
+            left -= take
+        assert left == 0
+        last = session.query(AssignmentDay).filter_by(order_id=order_id, version=version, workshop_id=target
+                                                      ).order_by(AssignmentDay.day.desc()).first()
+        last.pieces += pieces
+
+
+def report(offer_id: str, kind: str, **fields) -> dict:
+    return {"report_id": str(uuid.uuid4()), "kind": kind, "offer_id": offer_id,
+            "at": datetime.now(timezone.utc).isoformat(), **fields}
+
+
+def test_a_replan_keeps_an_accepted_offer_and_its_counted_progress(world):
+    plan = world.order(world.hub, "tee-r")
+    a, b = plan["assignments"][0]["workshop"], plan["assignments"][1]["workshop"]
+    with world.db.session() as session:
+        first = {o["workshop_id"]: o for o in offers.offers_for_order(session, "tee-r")}
+    path = f"/api/v1/workshops/{a}/answers"
+    token_a = world.token(a)
+    with gateway(world, token_a) as gw:
+        r = gw.post(path, json={"answers": [answer(first[a]["id"])],
+                                "reports": [report(first[a]["id"], "count", pieces=300),
+                                            report(first[a]["id"], "assign", machines=["m01"])]}).json()
+        assert [x["result"] for x in r["answers"] + r["reports"]] == ["applied"] * 3
+
+    # A re-plan gives the workshop that accepted 500 pieces fewer (and b, which never answered, more).
+    replan = world.hub.post("/api/v1/orders/tee-r/replan", json={"started": {a: 300}, "note": "test"})
+    assert replan.status_code == 200, replan.text
+    v2 = replan.json()["version"]
+    held_before = plan_pieces(replan.json(), a)
+    shift(world, "tee-r", v2, a, b, 500)
+    assert world.hub.post("/api/v1/orders/tee-r/accept", json={"version": v2}).status_code == 200
+    listing = world.hub.get("/api/v1/orders/tee-r/offers").json()["offers"]
+    mine = [o for o in listing if o["workshop_id"] == a]
+    assert len(mine) == 1, mine  # no second offer asks again
+    assert mine[0]["id"] == first[a]["id"] and mine[0]["status"] == "accepted"
+    assert mine[0]["pieces"] == held_before - 500 and mine[0]["plan_version"] == v2
+    assert mine[0]["progress"]["counted"] == 300 and mine[0]["progress"]["machines"] == ["m01"]
+    # b had not answered: its changed offer is withdrawn and a new one asks again.
+    assert {o["status"] for o in listing if o["workshop_id"] == b} == {"withdrawn", "offered"}
+    with gateway(world, token_a) as gw:
+        doc = gw.get(f"/api/v1/workshops/{a}/offers").json()["offers"]
+    assert len(doc) == 1 and doc[0]["status"] == "accepted" and doc[0]["pieces"] == held_before - 500
+    assert doc[0]["changed"]["from_pieces"] == held_before and datetime.fromisoformat(doc[0]["changed"]["at"])
+    assert doc[0]["adds_to"] is None and doc[0]["progress"]["counted"] == 300
+    found = world.hub.get("/api/v1/orders/tee-r/progress").json()
+    assert found["workshops"][a]["counted"] == 300 and found["workshops"][a]["pieces"] == held_before - 500
+
+    # The next re-plan gives it 700 more than it holds: the accepted part stays, only the extra is asked.
+    held = held_before - 500
+    replan = world.hub.post("/api/v1/orders/tee-r/replan", json={"started": {a: 300}, "note": "test"}).json()
+    v3 = replan["version"]
+    more = held + 700 - plan_pieces(replan, a)
+    shift(world, "tee-r", v3, b, a, more)
+    assert world.hub.post("/api/v1/orders/tee-r/accept", json={"version": v3}).status_code == 200
+    with gateway(world, token_a) as gw:
+        doc = {o["id"]: o for o in gw.get(f"/api/v1/workshops/{a}/offers").json()["offers"]}
+    assert doc[first[a]["id"]]["status"] == "accepted" and doc[first[a]["id"]]["pieces"] == held
+    extra = next(o for o in doc.values() if o["id"] != first[a]["id"])
+    assert extra["status"] == "offered" and extra["pieces"] == 700 and extra["adds_to"] == first[a]["id"]
+    days = [d["day"] for d in doc[first[a]["id"]]["days"]]
+    assert sum(d["pieces"] for d in extra["days"]) == 700 and min(d["day"] for d in extra["days"]) >= max(days)
+    found = world.hub.get("/api/v1/orders/tee-r/progress").json()
+    assert found["workshops"][a]["counted"] == 300 and found["workshops"][a]["pieces"] == held
+
+    # The owner declines the extra: the hub re-plans it elsewhere and leaves the accepted part alone.
+    with gateway(world, token_a) as gw:
+        r = gw.post(path, json={"answers": [answer(extra["id"], "decline", "no_capacity")]}).json()
+        assert r["answers"][0]["result"] == "applied"
+    order = wait_for(lambda: (o := world.hub.get("/api/v1/orders/tee-r").json())["current_version"] > v3 and o,
+                     "the order re-planned after the extra was declined")
+    proposal = world.hub.get("/api/v1/orders/tee-r/plan").json()
+    assert order["status"] == "replanned" and proposal["feasible"]
+    assert proposal["change"]["declined"] == [] and proposal["change"]["capped"] == {a: held}
+    assert plan_pieces(proposal, a) == held and proposal["pieces"] == 3000
+    assert world.hub.post("/api/v1/orders/tee-r/accept", json={"version": proposal["version"]}).status_code == 200
+    listing = world.hub.get("/api/v1/orders/tee-r/offers").json()["offers"]
+    assert {o["id"]: o["status"] for o in listing if o["workshop_id"] == a} == {first[a]["id"]: "accepted",
+                                                                                 extra["id"]: "declined"}
+    with gateway(world, token_a) as gw:  # counting goes on where it was
+        r = gw.post(path, json={"reports": [report(first[a]["id"], "count", pieces=350)]}).json()
+        assert r["reports"][0]["result"] == "applied"
+    assert world.hub.get("/api/v1/orders/tee-r/progress").json()["workshops"][a]["counted"] == 350
+
+
+def test_an_accepted_extra_adds_to_the_workshops_progress(world):
+    plan = world.order(world.hub, "tee-s")
+    a, b = plan["assignments"][0]["workshop"], plan["assignments"][1]["workshop"]
+    with world.db.session() as session:
+        original = next(o for o in offers.offers_for_order(session, "tee-s") if o["workshop_id"] == a)
+    path = f"/api/v1/workshops/{a}/answers"
+    token_a = world.token(a)
+    with gateway(world, token_a) as gw:
+        gw.post(path, json={"answers": [answer(original["id"])],
+                            "reports": [report(original["id"], "count", pieces=200)]})
+    replan = world.hub.post("/api/v1/orders/tee-s/replan", json={"started": {a: 200}}).json()
+    shift(world, "tee-s", replan["version"], b, a, original["pieces"] + 500 - plan_pieces(replan, a))
+    assert world.hub.post("/api/v1/orders/tee-s/accept", json={"version": replan["version"]}).status_code == 200
+    with gateway(world, token_a) as gw:
+        extra = next(o for o in gw.get(f"/api/v1/workshops/{a}/offers").json()["offers"] if o["adds_to"])
+        r = gw.post(path, json={"answers": [answer(extra["id"])],
+                                "reports": [report(extra["id"], "count", pieces=40)]}).json()
+        assert [x["result"] for x in r["answers"] + r["reports"]] == ["applied", "applied"]
+        doc = {o["id"]: o["progress"]["counted"] for o in gw.get(f"/api/v1/workshops/{a}/offers").json()["offers"]}
+    assert doc == {original["id"]: 200, extra["id"]: 40}  # each offer's own count, as the gateway sent it
+    found = world.hub.get("/api/v1/orders/tee-s/progress").json()
+    mine = found["workshops"][a]
+    assert mine["counted"] == 240 and mine["pieces"] == original["pieces"] + 500
+    assert mine["offer_ids"] == [original["id"], extra["id"]]
+    assert found["counted"] == 240 and sum(o["counted"] for o in found["offers"].values()) == 240
+
+
+def fall_behind(world_db: db.Database, offer_id: str, days_ago: int = 1) -> None:
+    """The offer's days moved into the past: its pieces were due by now and nothing is done."""
+    from hub.planning.offer_tables import Offer
+
+    with world_db.session() as session:
+        offer = session.get(Offer, offer_id)
+        day = (datetime.now(timezone.utc) + timedelta(hours=9)).date() - timedelta(days=days_ago)
+        offer.days = [{"day": day.isoformat(), "pieces": offer.pieces}]
+
+
+def test_an_order_behind_plan_gets_a_replan_proposal_through_the_api(world):
+    plan = world.order(world.hub, "tee-t")
+    a = plan["assignments"][0]["workshop"]
+    with world.db.session() as session:
+        mine = next(o for o in offers.offers_for_order(session, "tee-t") if o["workshop_id"] == a)
+    not_yet = world.hub.post("/api/v1/orders/tee-t/replan-behind")
+    assert not_yet.status_code == 409 and not_yet.json()["error"] == "not_behind" and " / " not in not_yet.json()["en"]
+    assert world.hub.post("/api/v1/orders/nope/replan-behind").status_code == 404
+    with gateway(world, world.token(a)) as gw:
+        gw.post(f"/api/v1/workshops/{a}/answers", json={"answers": [answer(mine["id"])]})
+    fall_behind(world.db, mine["id"])
+    found = world.hub.get("/api/v1/orders/tee-t/progress").json()
+    assert found["behind"] and found["behind_workshops"] == [a]
+    r = world.hub.post("/api/v1/orders/tee-t/replan-behind")
+    assert r.status_code == 200, r.text
+    proposal = r.json()
+    assert proposal["based_on"] == 1 and proposal["change"]["reduced"] == {a: 0.1}
+    assert proposal["feasible"] and proposal["pieces"] == 3000
+    order = world.hub.get("/api/v1/orders/tee-t").json()
+    assert order["status"] == "replanned" and order["accepted_version"] == 1  # a proposal, not accepted
+    # Without a token: 401, like every coordinator API.
+    assert httpx.post(f"{world.base}/api/v1/orders/tee-t/replan-behind").status_code == 401
