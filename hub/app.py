@@ -5,6 +5,8 @@ the capabilities' insides; they meet each other through their public faces."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from contextlib import asynccontextmanager
 from typing import Annotated
@@ -23,6 +25,7 @@ from hub.core.dependencies import require_api_token, require_reader
 from hub.core.lockout import LoginGuard
 from hub.core.rejections import Rejections
 from hub.core.settings import HubSettings, load_settings
+from hub.planning import offer_routes
 from hub.planning import pages as planning_pages
 from hub.planning import routes as planning_routes
 from hub.planning.service import AcceptedWork
@@ -90,10 +93,21 @@ def create_app(settings: HubSettings | None = None, *, workshop_source: Workshop
         if store is not None and settings.embedded_write_token is None:
             log.warning("no write token configured: the embedded store refuses every write "
                         "(set SEWNET_HUB_EMBEDDED_WRITE_TOKEN)")
+        # Offers past their deadline expire, and declined or expired shares are re-planned, in the
+        # background; a decline wakes it at once. It shares the routes' one-solve-at-a-time limiter.
+        if getattr(app.state, "planning_solver", None) is None:
+            app.state.planning_solver = anyio.CapacityLimiter(1)
+        keeper = app.state.offer_keeper = offer_routes.OfferKeeper(database, telemetry, settings,
+                                                                   app.state.planning_solver)
         log.info("hub up: telemetry=%s, database=%s", telemetry.name, database.dialect)
+        keeping = asyncio.create_task(keeper.run(), name="offer-keeper")
         try:
             yield
         finally:
+            keeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeping
+            app.state.offer_keeper = None
             await telemetry.aclose()
             database.close()
 
@@ -142,6 +156,9 @@ def create_app(settings: HubSettings | None = None, *, workshop_source: Workshop
     app.include_router(registry_routes.router)
     app.include_router(planning_routes.router)
     app.include_router(planning_pages.router)
+    app.include_router(offer_routes.gateway)
+    app.include_router(offer_routes.coordinator)
+    app.include_router(offer_routes.link)
     if settings.telemetry == "embedded":
         app.include_router(embedded_routes.router)
     return app

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import secrets
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Optional
 
 import typer
 
@@ -75,3 +77,93 @@ def db_current(config: ConfigOption = None) -> None:
     if status.state is not SchemaState.CURRENT:
         raise fail(status.message, 1)
     typer.echo(f"{status.url}: schema at revision {status.database_revision} (current)")
+
+
+# ----------------------------------------------------------------------------- workshop tokens
+token_app = typer.Typer(help="Tokens a workshop's gateway fetches its offers with (stored as hashes only).",
+                        no_args_is_help=True)
+app.add_typer(token_app, name="workshop-token")
+DatabaseOption = Annotated[Optional[str], typer.Option(help="the hub's database URL (default: the hub's settings)",
+                                                       show_default=False)]
+
+
+def _token_database(config: Optional[Path], database: Optional[str]):
+    overrides = {"database_url": database} if database is not None else {}
+    return database_or_exit(settings_or_exit(config, **overrides))
+
+
+@token_app.command("issue")
+def workshop_token_issue(
+    workshop_id: Annotated[str, typer.Argument(help="the workshop, by its registry id")],
+    file: Annotated[Optional[Path], typer.Option(help="write the token to this file (mode 0600) instead of printing "
+                                                      "it")] = None,
+    database: DatabaseOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """A new token for the workshop's gateway, shown once (only its hash is kept)."""
+    from hub.planning import offers, service
+
+    db = _token_database(config, database)
+    try:
+        with db.session() as session:
+            token = offers.issue_workshop_token(session, workshop_id)
+    except service.NotFound:
+        raise fail(f"no workshop {workshop_id} in the registry: import it first (sewnet registry import workshops)",
+                   2) from None
+    finally:
+        db.close()
+    if file is None:
+        typer.echo(token)
+        return
+    try:
+        fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(token + "\n")
+        os.chmod(file, 0o600)  # an existing file keeps its old mode through O_CREAT
+    except OSError as e:
+        raise fail(f"cannot write {file}: {e.strerror}; the token issued is not usable without it: revoke it with "
+                   f"`sewnet hub workshop-token revoke {workshop_id}`", 1) from None
+    typer.echo(f"token for {workshop_id} written to {file}")
+
+
+@token_app.command("list")
+def workshop_token_list(
+    workshop_id: Annotated[Optional[str], typer.Argument(help="only this workshop's")] = None,
+    database: DatabaseOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Tokens by workshop: the first 12 characters of each token's hash, when issued and revoked."""
+    from hub.planning import offers
+
+    db = _token_database(config, database)
+    try:
+        with db.session() as session:
+            rows = offers.list_workshop_tokens(session, workshop_id)
+    finally:
+        db.close()
+    for row in rows:
+        typer.echo(f"{row['workshop_id']}\t{row['token_id'][:12]}\tissued {row['created_at']}\t"
+                   + (f"revoked {row['revoked_at']}" if row["revoked_at"] else "active"))
+    if not rows:
+        typer.echo("no workshop tokens")
+
+
+@token_app.command("revoke")
+def workshop_token_revoke(
+    workshop_id: Annotated[str, typer.Argument(help="the workshop whose tokens to revoke")],
+    token_id: Annotated[Optional[str], typer.Option(help="only the token whose hash starts so (from `list`)")] = None,
+    database: DatabaseOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Revoke the workshop's tokens (or one of them): its gateway gets 401 from then on."""
+    from hub.planning import offers
+
+    db = _token_database(config, database)
+    try:
+        with db.session() as session:
+            n = offers.revoke_workshop_tokens(session, workshop_id, token_id)
+    finally:
+        db.close()
+    if n == 0:
+        raise fail(f"no active token of {workshop_id}" + (f" starting {token_id}" if token_id else ""), 1)
+    typer.echo(f"revoked {n} token{'s' if n != 1 else ''} of {workshop_id}")

@@ -22,7 +22,15 @@ from hub.capacity.sam import (
     network_spare,
     workshop_spare,
 )
-from hub.capacity.service import SamOutcome, build_report, current_capacity, sam_report, spare_capacity
+from hub.capacity.service import (
+    SamOutcome,
+    StitchSpan,
+    build_report,
+    current_capacity,
+    machine_stitches,
+    sam_report,
+    spare_capacity,
+)
 from hub.capacity.sources import (
     CommitmentSource,
     SourceUnavailable,
@@ -32,7 +40,7 @@ from hub.capacity.sources import (
 )
 
 __all__ = ["CapacityReport", "CapacityRules", "Commitment", "CommitmentSource", "DaySpare", "Factor", "MachineCapacity",
-           "ProfileMachine", "SamOutcome", "SourceUnavailable", "StaticCommitments", "StaticWorkshops",
+           "ProfileMachine", "SamOutcome", "SourceUnavailable", "StaticCommitments", "StaticWorkshops", "StitchSpan",
            "TelemetryEvidence", "TypeCapacity", "WorkingHours", "WorkshopCapacity", "WorkshopProfile", "WorkshopSam",
-           "WorkshopSource", "build_report", "calibrate", "current_capacity", "network_spare",
+           "WorkshopSource", "build_report", "calibrate", "current_capacity", "machine_stitches", "network_spare",
            "profile_from_registry", "sam_report", "spare_capacity", "workshop_spare"]

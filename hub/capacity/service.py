@@ -38,6 +38,7 @@ from hub.capacity.sam import (
     local_midnight,
     network_spare,
 )
+from hub.capacity.sources import SourceUnavailable
 from hub.core.settings import HubSettings
 from hub.telemetry import MachineActivity, MachineBucket, MachineSeen, Telemetry, TelemetryUnavailable, check_zone
 
@@ -288,3 +289,36 @@ def sam_report(outcome: SamOutcome, explain: bool = True, machine_type: str | No
                       "full_trust_days": rules.full_trust_days, "max_efficiency": rules.max_efficiency,
                       "formula": "spare = machines × availability × working minutes × efficiency − committed"},
             "workshops": out}
+
+
+# ============================================================================ stitches per machine
+@dataclass(frozen=True)
+class StitchSpan:
+    """One machine of one workshop over since <= time < until (None: up to the store's now)."""
+
+    workshop: str
+    machine: str
+    since: datetime
+    until: datetime | None = None
+
+
+async def machine_stitches(telemetry: Telemetry, spans: Sequence[StitchSpan]) -> list[int]:
+    """Stitches each span's machine sewed within it, in the spans' order (planning's progress: the
+    machines a workshop assigned to an offer, since they were assigned). One read per distinct
+    bound, whatever the number of spans: a span's stitches are the machine's sums since its start
+    less those since its end. Raises SourceUnavailable with the store's reason when it cannot answer."""
+    if not spans:
+        return []
+    bounds = sorted({s.since for s in spans} | {s.until for s in spans if s.until is not None})
+    try:
+        reads = await asyncio.gather(*(telemetry.activity_since(t) for t in bounds))
+    except TelemetryUnavailable as e:
+        raise SourceUnavailable(e.reason) from None
+    since = {t: {(a.workshop, a.machine): a.stitches for a in rows} for t, rows in zip(bounds, reads)}
+    out = []
+    for s in spans:
+        total = since[s.since].get((s.workshop, s.machine), 0)
+        if s.until is not None:
+            total -= since[s.until].get((s.workshop, s.machine), 0)
+        out.append(max(0, total))  # a late batch between the two reads must not make it negative
+    return out

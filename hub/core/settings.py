@@ -110,6 +110,19 @@ class HubSettings(BaseSettings):
     planning_time_limit: timedelta = Field(timedelta(seconds=10), ge=timedelta(seconds=0.1),
                                            le=timedelta(minutes=5))
 
+    # --- work offers to the workshops, and progress from stitches
+    # An offer not answered this many hours after its plan was accepted expires, and the order is
+    # re-planned without that workshop (a proposal the coordinator still accepts).
+    offer_response_hours: float = Field(24, gt=0, le=24 * 14)
+    # How often the hub looks for offers past their deadline (the background task in the lifespan).
+    offer_expiry_check_s: float = Field(60, ge=1, le=3600)
+    # Stitches per standard minute, to estimate pieces from stitches before the owner's first count:
+    # FIELD_FACTS gives a basic tee about 2,000 stitches at a SAM of about 7 minutes.
+    stitches_per_sam_minute: float = Field(300, gt=0, le=100_000)
+    # An accepted offer (and its order) is behind when the pieces done (counted or estimated) fall
+    # short of the pieces its plan had due by now by more than this share.
+    behind_threshold: float = Field(0.15, gt=0, lt=1)
+
     @field_validator("api_tokens", mode="before")
     @classmethod
     def _tokens_from_text(cls, value: object) -> object:

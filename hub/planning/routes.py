@@ -380,12 +380,12 @@ async def replan(request: Request, db: Db, settings: Settings, rejections: Rejec
              summary="Accept the current plan: its minutes are booked on the workshops' machines",
              responses={**NOT_FOUND, 409: {"model": Refused, "description": "no plan, a superseded version, or a "
                                                                            "plan that does not meet the order"}})
-def accept(db: Db, order_id: str, body: Annotated[Optional[AcceptIn], Body()] = None):
+def accept(db: Db, settings: Settings, order_id: str, body: Annotated[Optional[AcceptIn], Body()] = None):
     """From then on capacity (`GET /api/v1/capacity/sam`) subtracts the plan's minutes per
     workshop, machine type and day as committed; accepting a later version replaces them."""
     try:
         with db.session() as session:
-            view = service.accept(session, order_id, body.version if body else None)
+            view = service.accept(session, order_id, body.version if body else None, settings=settings)
     except service.NotFound:
         return _not_found(order_id)
     except service.Conflict as e:

@@ -46,6 +46,7 @@ from hub.core.settings import HubSettings
 from hub.planning.allocation import DEFAULT_LIMITS, plan_order, replan_order
 from hub.planning.cpsat import Limits
 from hub.planning.model import Candidate, Order, Plan, Weights, candidates_from_capacity
+from hub.planning.offer_sync import sync_offers
 from hub.planning.tables import Assignment, AssignmentDay
 from hub.planning.tables import Commitment as CommitmentRow
 from hub.planning.tables import Order as OrderRow
@@ -274,11 +275,16 @@ def plan_view(session: Session, order_id: str, version: int | None = None) -> di
     }
 
 
-def accept(session: Session, order_id: str, version: int | None = None, now: datetime | None = None) -> dict:
+def accept(session: Session, order_id: str, version: int | None = None, now: datetime | None = None,
+           settings: HubSettings | None = None) -> dict:
     """Accept the order's current plan (`version`, when given, must be it): its days' minutes are
     booked on the workshops' machines (replacing what an earlier accepted version booked), and
-    capacity subtracts them from then on. Conflict for an infeasible or superseded version."""
+    capacity subtracts them from then on. The plan becomes offers to its workshops in the same
+    transaction (hub.planning.offer_sync), answered by `settings.offer_response_hours` (the
+    setting's default without settings). Conflict for an infeasible or superseded version."""
     now = now or datetime.now(timezone.utc)
+    hours = (settings.offer_response_hours if settings is not None
+             else HubSettings.model_fields["offer_response_hours"].default)
     order = _order_row(session, order_id, lock=True)
     if order.current_version is None:
         raise Conflict("아직 계획이 없습니다: 먼저 계획을 세우세요", "the order has no plan yet: plan it first")
@@ -304,6 +310,7 @@ def accept(session: Session, order_id: str, version: int | None = None, now: dat
                     minutes[key] = minutes.get(key, 0.0) + m
         session.add_all(CommitmentRow(order_id=order_id, workshop_id=w, machine_type=t, day=day, version=version,
                                       minutes=m) for (w, t, day), m in minutes.items())
+        sync_offers(session, order_id, version, now, hours)
         row.accepted_at = now
         order.accepted_version = version
         order.status = _status(True, order.current_version, version)
