@@ -136,6 +136,44 @@ class WebConfig(_Section):
                        "web.operator_password")
 
 
+class HubConfig(_Section):
+    """The hub's work offers for this workshop (issue 7). No [hub] section: no offers feature."""
+
+    #: Base URL of the hub, e.g. "https://hub.example.kr".
+    url: str
+    #: The workshop's id on the hub; by default the gateway's `workshop`.
+    workshop: str | None = None
+    workshop_token: str | None = None
+    workshop_token_file: Path | None = None
+    #: How often the gateway asks for its offers. An unchanged answer is a 304 of a few hundred
+    #: bytes (bench/bench_offer_bytes.py), so once a minute costs little LTE data and an offer
+    #: reaches the page within a minute of the coordinator sending it.
+    poll_interval_s: float = Field(60.0, ge=5, le=3600)
+    timeout_s: float = Field(20.0, gt=0, le=300)
+    #: Retry cap for answers and offer checks while the hub or the network fails.
+    backoff_max_s: float = Field(300.0, gt=0, le=3600)
+    #: While the hub refuses the token (401) or the body (400/413/422): only a person can fix
+    #: that, so a try every 15 minutes is enough.
+    refused_backoff_max_s: float = Field(900.0, gt=0, le=86400)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return v.rstrip("/")
+
+    @field_validator("workshop")
+    @classmethod
+    def _workshop(cls, v: str | None) -> str | None:
+        if v is not None and not TAG_VALUE.fullmatch(v):
+            raise ValueError("use letters, digits, '-', '_' or '.'")
+        return v
+
+    def secret(self) -> str | None:
+        return _secret(self.workshop_token, self.workshop_token_file, "SEWNET_WORKSHOP_TOKEN", "hub.workshop_token")
+
+
 class StoreConfig(_Section):
     #: SQLite synchronous level; FULL survives a power cut of the Pi, NORMAL only a crash.
     synchronous: Literal["NORMAL", "FULL", "EXTRA"] = "FULL"
@@ -171,6 +209,7 @@ class GatewayConfig(_Section):
     registry: dict[str, str] = {}
     web: WebConfig = WebConfig()
     store: StoreConfig = StoreConfig()
+    hub: HubConfig | None = None
 
     @field_validator("data_dir")
     @classmethod
@@ -208,6 +247,11 @@ class GatewayConfig(_Section):
         return v
 
     @property
+    def hub_workshop(self) -> str:
+        """The workshop's id on the hub (the offers' URL)."""
+        return (self.hub.workshop if self.hub and self.hub.workshop else None) or self.workshop
+
+    @property
     def store_path(self) -> Path:
         return Path(self.data_dir) / "gateway.sqlite"
 
@@ -216,6 +260,14 @@ class GatewayConfig(_Section):
         self.mqtt.secret()
         if self.uplink.secret() is None and self.uplink.api == "v2":
             raise ConfigError("uplink.token: missing (token, token_file or SEWNET_UPLINK_TOKEN)")
+        if self.hub is not None:
+            token = self.hub.secret()
+            if token is None:
+                raise ConfigError("hub.workshop_token: missing (workshop_token, workshop_token_file or"
+                                  " SEWNET_WORKSHOP_TOKEN), or remove the [hub] section")
+            if any(ord(c) < 0x21 or ord(c) > 0x7e for c in token):
+                raise ConfigError("hub.workshop_token: has spaces or characters that cannot go in an HTTP header"
+                                  " (copy it again from `sewnet hub workshop-token issue`)")
         if self.web.enabled and self.web.secret() is None:
             raise ConfigError(
                 "web.operator_password: missing (operator_password, operator_password_file or"

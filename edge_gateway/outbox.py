@@ -50,6 +50,8 @@ T = TypeVar("T")
 WAL_KEEP_BYTES = 16 * 1024 * 1024
 #: A second damaged file within this time is not replaced: the SD card is failing.
 REPLACE_AGAIN_AFTER_S = 600
+#: How long per-minute activity is kept: today's hourly bars and the last minutes' states.
+ACTIVITY_KEEP_S = 2 * 86400
 #: How often removing delivered lines is retried while the disk is full.
 SETTLE_RETRY_S = 2.0
 
@@ -115,6 +117,33 @@ CREATE TABLE IF NOT EXISTS boards (
 -- stamps stay unique without moving anybody else's.
 CREATE TABLE IF NOT EXISTS stamps (
     series TEXT NOT NULL, ts INTEGER NOT NULL, PRIMARY KEY (series, ts)
+) WITHOUT ROWID;
+-- Stitches and motor time per machine and minute (minute = the summaries' stamp // 60), for the
+-- operator page's machine states and hourly bars (machine_state.py); kept ACTIVITY_KEEP_S.
+CREATE TABLE IF NOT EXISTS activity (
+    machine TEXT NOT NULL, minute INTEGER NOT NULL, stitches INTEGER NOT NULL, run_ms INTEGER NOT NULL,
+    PRIMARY KEY (machine, minute)
+) WITHOUT ROWID;
+-- The hub's last offers document for this workshop (issue 7), so the page shows the offers after a
+-- restart with the link down; etag is sent back as If-None-Match.
+CREATE TABLE IF NOT EXISTS hub_offers (
+    id INTEGER PRIMARY KEY CHECK (id = 1), etag TEXT, document TEXT NOT NULL, fetched_at REAL NOT NULL
+);
+-- Answers and reports the owner made, waiting for the hub's result (offer_store.py); kind is
+-- answer, count or assign; body the item as the contract sends it.
+CREATE TABLE IF NOT EXISTS hub_outbox (
+    id INTEGER PRIMARY KEY, item_id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, offer_id TEXT NOT NULL,
+    body TEXT NOT NULL, made_at REAL NOT NULL
+);
+-- ... and once the hub gave its result (applied, duplicate, too_late, refused) with its reason.
+CREATE TABLE IF NOT EXISTS hub_results (
+    item_id TEXT PRIMARY KEY, kind TEXT NOT NULL, offer_id TEXT NOT NULL, body TEXT NOT NULL,
+    made_at REAL NOT NULL, result TEXT NOT NULL, reason TEXT, settled_at REAL NOT NULL
+) WITHOUT ROWID;
+-- Which offer each machine works on, as the gateway last told the hub (NULL: none); set_by is
+-- 'owner' (tapped on the page) or 'default' (the one accepted offer).
+CREATE TABLE IF NOT EXISTS assignments (
+    machine TEXT PRIMARY KEY, offer_id TEXT, set_by TEXT NOT NULL, at REAL NOT NULL
 ) WITHOUT ROWID;
 -- The gateway clock as the store knows it (timekeeping.ClockState), one row.
 CREATE TABLE IF NOT EXISTS gateway_clock (
@@ -579,6 +608,7 @@ class Outbox:
         # its first summary arrived late), in arrival order: the rowid order is the uplink's.
         today = self._day(now + view.offset) if planned else ""
         outbox_rows = []
+        activity: dict[tuple[str, int], list[int]] = {}
         for msg, s, reading in planned:
             anchor = anchors[(s.device, s.boot)]
             assert anchor is not None  # observe() ran for every planned summary
@@ -591,6 +621,9 @@ class Outbox:
             self._mark_arrived(s, counts)
             line = encode_line(self.workshop, machine, s, ts)
             outbox_rows.append((machine, ts, line, msg.received_at))
+            act = activity.setdefault((machine, ts // 60), [0, 0])
+            act[0] += s.stitches
+            act[1] += s.run_ms
             res.lines.append(line)
             res.accepted += 1
             self._note_summary(s, min(ts, reading.arrived), msg.received_at, today)
@@ -599,6 +632,11 @@ class Outbox:
         # 5. Write what the batch decided.
         if outbox_rows:
             self._append(outbox_rows)
+        if activity:
+            db.executemany(
+                "INSERT INTO activity(machine, minute, stitches, run_ms) VALUES (?,?,?,?) ON CONFLICT(machine, minute)"
+                " DO UPDATE SET stitches = stitches + excluded.stitches, run_ms = run_ms + excluded.run_ms",
+                [(m, minute, st, run) for (m, minute), (st, run) in activity.items()])
         if rejected_rows:
             db.executemany(
                 "INSERT INTO rejected(topic, payload, reason, detail, received_at) VALUES (?,?,?,?,?)", rejected_rows
@@ -815,6 +853,8 @@ class Outbox:
         view = tk.view(self._clock, now)
         if view.trusted:
             deleted += db.execute("DELETE FROM stamps WHERE ts < ?", (now + view.offset - self.seen_keep_s,)).rowcount
+            deleted += db.execute("DELETE FROM activity WHERE minute < ?",
+                                  (int(now + view.offset - ACTIVITY_KEEP_S) // 60,)).rowcount
             self._taken.clear()
         return deleted
 
@@ -1067,6 +1107,30 @@ class Outbox:
                     }
                 )
         return out
+
+    def activity(self, since: float) -> list[tuple[str, int, int, int]]:
+        """(machine, minute, stitches, run_ms) of the minutes from `since` (Unix time) on."""
+        return self._guarded(lambda: self._db.execute(
+            "SELECT machine, minute, stitches, run_ms FROM activity WHERE minute >= ? ORDER BY machine, minute",
+            (int(since) // 60,)).fetchall())
+
+    def locked(self, op: Callable[[sqlite3.Connection], T], *, write: bool = False) -> T:
+        """op(connection) under the store's lock, for the offers' tables (offer_store.py); with
+        write=True inside one transaction (BEGIN IMMEDIATE ... COMMIT, rolled back on failure)."""
+
+        def run() -> T:
+            if not write:
+                return op(self._db)
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                result = op(self._db)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+            return result
+
+        return self._guarded(run)
 
     def alerts(self) -> list[Alert]:
         """The store's current problems for the operator page (clock, disk, damaged file)."""

@@ -12,6 +12,7 @@ import socket
 import uvicorn
 
 from .config import GatewayConfig
+from .hub_link import HubLink
 from .ingest import Ingest
 from .outbox import Outbox
 from .uplink import Uplink
@@ -50,6 +51,8 @@ class Gateway:
         )
         self.uplink = Uplink(config.uplink, self.outbox)
         self.ingest = Ingest(config, self.outbox, on_committed=lambda r: self.uplink.notify(r.accepted))
+        # No [hub] section: no offers (the page says so).
+        self.hub = HubLink(config.hub, self.outbox, workshop=config.hub_workshop) if config.hub else None
         self.web_server: uvicorn.Server | None = None
         if config.web.enabled:
             web = config.web
@@ -63,6 +66,7 @@ class Gateway:
                 login_max_failures=web.login_max_failures,
                 login_window_s=web.login_window_s,
                 timezone=config.timezone,
+                hub=self.hub,
             )
             self.web_server = _Server(
                 uvicorn.Config(app, host=config.web.host, port=config.web.port, log_level="warning", access_log=False)
@@ -70,6 +74,8 @@ class Gateway:
 
     def health(self) -> dict:
         alerts = self.outbox.alerts() + self.ingest.alerts() + self.uplink.alerts()
+        if self.hub is not None:
+            alerts += self.hub.alerts()
         return {"uplink": self.uplink.health.as_dict(), "ingest": dataclasses.asdict(self.ingest.health),
                 "alerts": [a.as_dict() for a in alerts]}
 
@@ -79,6 +85,8 @@ class Gateway:
             asyncio.create_task(self.ingest.run(), name="ingest"),
             asyncio.create_task(self.uplink.run(), name="uplink"),
         ]
+        if self.hub is not None:
+            tasks.append(asyncio.create_task(self.hub.run(), name="hub"))
         if self.web_server is not None:
             tasks.append(asyncio.create_task(self._serve_page(self.web_server), name="web"))
         try:

@@ -38,7 +38,9 @@ from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
 
-from .contract import REASONS
+from . import machine_state, offer_store
+from .contract import REASONS, TOPIC
+from .hub_link import HubLink
 from .outbox import Outbox
 from .uplink import duration_words, uplink_words
 
@@ -53,6 +55,8 @@ LOGIN_BODY_MAX_BYTES = 16 * 1024
 # A board sends a summary every 10 s by default; three missed ones is worth showing.
 QUIET_AFTER_S = 60
 
+FORM_BODY_MAX_BYTES = 16 * 1024
+
 # Why messages were refused, in plain words (contract.REASONS); one missing here is "other".
 REASON_WORDS = {
     "oversized": ("너무 큰 메시지", "message too large"),
@@ -62,7 +66,19 @@ REASON_WORDS = {
     "schema": ("빠지거나 잘못된 값", "missing or wrong values"),
     "device_mismatch": ("다른 기기의 이름으로 보냄", "sent under another device's name"),
     "unknown_device": ("등록되지 않은 기기", "device not registered"),
+    "implausible_time": ("시간이 맞지 않음", "time does not fit"),
+    "store_error": ("저장할 수 없는 내용", "could not be stored"),
 }
+#: An offer's status on the hub, in words (contract statuses).
+OFFER_WORDS = {
+    "offered": ("답을 기다립니다", "Waiting for your answer"),
+    "accepted": ("수락함", "Accepted"),
+    "declined": ("거절함", "Declined"),
+    "expired": ("답할 기한이 지남", "Expired: not answered in time"),
+    "withdrawn": ("취소됨 (계획이 바뀜)", "Withdrawn: the plan changed"),
+}
+#: Rejected messages listed by board on the page (the newest this many are read).
+REJECTED_SHOWN = 500
 
 
 def load_session_key(path: Path) -> bytes:
@@ -108,6 +124,18 @@ def _view(d: dict, now: float) -> dict:
         d["view_state"], d["state_ko"], d["state_en"] = "", "모름", "unknown"
     d["last_seen_text"] = _ago(d["last_seen"], now)
     return d
+
+
+def uplink_advice(problem: str | None) -> tuple[str, str] | None:
+    """What the owner can do about the uplink, in plain words."""
+    if problem in ("network", "timeout"):
+        return ("인터넷 공유기(라우터)와 LTE 모뎀의 전원을 확인하세요. 데이터는 이 기기에 보관되고 연결되면 자동으로 보냅니다.",
+                "Check the power of the internet router and the LTE modem. Data is kept here and sent by itself once connected.")
+    if problem in ("busy", "server_error"):
+        return ("할 일 없음: 서버가 돌아오면 자동으로 보냅니다.", "Nothing to do: sent by itself when the server is back.")
+    if problem in ("credentials", "not_found", "refused"):
+        return ("설치 기술자에게 연락하세요. 데이터는 안전하게 보관 중입니다.", "Call your installer. Data is kept safely.")
+    return None
 
 
 def _alert_view(a: dict, now: float) -> dict:
@@ -161,6 +189,7 @@ def create_app(
     login_max_failures: int = 5,
     login_window_s: int = 900,
     timezone: str = "Asia/Seoul",
+    hub: HubLink | None = None,
 ) -> FastAPI:
     """`health()` returns {"uplink": {...}, "ingest": {...}, "alerts": [...]} from the running
     tasks. Without `session_key` sessions last as long as the process."""
@@ -256,12 +285,138 @@ def create_app(
             "rejected": {r: counters.get("rejected." + r, 0) for r in REASONS if counters.get("rejected." + r)},
             "counters": counters,
             "logins": dict(logins.counts),
+            "hub": None if hub is None else {**hub.health.as_dict(), **hub.status(now)},
         }
 
     @app.get("/api/v1/devices")
     def devices_json(request: Request):
         refusal = api_refusal(request)
         return refusal if refusal is not None else snapshot()
+
+    def local_time(ts: float | None, now: float) -> str:
+        if not ts:
+            return "—"
+        at = datetime.fromtimestamp(ts, tz)
+        return at.strftime("%H:%M" if at.date() == datetime.fromtimestamp(now, tz).date() else "%m-%d %H:%M")
+
+    def parse_time(text: str | None) -> float | None:
+        try:
+            return datetime.fromisoformat(text).timestamp() if text else None
+        except ValueError:
+            return None
+
+    def machines_view(devices: list[dict], now: float) -> tuple[list[dict], list[dict]]:
+        """Machine cards (state words from recent summaries, today's stitches as a bar) and the
+        workshop's stitches per hour today."""
+        rows = outbox.activity(now - 2 * 86400)
+        per_machine: dict[str, list[tuple[int, int, int]]] = {}
+        for machine, minute, st, run in rows:
+            per_machine.setdefault(machine, []).append((minute, st, run))
+        assigned = offer_store.assignments(outbox) if hub is not None else {}
+        out = []
+        for d in devices:
+            v = _view(d, now)
+            ms = machine_state.state_of(per_machine.get(d["machine"], []), last_seen=d["last_seen"],
+                                        board_state=d["state"], now=now, tz=tz)
+            v.update(run_state=ms.state, run_ko=ms.ko, run_en=ms.en, offer_id=assigned.get(d["machine"]))
+            out.append(v)
+        top = max((v["stitches_today"] for v in out), default=0) or 1
+        for v in out:
+            v["bar_pct"] = round(100 * v["stitches_today"] / top)
+        hours: dict[int, int] = {}
+        for minutes in per_machine.values():
+            for h, n in machine_state.hours_today(minutes, now, tz):
+                hours[h] = hours.get(h, 0) + n
+        if not hours:
+            hours = dict(machine_state.hours_today([], now, tz))
+        peak = max(hours.values(), default=0) or 1
+        bars = [{"hour": h, "stitches": n, "pct": round(100 * n / peak)} for h, n in sorted(hours.items())]
+        return out, bars
+
+    def rejected_by_board(now: float) -> list[dict]:
+        """The kept rejected messages, by board (device id from the topic) and reason, in words."""
+        groups: dict[tuple[str, str], dict] = {}
+        for r in outbox.rejected(REJECTED_SHOWN):
+            m = TOPIC.fullmatch(r["topic"])
+            device = m.group(1) if m else "?"
+            g = groups.setdefault((device, r["reason"]), {"device": device, "n": 0, "last": r["received_at"]})
+            g["n"] += 1
+            g["last"] = max(g["last"], r["received_at"])
+            g["ko"], g["en"] = REASON_WORDS.get(r["reason"], ("기타 사유", "other reason"))
+            g["machine"] = outbox.registry.get(device)
+        out = sorted(groups.values(), key=lambda g: -g["last"])
+        for g in out:
+            g["last_text"] = _ago(g["last"], now)
+        return out
+
+    def offers_view(now: float) -> dict:
+        """The hub's offers as the page shows them, with what the owner did here."""
+        if hub is None:
+            return {"enabled": False}
+        _, doc, fetched = offer_store.load_document(outbox)
+        local = offer_store.by_offer(outbox)
+        assigned = offer_store.assignments(outbox)
+        offers = []
+        for o in (doc or {}).get("offers", []):
+            o = dict(o)
+            mine = local.get(o["id"], {})
+            answer, count = mine.get("answer"), mine.get("count")
+            o["status_ko"], o["status_en"] = OFFER_WORDS.get(o["status"], ("알 수 없음", "unknown"))
+            o["answer"] = answer
+            o["can_answer"] = o["status"] == "offered" and not (answer and (answer["waiting"] or answer["result"] in ("applied", "duplicate")))
+            if answer and answer["waiting"]:
+                verb = ("수락", "Accept") if answer["answer"] == "accept" else ("거절", "Decline")
+                o["local_ko"] = f"{verb[0]} 보내는 중 — 인터넷이 돌아오면 전달됩니다"
+                o["local_en"] = f"{verb[1]}: sending — delivered when the internet is back"
+            elif answer and answer["result"] in ("too_late", "refused"):
+                ko, en = offer_store.RESULT_WORDS[answer["result"]]
+                o["local_ko"], o["local_en"] = ko, en + (f" ({answer['reason_words']})" if answer["reason_words"] else "")
+                o["local_bad"] = True
+            if o.get("decline_reason") in offer_store.DECLINE_REASONS:
+                o["decline_ko"], o["decline_en"] = offer_store.DECLINE_REASONS[o["decline_reason"]]
+            p = o.get("progress") or {}
+            o["counted"] = p.get("counted") or 0
+            o["estimated"] = int(p.get("estimated") or 0)
+            if count:
+                o["my_count"] = count["pieces"]
+                o["my_count_waiting"] = count["waiting"]
+            o["respond_by_text"] = local_time(parse_time(o.get("respond_by")), now)
+            o["machines"] = sorted(m for m, of in assigned.items() if of == o["id"])
+            o["done_pct"] = min(100, round(100 * max(o["counted"], o["estimated"]) / o["pieces"])) if o.get("pieces") else 0
+            offers.append(o)
+        order = {"offered": 0, "accepted": 1, "declined": 2, "expired": 3, "withdrawn": 4}
+        offers.sort(key=lambda o: (order.get(o["status"], 9), o.get("respond_by") or ""))
+        return {"enabled": True, "offers": offers, "fetched_text": local_time(fetched, now) if fetched else None,
+                "status": hub.status(now)}
+
+    def find_offer(offer_id: str) -> dict | None:
+        if hub is None:
+            return None
+        _, doc, _ = offer_store.load_document(outbox)
+        return next((o for o in (doc or {}).get("offers", []) if o.get("id") == offer_id), None)
+
+    async def read_form(request: Request) -> dict[str, str] | None:
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > FORM_BODY_MAX_BYTES:
+                return None
+        try:
+            fields = urllib.parse.parse_qs(body.decode("utf-8", "replace"), max_num_fields=50, errors="replace")
+        except ValueError:
+            return None
+        return {k: v[0] for k, v in fields.items()}
+
+    def message_page(request: Request, ko: str, en: str, status: int = 400) -> HTMLResponse:
+        return TEMPLATES.TemplateResponse(request, "gateway_message.html",
+                                          {"workshop": workshop, "ko": ko, "en": en}, status_code=status)
+
+    def no_offer(request: Request) -> HTMLResponse:
+        return message_page(request, "그 일감을 찾을 수 없습니다. 목록이 바뀌었을 수 있습니다.",
+                            "That offer is not on the list (the list may have changed).", 404)
+
+    def back(anchor: str = "") -> RedirectResponse:
+        return RedirectResponse("/" + anchor, status_code=303)
 
     @app.get("/", response_class=HTMLResponse)
     def page(request: Request):
@@ -274,20 +429,131 @@ def create_app(
         up["oldest_text"] = _ago(up.get("oldest_pending_at"), now) if up.get("pending_lines") else "—"
         up["last_success_text"] = _ago(up.get("last_success_at"), now)
         up["kbytes_sent"] = round((up.get("bytes_sent") or 0) / 1024, 1)
-        rejected = [(*REASON_WORDS.get(r, ("기타 사유", "other reason")), n) for r, n in s["rejected"].items()]
+        up["what_to_do"] = uplink_advice(up.get("problem"))
+        machines, hour_bars = machines_view(s["devices"], now)
         return TEMPLATES.TemplateResponse(
             request,
             "gateway.html",
             {
                 "workshop": workshop,
                 "alerts": [_alert_view(a, now) for a in s["alerts"]],
-                "devices": [_view(d, now) for d in s["devices"]],
+                "devices": machines,
+                "hour_bars": hour_bars,
                 "uplink": up,
                 "ingest": s["ingest"],
-                "rejected": rejected,
+                "rejected_boards": rejected_by_board(now),
                 "duplicates": s["counters"].get("duplicate", 0),
+                "offers": offers_view(now),
+                "reasons": offer_store.DECLINE_REASONS,
             },
         )
+
+    @app.post("/offers/{offer_id}/accept")
+    def accept(request: Request, offer_id: str):
+        if not has_session(request):
+            return RedirectResponse("/login", status_code=303)
+        offer = find_offer(offer_id)
+        if offer is None:
+            return no_offer(request)
+        if offer["status"] != "offered":
+            return message_page(request, "이 일감은 이미 답했거나 마감되었습니다.", "This offer was already answered or closed.", 409)
+        offer_store.queue_answer(outbox, offer_id, "accept")
+        hub.wake()
+        return back(f"#offer-{offer_id}")
+
+    @app.get("/offers/{offer_id}/decline", response_class=HTMLResponse)
+    def decline_form(request: Request, offer_id: str):
+        if not has_session(request):
+            return RedirectResponse("/login", status_code=303)
+        offer = find_offer(offer_id)
+        if offer is None:
+            return no_offer(request)
+        return TEMPLATES.TemplateResponse(request, "gateway_decline.html", {
+            "workshop": workshop, "offer": offer, "reasons": offer_store.DECLINE_REASONS})
+
+    @app.post("/offers/{offer_id}/decline")
+    async def decline(request: Request, offer_id: str):
+        if not has_session(request):
+            return RedirectResponse("/login", status_code=303)
+        fields = await read_form(request) or {}
+        reason = fields.get("reason")
+        offer = find_offer(offer_id)
+        if offer is None:
+            return no_offer(request)
+        if reason not in offer_store.DECLINE_REASONS:
+            return message_page(request, "거절하는 이유를 하나 골라 주세요.", "Please pick a reason for declining.", 422)
+        if offer["status"] != "offered":
+            return message_page(request, "이 일감은 이미 답했거나 마감되었습니다.", "This offer was already answered or closed.", 409)
+        offer_store.queue_answer(outbox, offer_id, "decline", reason)
+        hub.wake()
+        return back(f"#offer-{offer_id}")
+
+    @app.get("/offers/{offer_id}/count", response_class=HTMLResponse)
+    def count_form(request: Request, offer_id: str):
+        if not has_session(request):
+            return RedirectResponse("/login", status_code=303)
+        offer = find_offer(offer_id)
+        if offer is None:
+            return no_offer(request)
+        return TEMPLATES.TemplateResponse(request, "gateway_count.html", {
+            "workshop": workshop, "offer": offer, "error": None,
+            "estimated": int(((offer.get("progress") or {}).get("estimated")) or 0)})
+
+    @app.post("/offers/{offer_id}/count", response_class=HTMLResponse)
+    async def count(request: Request, offer_id: str):
+        if not has_session(request):
+            return RedirectResponse("/login", status_code=303)
+        fields = await read_form(request) or {}
+        offer = find_offer(offer_id)
+        if offer is None:
+            return no_offer(request)
+        text = (fields.get("pieces") or "").strip().replace(",", "")
+        error = None
+        if not text.isdigit():
+            error = ("완성된 개수를 숫자로 적어 주세요.", "Write the number of finished pieces.")
+        elif int(text) > max(offer.get("pieces") or 0, 1) * 2:
+            error = (f"너무 큽니다: 이 일감은 {offer.get('pieces'):,}벌입니다.",
+                     f"Too large: this offer is {offer.get('pieces'):,} pieces.")
+        elif offer["status"] != "accepted":
+            error = ("수락한 일감만 개수를 적을 수 있습니다.", "Counts are for accepted offers only.")
+        if error:
+            return TEMPLATES.TemplateResponse(request, "gateway_count.html", {
+                "workshop": workshop, "offer": offer, "error": error, "value": text[:12],
+                "estimated": int(((offer.get("progress") or {}).get("estimated")) or 0)}, status_code=422)
+        offer_store.queue_count(outbox, offer_id, int(text))
+        hub.wake()
+        return back(f"#offer-{offer_id}")
+
+    @app.get("/machines/{machine}/assign", response_class=HTMLResponse)
+    def assign_form(request: Request, machine: str):
+        if not has_session(request):
+            return RedirectResponse("/login", status_code=303)
+        if hub is None or machine not in set(outbox.registry.values()):
+            return message_page(request, "그 재봉틀을 찾을 수 없습니다.", "No such machine.", 404)
+        _, doc, _ = offer_store.load_document(outbox)
+        accepted = [o for o in (doc or {}).get("offers", []) if o.get("status") == "accepted"]
+        return TEMPLATES.TemplateResponse(request, "gateway_assign.html", {
+            "workshop": workshop, "machine": machine, "offers": accepted,
+            "current": offer_store.assignments(outbox).get(machine)})
+
+    @app.post("/machines/{machine}/assign")
+    async def assign(request: Request, machine: str):
+        if not has_session(request):
+            return RedirectResponse("/login", status_code=303)
+        fields = await read_form(request) or {}
+        if hub is None or machine not in set(outbox.registry.values()):
+            return message_page(request, "그 재봉틀을 찾을 수 없습니다.", "No such machine.", 404)
+        chosen = fields.get("offer") or ""
+        if chosen == "none":
+            offer_id = None
+        else:
+            offer = find_offer(chosen)
+            if offer is None or offer.get("status") != "accepted":
+                return message_page(request, "수락한 일감 중에서 골라 주세요.", "Pick one of the accepted offers.", 422)
+            offer_id = chosen
+        if offer_store.assign(outbox, machine, offer_id):
+            hub.wake()
+        return back(f"#machine-{machine}")
 
     @app.get("/login", response_class=HTMLResponse)
     def login_form(request: Request):

@@ -1,0 +1,458 @@
+"""The gateway's link to the hub's work offers (issue 7; the contract is in edge_gateway/README.md).
+
+Two asyncio tasks on the gateway's loop, neither ever blocking it (the store is reached through
+worker threads, httpx is async):
+- the offer check: `GET /api/v1/workshops/{id}/offers` every `poll_interval_s` with If-None-Match,
+  so an unchanged list is a 304 without a body. A 200's document is checked and kept in the store
+  (`hub_offers`) before it replaces the one shown; a document that is not the contract's shape is
+  refused (counted, said on the page) and the last good one stays.
+- the answers: what the owner tapped waits in the store (`hub_outbox`, offer_store.py) and is sent
+  as soon as it is there, then with backoff while the hub or the network fails. An item leaves the
+  queue only when the hub returned a result for it.
+
+Bytes on the wire are counted per request as HTTP/1.1 puts them there: the request line, every
+header and the body, the status line, every header and the body as received (gzip'd). The LTE
+link is paid by the byte, so the requests carry only Host, Authorization, If-None-Match and
+Accept-Encoding (bench/bench_offer_bytes.py measures the same on the socket).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import httpx
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from . import offer_store
+from .alerts import Alert
+from .config import ConfigError, HubConfig
+from .outbox import Outbox
+from .uplink import duration_words
+
+log = logging.getLogger("sewnet.gateway.hub")
+
+#: The most of an offers document read (the hub's is a few KB for a dozen offers).
+DOCUMENT_MAX_BYTES = 2 * 1024 * 1024
+OFFER_STATUSES = ("offered", "accepted", "declined", "expired", "withdrawn")
+RESULTS = ("applied", "duplicate", "too_late", "refused")
+
+# Problems, in words for the owner, with what to do. Keys are for tests and the JSON twin.
+PROBLEMS: dict[str, tuple[str, str]] = {
+    "network": ("인터넷 연결 끊김", "Internet connection down"),
+    "timeout": ("인터넷 연결이 너무 느림", "Internet connection too slow"),
+    "server_error": ("허브 서버 고장, 자동으로 다시 시도합니다", "Hub server failing, trying again by itself"),
+    "token": ("허브가 작업장 토큰을 거부함, 설치 기술자에게 연락하세요",
+              "The hub refuses the workshop token, call your installer"),
+    "refused": ("허브가 요청을 거부함, 설치 기술자에게 연락하세요", "The hub refuses the request, call your installer"),
+    "bad_document": ("허브가 읽을 수 없는 일감 목록을 보냄, 설치 기술자에게 알려 주세요",
+                     "The hub sent an offer list the gateway cannot read, tell your installer"),
+}
+NEEDS_A_PERSON = frozenset({"token", "refused", "bad_document"})
+
+
+class _Loose(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class _Progress(_Loose):
+    counted: int | None = None
+    estimated: int | float | None = None
+    stitches_per_piece: float | None = None
+
+
+class _Day(_Loose):
+    day: str
+    pieces: int
+
+
+class _Offer(_Loose):
+    id: str
+    order_id: str | None = None
+    style: str = ""
+    pieces: int
+    status: str
+    days: list[_Day] = []
+    due: str | None = None
+    respond_by: str | None = None
+    price_per_piece_krw: int | float | None = None
+    decline_reason: str | None = None
+    progress: _Progress = _Progress()
+
+
+class _Document(_Loose):
+    workshop: str
+    offers: list[_Offer]
+
+
+def check_document(data: Any, workshop: str) -> str | None:
+    """Why an offers document cannot be used (plain words), or None. Unknown fields are allowed:
+    a newer hub may add some."""
+    try:
+        doc = _Document.model_validate(data)
+    except ValidationError as exc:
+        e = exc.errors()[0]
+        return f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+    if doc.workshop != workshop:
+        return f"the document is for workshop {doc.workshop!r}, not {workshop!r}"
+    for o in doc.offers:
+        if o.status not in OFFER_STATUSES:
+            return f"offer {o.id}: unknown status {o.status!r}"
+    return None
+
+
+def open_accepted(document: dict | None) -> list[dict]:
+    """Accepted offers not finished yet (fewer pieces counted than offered)."""
+    out = []
+    for o in (document or {}).get("offers", []):
+        counted = ((o.get("progress") or {}).get("counted") or 0)
+        if o.get("status") == "accepted" and counted < o.get("pieces", 0):
+            out.append(o)
+    return out
+
+
+def _header_bytes(headers: list[tuple[bytes, bytes]]) -> int:
+    return sum(len(k) + len(v) + 4 for k, v in headers) + 2  # "k: v\r\n" each, then "\r\n"
+
+
+def request_bytes(req: httpx.Request) -> int:
+    target = req.url.raw_path
+    return len(req.method) + 1 + len(target) + len(b" HTTP/1.1\r\n") + _header_bytes(req.headers.raw) + len(req.content)
+
+
+def response_bytes(r: httpx.Response) -> int:
+    status_line = f"HTTP/1.1 {r.status_code} {r.reason_phrase}\r\n".encode()
+    return len(status_line) + _header_bytes(r.headers.raw) + r.num_bytes_downloaded
+
+
+@dataclass
+class HubHealth:
+    checks: int = 0  # offer checks answered
+    not_modified: int = 0  # ... of which 304
+    changes: int = 0  # ... 200s with a new document
+    bad_documents: int = 0
+    checks_failed: int = 0
+    bytes_up: int = 0  # every request, headers included
+    bytes_down: int = 0  # every response as received
+    last_check_at: float | None = None  # the hub last answered an offer check
+    last_change_at: float | None = None
+    answers_sent: int = 0  # items the hub returned a result for
+    answer_requests: int = 0
+    answer_requests_failed: int = 0
+    last_delivery_at: float | None = None
+    #: The offer check's problem now (PROBLEMS' keys), None when it works.
+    problem: str | None = None
+    failing_since: float | None = None
+    #: The answers' problem now, None when they go through (or nothing waits).
+    send_problem: str | None = None
+    send_failing_since: float | None = None
+    last_error: str | None = None  # the library's or the hub's own words: logs and JSON only
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def _problem_of(status: int) -> str:
+    if status == 401 or status == 403:
+        return "token"
+    if status in (429, 502, 503, 504) or status >= 500:
+        return "server_error"
+    return "refused"
+
+
+class HubLink:
+    def __init__(self, config: HubConfig, outbox: Outbox, *, workshop: str,
+                 transport: httpx.AsyncBaseTransport | None = None,
+                 on_change: Callable[[], None] | None = None):
+        self.config = config
+        self.outbox = outbox
+        self.workshop = workshop
+        self.health = HubHealth()
+        self._token = config.secret() or ""
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
+        self._send_wake = asyncio.Event()
+        self._check_wake = asyncio.Event()
+        self._on_change = on_change
+        self._offers_url = f"{config.url}/api/v1/workshops/{workshop}/offers"
+        self._answers_url = f"{config.url}/api/v1/workshops/{workshop}/answers"
+
+    # ---- from the page --------------------------------------------------------------------------
+    def wake(self) -> None:
+        """Something was queued: send it now (thread-safe: the page runs in worker threads)."""
+        loop = getattr(self, "_loop", None)
+        if loop is not None:
+            loop.call_soon_threadsafe(self._send_wake.set)
+
+    def check_now(self) -> None:
+        loop = getattr(self, "_loop", None)
+        if loop is not None:
+            loop.call_soon_threadsafe(self._check_wake.set)
+
+    # ---- words for the page ---------------------------------------------------------------------
+    def status(self, now: float | None = None) -> dict:
+        """The offers link in plain words: level (ok/warning/error), ko, en, and the answers waiting."""
+        now = time.time() if now is None else now
+        h = self.health
+        waiting, oldest = offer_store.waiting_stats(self.outbox)
+        if h.problem:
+            ko, en = PROBLEMS[h.problem]
+            level = "error" if h.problem in NEEDS_A_PERSON else "warning"
+            _, _, fetched = offer_store.load_document(self.outbox)
+            if fetched:
+                ago_ko, ago_en = duration_words(now - fetched)
+                ko += f": {ago_ko} 전에 받은 일감을 보여 줍니다"
+                en += f": showing the offers as of {ago_en} ago"
+        elif h.last_check_at:
+            ago_ko, ago_en = duration_words(now - h.last_check_at)
+            level, ko, en = "ok", f"정상: {ago_ko} 전에 확인함", f"Working: checked {ago_en} ago"
+        else:
+            level, ko, en = "ok", "아직 확인하지 못함", "Not checked yet"
+        send_ko = send_en = None
+        if waiting:
+            if h.send_problem:
+                send_ko = f"보내는 중 — 인터넷이 돌아오면 전달됩니다 ({waiting}건 대기)"
+                send_en = f"Sending — delivered when the internet is back ({waiting} waiting)"
+                if h.send_problem in NEEDS_A_PERSON:
+                    p_ko, p_en = PROBLEMS[h.send_problem]
+                    send_ko, send_en = f"{p_ko} ({waiting}건 대기)", f"{p_en} ({waiting} waiting)"
+            else:
+                send_ko, send_en = f"보내는 중 ({waiting}건)", f"Sending ({waiting})"
+        return {"level": level, "ko": ko, "en": en, "waiting": waiting, "oldest_waiting_at": oldest,
+                "send_ko": send_ko, "send_en": send_en}
+
+    def alerts(self, now: float | None = None) -> list[Alert]:
+        now = time.time() if now is None else now
+        out = []
+        h = self.health
+        for key, problem, since in (("hub_offers", h.problem, h.failing_since),
+                                    ("hub_answers", h.send_problem, h.send_failing_since)):
+            if problem in NEEDS_A_PERSON:
+                ko, en = PROBLEMS[problem]
+                out.append(Alert(key, "error", f"일감(허브): {ko}", f"Offers (hub): {en}", since))
+        return out
+
+    # ---- the loops ------------------------------------------------------------------------------
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=self.config.timeout_s, transport=self._transport,
+                                             follow_redirects=False)
+            # Every header is paid for on LTE, once a minute: keep only what the hub reads.
+            for name in ("user-agent", "accept", "connection"):
+                self._client.headers.pop(name, None)
+            self._client.headers["Accept-Encoding"] = "gzip"
+        return self._client
+
+    def _auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._token}"}
+
+    async def _reread_token(self) -> None:
+        """After a 401: a workshop_token_file fixed meanwhile takes effect without a restart."""
+        try:
+            token = await asyncio.to_thread(self.config.secret)
+        except ConfigError:
+            return
+        if token and token != self._token:
+            log.warning("hub: the workshop token changed; trying with the new one")
+            self._token = token
+
+    async def run(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        try:
+            await asyncio.gather(self._check_loop(), self._send_loop())
+        finally:
+            if self._client is not None:
+                await self._client.aclose()
+                self._client = None
+
+    async def _sleep(self, event: asyncio.Event, delay: float) -> None:
+        try:
+            await asyncio.wait_for(event.wait(), delay)
+        except asyncio.TimeoutError:
+            pass
+        event.clear()
+
+    async def _check_loop(self) -> None:
+        c = self.config
+        backoff = c.poll_interval_s
+        while True:
+            ok = await self.check()
+            if ok:
+                backoff = c.poll_interval_s
+                delay = c.poll_interval_s * random.uniform(0.95, 1.05)  # gateways spread out
+            else:
+                cap = c.refused_backoff_max_s if self.health.problem in NEEDS_A_PERSON else c.backoff_max_s
+                backoff = min(max(backoff * 2, c.poll_interval_s), max(cap, c.poll_interval_s))
+                delay = backoff * random.uniform(0.5, 1.0)
+            await self._sleep(self._check_wake, delay)
+
+    async def check(self) -> bool:
+        """One offer check. True when the hub answered with a usable 200 or a 304."""
+        h = self.health
+        etag, _, _ = await asyncio.to_thread(offer_store.load_document, self.outbox)
+        headers = self._auth()
+        if etag:
+            headers["If-None-Match"] = f'"{etag}"'
+        try:
+            status, body, r_etag = await self._get(headers)
+        except httpx.TimeoutException as exc:
+            return self._check_failed("timeout", f"{type(exc).__name__}: {exc}")
+        except httpx.HTTPError as exc:
+            return self._check_failed("network", f"{type(exc).__name__}: {exc}")
+        now = time.time()
+        if status == 304:
+            h.checks += 1
+            h.not_modified += 1
+            await asyncio.to_thread(offer_store.touch_document, self.outbox, now)
+            return self._check_ok(now)
+        if status != 200:
+            if status == 401:
+                await self._reread_token()
+            return self._check_failed(_problem_of(status), f"HTTP {status}: {body[:300]!r}")
+        h.checks += 1
+        try:
+            data = json.loads(body)
+        except ValueError:
+            data = None
+        why = check_document(data, self.workshop) if data is not None else "not JSON"
+        if why is not None:
+            h.bad_documents += 1
+            return self._check_failed("bad_document", why)
+        new_etag = (r_etag or "").strip().removeprefix("W/").strip('"') or data.get("revision")
+        await asyncio.to_thread(offer_store.save_document, self.outbox, new_etag,
+                                json.dumps(data, ensure_ascii=False, separators=(",", ":")), now)
+        h.changes += 1
+        h.last_change_at = now
+        await self._default_assignment(data)
+        if self._on_change is not None:
+            self._on_change()
+        return self._check_ok(now)
+
+    async def _default_assignment(self, document: dict) -> None:
+        """Contract: by default every machine works on the one accepted, unfinished offer."""
+        accepted = open_accepted(document)
+        if len(accepted) != 1:
+            return
+        machines = sorted(set(self.outbox.registry.values()))
+        placed = await asyncio.to_thread(offer_store.assign_default, self.outbox, machines, accepted[0]["id"])
+        if placed:
+            log.info("hub: machines %s work on offer %s (the one accepted offer)", ", ".join(placed), accepted[0]["id"])
+            self._send_wake.set()
+
+    async def _get(self, headers: dict[str, str]) -> tuple[int, bytes, str | None]:
+        client = self._http()
+        request = client.build_request("GET", self._offers_url, headers=headers)
+        self.health.bytes_up += request_bytes(request)
+        response = await client.send(request, stream=True)
+        try:
+            body = b""
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > DOCUMENT_MAX_BYTES:
+                    break
+        finally:
+            await response.aclose()
+            self.health.bytes_down += response_bytes(response)
+        return response.status_code, body, response.headers.get("etag")
+
+    def _check_ok(self, now: float) -> bool:
+        h = self.health
+        if h.problem:
+            log.info("hub: offer checks work again")
+        h.last_check_at, h.problem, h.failing_since = now, None, None
+        return True
+
+    def _check_failed(self, problem: str, detail: str) -> bool:
+        h = self.health
+        h.checks_failed += 1
+        if h.problem != problem:
+            log.warning("hub: offer check failed (%s): %s", problem, detail)
+        h.problem, h.last_error = problem, detail
+        h.failing_since = h.failing_since or time.time()
+        return False
+
+    async def _send_loop(self) -> None:
+        c = self.config
+        backoff = 2.0
+        while True:
+            items = await asyncio.to_thread(offer_store.pending, self.outbox)
+            if not items:
+                await self._sleep(self._send_wake, c.poll_interval_s)
+                continue
+            ok = await self.send(items)
+            if ok:
+                backoff = 2.0
+                continue  # more may wait
+            cap = c.refused_backoff_max_s if self.health.send_problem in NEEDS_A_PERSON else c.backoff_max_s
+            delay = backoff * random.uniform(0.5, 1.0)
+            backoff = min(backoff * 2, cap)
+            # A new tap does not hurry a failing hub: the item waits for the backoff with the rest.
+            await asyncio.sleep(delay)
+
+    async def send(self, items: list[offer_store.Item]) -> bool:
+        """POST one body of waiting items; settle those the hub returned a result for."""
+        h = self.health
+        client = self._http()
+        body = json.dumps(offer_store.body_of(items), ensure_ascii=False, separators=(",", ":")).encode()
+        request = client.build_request("POST", self._answers_url, content=body,
+                                       headers={**self._auth(), "Content-Type": "application/json"})
+        h.bytes_up += request_bytes(request)
+        try:
+            response = await client.send(request)
+        except httpx.TimeoutException as exc:
+            return self._send_failed("timeout", f"{type(exc).__name__}: {exc}")
+        except httpx.HTTPError as exc:
+            return self._send_failed("network", f"{type(exc).__name__}: {exc}")
+        h.bytes_down += response_bytes(response)
+        h.answer_requests += 1
+        if response.status_code != 200:
+            if response.status_code == 401:
+                await self._reread_token()
+            return self._send_failed(_problem_of(response.status_code),
+                                     f"HTTP {response.status_code}: {response.text[:300]!r}")
+        results = self._results(response, items)
+        if not results:
+            return self._send_failed("refused", f"no result for any item: {response.text[:300]!r}")
+        n = await asyncio.to_thread(offer_store.settle, self.outbox, results)
+        h.answers_sent += n
+        h.last_delivery_at = time.time()
+        for item_id, (result, reason) in results.items():
+            if result in ("too_late", "refused"):
+                log.warning("hub: %s %s: %s", item_id, result, reason)
+        if h.send_problem:
+            log.info("hub: answers go through again")
+        h.send_problem = h.send_failing_since = None
+        self._check_wake.set()  # show the hub's new word on the page soon
+        return len(results) == len(items)
+
+    @staticmethod
+    def _results(response: httpx.Response, items: list[offer_store.Item]) -> dict[str, tuple[str, str | None]]:
+        """Per item the gateway sent, the hub's result; anything else in the answer is ignored."""
+        try:
+            data = response.json()
+        except ValueError:
+            return {}
+        sent = {i.item_id for i in items}
+        out: dict[str, tuple[str, str | None]] = {}
+        if not isinstance(data, dict):
+            return out
+        for part, key in (("answers", "answer_id"), ("reports", "report_id")):
+            for r in data.get(part) or []:
+                if (isinstance(r, dict) and r.get(key) in sent and r.get("result") in RESULTS):
+                    reason = r.get("reason")
+                    out[r[key]] = (r["result"], reason if isinstance(reason, str) else None)
+        return out
+
+    def _send_failed(self, problem: str, detail: str) -> bool:
+        h = self.health
+        h.answer_requests_failed += 1
+        if h.send_problem != problem:
+            log.warning("hub: sending answers failed (%s): %s; they stay stored and are sent again", problem, detail)
+        h.send_problem, h.last_error = problem, detail
+        h.send_failing_since = h.send_failing_since or time.time()
+        return False
