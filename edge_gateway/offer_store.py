@@ -1,4 +1,4 @@
-"""The offers' durable state in the gateway store (issue 7, docs: issue7-contract / README).
+"""The offers' durable state in the gateway store (issue 7, docs: docs/offer-contract.md and edge_gateway/README.md).
 
 - `hub_offers`: the hub's last offers document and its ETag, so the page shows the offers after a
   restart with the link down, and the next check can be a 304.
