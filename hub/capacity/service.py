@@ -173,13 +173,22 @@ class DayCache:
         self.ttl = ttl
         self._entries: dict[tuple[str, str], tuple[date, date, datetime, list[MachineBucket]]] = {}
 
-    async def days(self, telemetry: Telemetry, tz: str, first_day: date, today: date,
-                   now: datetime) -> list[MachineBucket]:
-        today_start = local_midnight(today, tz)
+    def past(self, telemetry: Telemetry, tz: str, first_day: date, today: date,
+             now: datetime) -> list[MachineBucket] | None:
+        """The past days held in memory if they are fresh, else None; never reads the store (a
+        page about one workshop reads that workshop's days itself rather than the network's)."""
         hit = self._entries.get((telemetry.name, tz))
         if (self.ttl > timedelta(0) and hit is not None and hit[:2] == (first_day, today)
                 and timedelta(0) <= now - hit[2] < self.ttl):
-            return hit[3] + await telemetry.activity_buckets(today_start, None, DAY, tz)
+            return hit[3]
+        return None
+
+    async def days(self, telemetry: Telemetry, tz: str, first_day: date, today: date,
+                   now: datetime) -> list[MachineBucket]:
+        today_start = local_midnight(today, tz)
+        past = self.past(telemetry, tz, first_day, today, now)
+        if past is not None:
+            return past + await telemetry.activity_buckets(today_start, None, DAY, tz)
         buckets = await telemetry.activity_buckets(local_midnight(first_day, tz), None, DAY, tz)
         if self.ttl > timedelta(0):
             self._entries[(telemetry.name, tz)] = (first_day, today, now,

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import datetime, timezone
 from typing import Annotated, Any, Optional
@@ -21,7 +22,7 @@ from hub import registry
 from hub.capacity import TelemetryUnavailable, daily_output, machine_states
 from hub.core.db import Database
 from hub.core.dependencies import get_database, get_rejections, get_settings, session_token_id
-from hub.core.pages import render
+from hub.core.pages import KST, render
 from hub.core.rejections import Rejections
 from hub.core.settings import HubSettings
 from hub.planning import charts, console
@@ -122,10 +123,12 @@ async def workshop_page(request: Request, workshop_id: str, settings: Settings, 
         problem = ("데이터 저장소가 연결되어 있지 않습니다", "no telemetry store is connected")
     else:
         try:
-            live = await machine_states(telemetry, workshop_id, [m.machine_id for m in info.machines],
-                                        settings.online_window, settings.known_window, now)
-            history = await daily_output(telemetry, workshop_id, settings.capacity_lookback_days + 1, now=now,
-                                         cache=_day_cache(request, settings))
+            # Both read this workshop's series alone (a tag filter), whatever the network's size.
+            live, history = await asyncio.gather(
+                machine_states(telemetry, workshop_id, [m.machine_id for m in info.machines],
+                               settings.online_window, settings.known_window, now),
+                daily_output(telemetry, workshop_id, settings.capacity_lookback_days + 1, now=now,
+                             cache=_day_cache(request, settings)))
         except TelemetryUnavailable as e:  # the registry's part still shows
             problem = ("데이터 저장소가 지금 답하지 않습니다: 기계 상태와 기록을 볼 수 없습니다",
                        f"the telemetry store does not answer now, so machines and history cannot be shown: {e.reason}")
@@ -137,4 +140,5 @@ async def workshop_page(request: Request, workshop_id: str, settings: Settings, 
     return render(templates, request, "workshop.html", {
         "info": info, "workshop_id": workshop_id, "live": live, "history": history, "history_chart": chart,
         "problem": problem, "jobs": jobs, "offers": offer_rows, "types": types, "now": now,
+        "today": now.astimezone(KST).date(),
         "families": registry.FAMILIES, "machine_types": registry.MACHINE_TYPES})

@@ -11,9 +11,10 @@ from hub.telemetry.port import (
     MachineSeen,
     Telemetry,
     TelemetryUnavailable,
+    WorkshopRecent,
     check_zone,
     epoch_ms,
 )
 
-__all__ = ["MachineActivity", "MachineBucket", "MachineSeen", "Telemetry", "TelemetryUnavailable", "check_zone",
+__all__ = ["MachineActivity", "MachineBucket", "MachineSeen", "Telemetry", "TelemetryUnavailable", "WorkshopRecent", "check_zone",
            "epoch_ms"]

@@ -14,6 +14,7 @@ from hub.telemetry.port import (
     MachineSeen,
     RowChecks,
     TelemetryUnavailable,
+    WorkshopRecent,
     check_zone,
     epoch_ms,
 )
@@ -65,7 +66,7 @@ class EmbeddedTelemetry(RowChecks):
         return self._activities(await self._run(self.store.activity, epoch_ms(since) * _MS, self.store.now_ns()))
 
     async def activity_buckets(self, since: datetime, until: datetime | None, bucket: timedelta,
-                               zone: str = "UTC") -> list[MachineBucket]:
+                               zone: str = "UTC", workshop: str | None = None) -> list[MachineBucket]:
         first_ns = epoch_ms(since) * _MS
         last_ns = self.store.now_ns()
         if until is not None:
@@ -75,7 +76,8 @@ class EmbeddedTelemetry(RowChecks):
             raise ValueError("a bucket must be longer than zero")
         offset_ns = fixed_offset_ns(check_zone(zone), first_ns, last_ns)
         out = []
-        for row in await self._run(self.store.activity_buckets, first_ns, last_ns, bucket_ms * _MS, offset_ns):
+        for row in await self._run(self.store.activity_buckets, first_ns, last_ns, bucket_ms * _MS, offset_ns,
+                                   workshop):
             workshop, machine, start_ns, *sums = row
             if not workshop or not machine:
                 self._skip("missing tag", row)
@@ -93,3 +95,21 @@ class EmbeddedTelemetry(RowChecks):
                 continue
             out.append(MachineSeen(workshop, machine, EPOCH + timedelta(microseconds=last_ns // 1000)))
         return out
+
+    async def _latest(self, first: datetime, workshop: str, ran: bool) -> dict[str, datetime]:
+        rows = await self._run(self.store.last_seen, epoch_ms(first) * _MS, self.store.now_ns(), workshop, ran)
+        out = {}
+        for found, machine, last_ns, _stitches in rows:
+            if found != workshop or not machine:
+                self._skip("missing tag or another workshop's series", (found, machine))
+                continue
+            out[machine] = EPOCH + timedelta(microseconds=last_ns // 1000)
+        return out
+
+    async def workshop_recent(self, workshop: str, since: datetime, bucket: timedelta, zone: str = "UTC",
+                              seen_since: datetime | None = None) -> WorkshopRecent:
+        if not isinstance(workshop, str) or not workshop:
+            raise ValueError("a workshop id must be a non-empty string")
+        buckets = [b for b in await self.activity_buckets(since, None, bucket, zone, workshop) if b.workshop == workshop]
+        return WorkshopRecent(workshop, buckets, await self._latest(seen_since or since, workshop, False),
+                              await self._latest(since, workshop, True))

@@ -3,6 +3,7 @@ exactly the InfluxQL of docs/protocol.md section 7."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 
 import httpx
@@ -14,6 +15,7 @@ from hub.telemetry.port import (
     MachineSeen,
     RowChecks,
     TelemetryUnavailable,
+    WorkshopRecent,
     check_zone,
     epoch_ms,
 )
@@ -62,6 +64,36 @@ def activity_buckets_query(since: datetime, until: datetime | None, bucket: time
     upper = f"time < {epoch_ms(until)}ms AND " if until is not None else ""
     return (f'{_SUMS} WHERE time >= {epoch_ms(since)}ms AND {upper}time <= now() '
             f"GROUP BY time({influxql_duration(bucket)}), {_BY_MACHINE} fill(none) tz('{zone}')")
+
+
+def influxql_string(value: str) -> str:
+    """A string literal InfluxQL's scanner reads back as exactly `value`: it knows only the escapes
+    \\\\, \\' and \\n (a raw newline ends the statement), so those three are escaped and nothing
+    else can leave the quotes. A workshop id from a URL goes into a query only through this."""
+    if not isinstance(value, str):
+        raise TypeError("an InfluxQL string literal is made from a str")
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'").replace("\n", "\\n") + "'"
+
+
+def _one_workshop(workshop: str) -> str:
+    if not isinstance(workshop, str) or not workshop:
+        raise ValueError("a workshop id must be a non-empty string")
+    return f'"workshop" = {influxql_string(workshop)}'
+
+
+def workshop_queries(workshop: str, since: datetime, bucket: timedelta, zone: str = "UTC",
+                     seen_since: datetime | None = None) -> tuple[str, str, str]:
+    """One workshop's reads (docs/protocol.md section 7, 4-6): its sums per bucket, each machine's
+    latest point, and each machine's latest point with the needle running. The tag filter makes
+    InfluxDB read that workshop's series alone."""
+    check_zone(zone)
+    where = _one_workshop(workshop)
+    bounds = f"time >= {epoch_ms(since)}ms AND time <= now()"
+    seen = f"time >= {epoch_ms(seen_since or since)}ms AND time <= now()"
+    return (f'{_SUMS} WHERE {where} AND {bounds} '
+            f"GROUP BY time({influxql_duration(bucket)}), {_BY_MACHINE} fill(none) tz('{zone}')",
+            f'SELECT last("stitches") FROM "sewing" WHERE {where} AND {seen} GROUP BY {_BY_MACHINE}',
+            f'SELECT last("run_ms") FROM "sewing" WHERE {where} AND "run_ms" > 0 AND {bounds} GROUP BY {_BY_MACHINE}')
 
 
 def last_seen_query(known_window: timedelta) -> str:
@@ -160,8 +192,10 @@ class InfluxQLTelemetry(RowChecks):
 
     async def activity_buckets(self, since: datetime, until: datetime | None, bucket: timedelta,
                                zone: str = "UTC") -> list[MachineBucket]:
+        return await self._bucket_rows(activity_buckets_query(since, until, bucket, zone))
+
+    async def _bucket_rows(self, query: str) -> list[MachineBucket]:
         out = []
-        query = activity_buckets_query(since, until, bucket, zone)
         for s, workshop, machine, columns, values in await self._machine_rows(query):
             if not all(c in columns for c in ("time", *_SUM_COLUMNS)):
                 self._skip("unexpected shape", s)
@@ -174,8 +208,27 @@ class InfluxQLTelemetry(RowChecks):
         return out
 
     async def machines_last_seen(self, known_window: timedelta) -> list[MachineSeen]:
+        return await self._seen_rows(last_seen_query(known_window))
+
+    async def workshop_recent(self, workshop: str, since: datetime, bucket: timedelta, zone: str = "UTC",
+                              seen_since: datetime | None = None) -> WorkshopRecent:
+        sums, seen, ran = workshop_queries(workshop, since, bucket, zone, seen_since)
+        buckets, last_seen, last_ran = await asyncio.gather(self._bucket_rows(sums), self._seen_rows(seen),
+                                                            self._seen_rows(ran))
+
+        # The filter is InfluxDB's; a series of another workshop here would mean it was not applied.
+        def mine(rows):
+            kept = [r for r in rows if r.workshop == workshop]
+            for r in rows:
+                if r.workshop != workshop:
+                    self._skip("another workshop's series in one workshop's read", r)
+            return kept
+        return WorkshopRecent(workshop, mine(buckets), {r.machine: r.last_seen for r in mine(last_seen)},
+                              {r.machine: r.last_seen for r in mine(last_ran)})
+
+    async def _seen_rows(self, query: str) -> list[MachineSeen]:
         out = []
-        for s, workshop, machine, columns, values in await self._machine_rows(last_seen_query(known_window)):
+        for s, workshop, machine, columns, values in await self._machine_rows(query):
             if len(values) != 1 or "time" not in columns:
                 self._skip("unexpected shape", s)
                 continue

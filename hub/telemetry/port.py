@@ -49,6 +49,17 @@ class MachineSeen:
     last_seen: datetime  # UTC
 
 
+@dataclass(frozen=True)
+class WorkshopRecent:
+    """One workshop's machines over a recent window, read with the workshop named in the query
+    (a tag filter), so the answer costs that workshop's points, not the network's."""
+
+    workshop: str
+    buckets: list[MachineBucket]  # per machine and bucket, since <= time <= now, fill(none)
+    last_seen: dict[str, datetime]  # machine -> its latest point (with stitches) since seen_since
+    last_ran: dict[str, datetime]  # machine -> its latest point with run_ms > 0 since `since`: when the needle last ran
+
+
 class TelemetryUnavailable(Exception):
     """The store cannot answer now; `reason` says why in words an operator can act on."""
 
@@ -73,6 +84,14 @@ class Telemetry(Protocol):
                                zone: str = "UTC") -> list[MachineBucket]:
         """Sums per bucket over since <= time < until (and <= the store's now; None: up to now).
         Buckets are aligned in `zone` (a day starts at local midnight), as InfluxQL's tz() does."""
+        ...
+
+    async def workshop_recent(self, workshop: str, since: datetime, bucket: timedelta, zone: str = "UTC",
+                              seen_since: datetime | None = None) -> WorkshopRecent:
+        """One workshop's sums per machine and bucket over since <= time <= now (buckets aligned
+        in `zone` as activity_buckets'), each machine's latest point since `seen_since` (default
+        `since`) and its latest point whose run_ms > 0 since `since`. Any string is a safe
+        workshop id: it reaches the store as a quoted literal or a bound parameter."""
         ...
 
     async def aclose(self) -> None: ...

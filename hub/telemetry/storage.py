@@ -45,6 +45,7 @@ CREATE TABLE IF NOT EXISTS point (
     PRIMARY KEY (series_id, time_ns)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS point_by_time ON point(time_ns);  -- for pruning
+CREATE INDEX IF NOT EXISTS series_by_workshop ON series(workshop);  -- one workshop's reads
 CREATE TABLE IF NOT EXISTS field_type (
     measurement TEXT NOT NULL,
     name TEXT NOT NULL,
@@ -235,6 +236,16 @@ class EmbeddedStore:
         low, high = schema.SEWING_FIELDS[column]
         return f"sum(CASE WHEN p.{column} BETWEEN {low} AND {high} THEN p.{column} END)"
 
+    @staticmethod
+    def _series_filter(workshop: str | None) -> str:
+        """The series a read walks: every `sewing` series, or one workshop's through its index
+        (the workshop itself is a bound parameter, never SQL text)."""
+        return "s.measurement = 'sewing'" + (" AND s.workshop = ?" if workshop is not None else "")
+
+    @staticmethod
+    def _series_args(workshop: str | None) -> tuple:
+        return (workshop,) if workshop is not None else ()
+
     def activity(self, first_ns: int, last_ns: int) -> list[tuple[str, str, int, int, int]]:
         """Per (workshop, machine): sums of stitches, run_ms and interval_ms over first <= time <= last."""
         # Series first, then a primary-key range per series (CROSS JOIN fixes that order in
@@ -248,14 +259,16 @@ class EmbeddedStore:
                    WHERE s.measurement = 'sewing' GROUP BY s.id)
                GROUP BY 1, 2 ORDER BY 2, 1""", (first_ns, last_ns)).fetchall()
 
-    def activity_buckets(self, first_ns: int, last_ns: int, bucket_ns: int,
-                         offset_ns: int = 0) -> list[tuple[str, str, int, int, int, int]]:
+    def activity_buckets(self, first_ns: int, last_ns: int, bucket_ns: int, offset_ns: int = 0,
+                         workshop: str | None = None) -> list[tuple[str, str, int, int, int, int]]:
         """Per (workshop, machine, bucket): the bucket's start and the sums over first <= time <=
         last. Buckets are `bucket_ns` long and start where (time + offset_ns) is a multiple of it:
         offset_ns is a fixed-offset zone's UTC offset (9 h for Seoul), so a day starts at local
-        midnight. Only buckets holding points are returned (InfluxQL's fill(none))."""
+        midnight. Only buckets holding points are returned (InfluxQL's fill(none)). With
+        `workshop`, that workshop's series alone."""
         if bucket_ns <= 0:
             raise ValueError("a bucket must be longer than zero")
+        bucket_ns, offset_ns = int(bucket_ns), int(offset_ns)  # formatted into the SQL: integers only
         # Floored modulo (SQLite's % truncates toward zero), so times before 1970 bucket alike.
         start = f"(p.time_ns + {offset_ns}) - ((((p.time_ns + {offset_ns}) % {bucket_ns}) + {bucket_ns}) % {bucket_ns}) - {offset_ns}"
         return self._reader().execute(
@@ -264,22 +277,26 @@ class EmbeddedStore:
                           {self._counted("run_ms")} AS r, {self._counted("interval_ms")} AS i
                    FROM series s CROSS JOIN point p
                         ON p.series_id = s.id AND p.time_ns >= ? AND p.time_ns <= ?
-                   WHERE s.measurement = 'sewing' GROUP BY s.id, b)
-               GROUP BY 1, 2, 3 ORDER BY 2, 1, 3""", (first_ns, last_ns)).fetchall()
+                   WHERE {self._series_filter(workshop)} GROUP BY s.id, b)
+               GROUP BY 1, 2, 3 ORDER BY 2, 1, 3""", (first_ns, last_ns, *self._series_args(workshop))).fetchall()
 
-    def last_seen(self, first_ns: int, last_ns: int) -> list[tuple[str, str, int, int]]:
+    def last_seen(self, first_ns: int, last_ns: int, workshop: str | None = None,
+                  ran: bool = False) -> list[tuple[str, str, int, int]]:
         """Per (workshop, machine): time and stitches of the latest point with a stitches field
-        in first <= time <= last. A point stamped in the future is not the latest until its time
-        comes, so a gateway clock running ahead cannot keep a machine online."""
+        in first <= time <= last (with `ran`, the latest whose run_ms is above zero and within
+        the contract: when the needle last ran). A point stamped in the future is not the latest
+        until its time comes, so a gateway clock running ahead cannot keep a machine online.
+        With `workshop`, that workshop's series alone."""
         # Per series, the primary key walked backwards from `last`: one seek in the common case.
         # A (workshop, machine) pair normally is one series; max() covers extra tags making more.
+        condition = f"run_ms BETWEEN 1 AND {schema.SEWING_FIELDS['run_ms'][1]}" if ran else "stitches IS NOT NULL"
         return self._reader().execute(
-            """SELECT coalesce(s.workshop, ''), coalesce(s.machine, ''), max(p.time_ns), p.stitches
+            f"""SELECT coalesce(s.workshop, ''), coalesce(s.machine, ''), max(p.time_ns), p.stitches
                FROM series s CROSS JOIN point p ON p.series_id = s.id AND p.time_ns = (
                    SELECT time_ns FROM point WHERE series_id = s.id AND time_ns >= ? AND time_ns <= ?
-                       AND stitches IS NOT NULL ORDER BY time_ns DESC LIMIT 1)
-               WHERE s.measurement = 'sewing'
-               GROUP BY 1, 2 ORDER BY 2, 1""", (first_ns, last_ns)).fetchall()
+                       AND {condition} ORDER BY time_ns DESC LIMIT 1)
+               WHERE {self._series_filter(workshop)}
+               GROUP BY 1, 2 ORDER BY 2, 1""", (first_ns, last_ns, *self._series_args(workshop))).fetchall()
 
     def point_count(self) -> int:
         return self._reader().execute("SELECT count(*) FROM point").fetchone()[0]

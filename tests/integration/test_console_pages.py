@@ -16,6 +16,7 @@ import time
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pypdf
@@ -58,8 +59,10 @@ def hub(postgresql, tmp_path):
 
         _write(server.url, [line(machines[0], 10, 6000, 480),  # ran in the latest summary: sewing
                             line(machines[1], 20, 0, 0), line(machines[1], 8 * 60, 4000, 300),  # ran 8 min ago: idle
-                            line(machines[2], 30, 0, 0)])  # reports, has not run: stopped; the rest: off
+                            line(machines[2], 30, 0, 0), line(machines[2], 40 * 60, 5000, 300)])
+        # machines[2] reports but last ran 40 minutes ago: stopped since then; the rest: off
         server.db_url = postgresql.url
+        server.stopped_at = datetime.fromtimestamp(now - 40 * 60, timezone.utc)
         yield server, machines
 
 
@@ -114,6 +117,11 @@ def test_coordinator_plans_an_order_from_the_console(hub, browser, tmp_path):
     assert [states[m] for m in machines[:3]] == ["sewing", "idle", "stopped"]
     assert all(states[m] == "off" for m in machines[3:])
     expect(page.locator(f'#machines tr[data-machine="{machines[0]}"]')).to_contain_text("재봉 중")
+    since = server.stopped_at.astimezone(ZoneInfo("Asia/Seoul")).strftime("%H:%M")  # Seoul time, as the page says
+    expect(page.locator(f'#machines tr[data-machine="{machines[2]}"] .machine-state')).to_contain_text(
+        f"정지 {since}부터")
+    expect(page.locator(f'#machines tr[data-machine="{machines[2]}"] .machine-state')).to_contain_text(
+        f"stopped since {since}")
     expect(page.locator("#on-time")).to_contain_text(f"{round(SHOP.on_time_rate * 100)}%")
     expect(page.locator("#history svg")).to_be_visible()
     _shot(page, "workshop", tmp_path)
