@@ -106,16 +106,6 @@ def check_document(data: Any, workshop: str) -> str | None:
     return None
 
 
-def open_accepted(document: dict | None) -> list[dict]:
-    """Accepted offers not finished yet (fewer pieces counted than offered)."""
-    out = []
-    for o in (document or {}).get("offers", []):
-        counted = ((o.get("progress") or {}).get("counted") or 0)
-        if o.get("status") == "accepted" and counted < o.get("pieces", 0):
-            out.append(o)
-    return out
-
-
 def _header_bytes(headers: list[tuple[bytes, bytes]]) -> int:
     return sum(len(k) + len(v) + 4 for k, v in headers) + 2  # "k: v\r\n" each, then "\r\n"
 
@@ -334,14 +324,15 @@ class HubLink:
         return self._check_ok(now)
 
     async def _default_assignment(self, document: dict) -> None:
-        """Contract: by default every machine works on the one accepted, unfinished offer."""
-        accepted = open_accepted(document)
-        if len(accepted) != 1:
+        """Contract: by default every machine works on the one open order (an order with an
+        accepted, unfinished offer: two accepted offers of one order are still one order)."""
+        orders = offer_store.open_orders(document)
+        if len(orders) != 1:
             return
         machines = sorted(set(self.outbox.registry.values()))
-        placed = await asyncio.to_thread(offer_store.assign_default, self.outbox, machines, accepted[0]["id"])
+        placed = await asyncio.to_thread(offer_store.assign_default, self.outbox, machines, orders[0], document)
         if placed:
-            log.info("hub: machines %s work on offer %s (the one accepted offer)", ", ".join(placed), accepted[0]["id"])
+            log.info("hub: machines %s work on order %s (the one open order)", ", ".join(placed), orders[0])
             self._send_wake.set()
 
     async def _get(self, headers: dict[str, str]) -> tuple[int, bytes, str | None]:

@@ -137,42 +137,96 @@ def queue_count(store: Outbox, offer_id: str, pieces: int, now: float | None = N
     return store.locked(op, write=True)
 
 
-def _queue_assign(db: sqlite3.Connection, offer_id: str, now: float) -> None:
-    machines = [m for (m,) in db.execute("SELECT machine FROM assignments WHERE offer_id=? ORDER BY machine",
-                                         (offer_id,))]
+# ---- machines on orders ----------------------------------------------------------------------
+# The machines work on an ORDER: a workshop may hold two accepted offers of one order (an extra
+# that `adds_to` the first, docs/offer-contract.md), and the hub applies an `assign` report to the
+# offer's order (hub/planning/progress.py: a report's list is the order's whole list from `at` on;
+# a machine left out of it leaves the order). So each order's list goes on ONE of its accepted
+# offers (`report_offer`), always the whole list; a machine's row names that offer.
+def order_of(document: Mapping | None) -> dict[str, str]:
+    """{offer id: order id} of the document's offers."""
+    return {o["id"]: o.get("order_id") or o["id"] for o in (document or {}).get("offers", [])}
+
+
+def report_offer(document: Mapping | None, order_id: str) -> str | None:
+    """The accepted offer of `order_id` its machine list is reported on: the one the others add to
+    (no `adds_to`), else the first listed; None when the workshop holds no accepted offer of it."""
+    accepted = [o for o in (document or {}).get("offers", [])
+                if o.get("status") == "accepted" and (o.get("order_id") or o["id"]) == order_id]
+    accepted.sort(key=lambda o: o.get("adds_to") is not None)  # stable: the document's order otherwise
+    return accepted[0]["id"] if accepted else None
+
+
+def open_orders(document: Mapping | None) -> list[str]:
+    """Orders with an accepted offer not finished yet (fewer pieces counted than offered), in the
+    document's order."""
+    out: list[str] = []
+    for o in (document or {}).get("offers", []):
+        counted = (o.get("progress") or {}).get("counted") or 0
+        order = o.get("order_id") or o["id"]
+        if o.get("status") == "accepted" and counted < o.get("pieces", 0) and order not in out:
+            out.append(order)
+    return out
+
+
+def _queue_order(db: sqlite3.Connection, order_id: str, orders: Mapping[str, str], offer_id: str,
+                 now: float) -> None:
+    """Queue the whole list of machines on `order_id`, on `offer_id` (one of its offers)."""
+    rows = db.execute("SELECT machine, offer_id FROM assignments WHERE offer_id IS NOT NULL").fetchall()
+    machines = sorted(m for m, of in rows if orders.get(of, of) == order_id)
+    # One offer per order in the rows too, so the next list is gathered the same way.
+    db.executemany("UPDATE assignments SET offer_id=? WHERE machine=?", [(offer_id, m) for m in machines])
     body = {"report_id": str(uuid.uuid4()), "kind": "assign", "offer_id": offer_id, "machines": machines,
             "at": _iso(now)}
-    # The whole list goes each time: an unsent older list of this offer says nothing more.
-    db.execute("DELETE FROM hub_outbox WHERE kind='assign' AND offer_id=?", (offer_id,))
+    # The whole list goes each time: an unsent older list of this order says nothing more.
+    for item_id, of in db.execute("SELECT item_id, offer_id FROM hub_outbox WHERE kind='assign'").fetchall():
+        if orders.get(of, of) == order_id:
+            db.execute("DELETE FROM hub_outbox WHERE item_id=?", (item_id,))
     _insert(db, "assign", offer_id, body, now)
 
 
-def assign(store: Outbox, machine: str, offer_id: str | None, *, set_by: str = "owner",
-           now: float | None = None) -> bool:
-    """Put `machine` on `offer_id` (None: on no offer). The lists of both the offer it leaves and
-    the one it joins are queued for the hub. Returns False if nothing changed."""
+def assign(store: Outbox, machine: str, order_id: str | None, document: Mapping | None, *,
+           set_by: str = "owner", now: float | None = None) -> bool:
+    """Put `machine` on `order_id` (None: on no order); `document` is the hub's offers document the
+    owner chose from. The lists of both the order it leaves and the one it joins are queued for
+    the hub. Returns False if nothing changed. ValueError if the workshop holds no accepted offer
+    of `order_id`."""
     now = time.time() if now is None else now
+    orders = order_of(document)
+    target = None
+    if order_id is not None:
+        target = report_offer(document, order_id)
+        if target is None:
+            raise ValueError(f"no accepted offer of order {order_id}")
 
     def op(db: sqlite3.Connection) -> bool:
         row = db.execute("SELECT offer_id FROM assignments WHERE machine=?", (machine,)).fetchone()
-        before = row[0] if row else None
-        db.execute("INSERT OR REPLACE INTO assignments(machine, offer_id, set_by, at) VALUES (?,?,?,?)",
-                   (machine, offer_id, set_by, now))
-        if row is not None and before == offer_id:
+        before_offer = row[0] if row else None
+        before = orders.get(before_offer, before_offer) if before_offer else None
+        if row is not None and before == order_id:
             return False
-        for changed in {before, offer_id} - {None}:
-            _queue_assign(db, changed, now)
+        db.execute("INSERT OR REPLACE INTO assignments(machine, offer_id, set_by, at) VALUES (?,?,?,?)",
+                   (machine, target, set_by, now))
+        if before is not None:
+            # An order no longer held (withdrawn) keeps its last offer: an empty list frees its machines.
+            _queue_order(db, before, orders, report_offer(document, before) or before_offer, now)
+        if order_id is not None:
+            _queue_order(db, order_id, orders, target, now)
         return True
 
     return store.locked(op, write=True)
 
 
-def assign_default(store: Outbox, machines: Iterable[str], offer_id: str, now: float | None = None) -> list[str]:
-    """The contract's default: every machine never assigned goes on the one accepted, unfinished
-    offer. Machines the owner (or an earlier default) placed stay where they are. Returns the
-    machines placed now."""
+def assign_default(store: Outbox, machines: Iterable[str], order_id: str, document: Mapping | None,
+                   now: float | None = None) -> list[str]:
+    """The contract's default: every machine never assigned goes on the one open order. Machines
+    the owner (or an earlier default) placed stay where they are. Returns the machines placed now."""
     now = time.time() if now is None else now
     machines = list(machines)
+    target = report_offer(document, order_id)
+    if target is None:
+        return []
+    orders = order_of(document)
 
     def op(db: sqlite3.Connection) -> list[str]:
         known = {m for (m,) in db.execute("SELECT machine FROM assignments")}
@@ -180,11 +234,18 @@ def assign_default(store: Outbox, machines: Iterable[str], offer_id: str, now: f
         if not new:
             return []
         db.executemany("INSERT INTO assignments(machine, offer_id, set_by, at) VALUES (?,?,'default',?)",
-                       [(m, offer_id, now) for m in new])
-        _queue_assign(db, offer_id, now)
+                       [(m, target, now) for m in new])
+        _queue_order(db, order_id, orders, target, now)
         return new
 
     return store.locked(op, write=True)
+
+
+def machine_orders(store: Outbox, document: Mapping | None) -> dict[str, str | None]:
+    """{machine: the order it works on (None: none)}; an offer the document no longer lists
+    stands for its own order."""
+    orders = order_of(document)
+    return {m: (orders.get(of, of) if of else None) for m, of in assignments(store).items()}
 
 
 def assignments(store: Outbox) -> dict[str, str | None]:

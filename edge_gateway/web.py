@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import logging
 import os
+import re
 import secrets
 import time
 import unicodedata
@@ -79,6 +80,30 @@ OFFER_WORDS = {
 }
 #: Rejected messages listed by board on the page (the newest this many are read).
 REJECTED_SHOWN = 500
+#: An offer id in the hub's words ("이 작업장에 of-1a2b 제안이 없습니다"): a code the owner never saw.
+OFFER_ID_IN_WORDS = re.compile(r"\s*\bof-[0-9A-Za-z_-]+")
+
+
+def hub_reason_words(reason: str | None) -> tuple[str, str] | None:
+    """The hub's reason for a result ("<ko> / <en>", contract) as (ko, en), without offer ids."""
+    if not reason:
+        return None
+    ko, sep, en = OFFER_ID_IN_WORDS.sub("", reason).partition(" / ")
+    return ko.strip(), (en if sep else ko).strip()
+
+
+def order_label(document: dict | None, order_id: str | None) -> tuple[str, str] | None:
+    """How the page names an order: its style and due date, from the workshop's offers of it
+    (never the order's or an offer's id)."""
+    if not order_id:
+        return None
+    mine = [o for o in (document or {}).get("offers", []) if (o.get("order_id") or o["id"]) == order_id]
+    if not mine:
+        return ("끝난 일감", "finished work")
+    o = next((o for o in mine if o.get("status") == "accepted"), mine[0])
+    due = f" · 납기 {o['due'][5:]}" if o.get("due") else ""
+    due_en = f" · due {o['due'][5:]}" if o.get("due") else ""
+    return o.get("style", "") + due, o.get("style", "") + due_en
 
 
 def load_session_key(path: Path) -> bytes:
@@ -312,13 +337,16 @@ def create_app(
         per_machine: dict[str, list[tuple[int, int, int]]] = {}
         for machine, minute, st, run in rows:
             per_machine.setdefault(machine, []).append((minute, st, run))
-        assigned = offer_store.assignments(outbox) if hub is not None else {}
+        doc = offer_store.load_document(outbox)[1] if hub is not None else None
+        on_order = offer_store.machine_orders(outbox, doc) if hub is not None else {}
         out = []
         for d in devices:
             v = _view(d, now)
             ms = machine_state.state_of(per_machine.get(d["machine"], []), last_seen=d["last_seen"],
                                         board_state=d["state"], now=now, tz=tz)
-            v.update(run_state=ms.state, run_ko=ms.ko, run_en=ms.en, offer_id=assigned.get(d["machine"]))
+            order = on_order.get(d["machine"])
+            v.update(run_state=ms.state, run_ko=ms.ko, run_en=ms.en, order_id=order,
+                     order_label=order_label(doc, order))
             out.append(v)
         top = max((v["stitches_today"] for v in out), default=0) or 1
         for v in out:
@@ -355,7 +383,8 @@ def create_app(
             return {"enabled": False}
         _, doc, fetched = offer_store.load_document(outbox)
         local = offer_store.by_offer(outbox)
-        assigned = offer_store.assignments(outbox)
+        on_order = offer_store.machine_orders(outbox, doc)
+        listed = {o["id"]: o for o in (doc or {}).get("offers", [])}
         offers = []
         for o in (doc or {}).get("offers", []):
             o = dict(o)
@@ -370,8 +399,30 @@ def create_app(
                 o["local_en"] = f"{verb[1]}: sending — delivered when the internet is back"
             elif answer and answer["result"] in ("too_late", "refused"):
                 ko, en = offer_store.RESULT_WORDS[answer["result"]]
-                o["local_ko"], o["local_en"] = ko, en + (f" ({answer['reason_words']})" if answer["reason_words"] else "")
+                why = hub_reason_words(answer["reason_words"])
+                o["local_ko"], o["local_en"] = (f"{ko}: {why[0]}", f"{en}: {why[1]}") if why else (ko, en)
                 o["local_bad"] = True
+            if count and count["result"] == "refused":
+                why = hub_reason_words(count["reason_words"])
+                ko, en = "입력한 개수를 허브가 받지 않음", "The hub did not take your count"
+                o["count_bad_ko"], o["count_bad_en"] = (f"{ko}: {why[0]}", f"{en}: {why[1]}") if why else (ko, en)
+            changed = o.get("changed") or {}
+            if isinstance(changed.get("from_pieces"), int):
+                at = local_time(parse_time(changed.get("at")), now) if changed.get("at") else None
+                when_ko, when_en = (f" ({at})", f" ({at})") if at and at != "—" else ("", "")
+                if changed["from_pieces"] != o["pieces"]:
+                    o["change_ko"] = f"수량 변경: {changed['from_pieces']:,}벌 → {o['pieces']:,}벌{when_ko}"
+                    o["change_en"] = f"quantity changed: {changed['from_pieces']:,} → {o['pieces']:,} pieces{when_en}"
+                else:
+                    o["change_ko"], o["change_en"] = f"날짜 변경{when_ko}", f"days changed{when_en}"
+            if o.get("adds_to"):
+                base = listed.get(o["adds_to"])
+                if base is not None and base.get("status") == "accepted":
+                    o["extra_ko"] = f"추가 주문: 이미 수락한 {base['pieces']:,}벌에 {o['pieces']:,}벌 더"
+                    o["extra_en"] = f"{o['pieces']:,} more on top of the {base['pieces']:,} you accepted"
+                    o["base_pieces"] = base["pieces"]
+                else:
+                    o["extra_ko"], o["extra_en"] = f"추가 주문: {o['pieces']:,}벌 더", f"{o['pieces']:,} more pieces"
             if o.get("decline_reason") in offer_store.DECLINE_REASONS:
                 o["decline_ko"], o["decline_en"] = offer_store.DECLINE_REASONS[o["decline_reason"]]
             p = o.get("progress") or {}
@@ -381,7 +432,7 @@ def create_app(
                 o["my_count"] = count["pieces"]
                 o["my_count_waiting"] = count["waiting"]
             o["respond_by_text"] = local_time(parse_time(o.get("respond_by")), now)
-            o["machines"] = sorted(m for m, of in assigned.items() if of == o["id"])
+            o["machines"] = sorted(m for m, order in on_order.items() if order == (o.get("order_id") or o["id"]))
             o["done_pct"] = min(100, round(100 * max(o["counted"], o["estimated"]) / o["pieces"])) if o.get("pieces") else 0
             offers.append(o)
         order = {"offered": 0, "accepted": 1, "declined": 2, "expired": 3, "withdrawn": 4}
@@ -468,8 +519,11 @@ def create_app(
         offer = find_offer(offer_id)
         if offer is None:
             return no_offer(request)
+        _, doc, _ = offer_store.load_document(outbox)
+        base = next((o for o in (doc or {}).get("offers", [])
+                     if offer.get("adds_to") and o["id"] == offer["adds_to"] and o.get("status") == "accepted"), None)
         return TEMPLATES.TemplateResponse(request, "gateway_decline.html", {
-            "workshop": workshop, "offer": offer, "reasons": offer_store.DECLINE_REASONS})
+            "workshop": workshop, "offer": offer, "reasons": offer_store.DECLINE_REASONS, "base": base})
 
     @app.post("/offers/{offer_id}/decline")
     async def decline(request: Request, offer_id: str):
@@ -524,6 +578,20 @@ def create_app(
         hub.wake()
         return back(f"#offer-{offer_id}")
 
+    def order_choices(doc: dict | None) -> list[dict]:
+        """The orders a machine can work on: those the workshop holds accepted offers of, each once
+        (an accepted extra adds its pieces to its order's), open ones first."""
+        out: dict[str, dict] = {}
+        open_ = offer_store.open_orders(doc)
+        for o in (doc or {}).get("offers", []):
+            if o.get("status") != "accepted":
+                continue
+            order = o.get("order_id") or o["id"]
+            c = out.setdefault(order, {"order_id": order, "pieces": 0, "open": order in open_})
+            c["pieces"] += o.get("pieces") or 0
+            c["ko"], c["en"] = order_label(doc, order)
+        return sorted(out.values(), key=lambda c: not c["open"])
+
     @app.get("/machines/{machine}/assign", response_class=HTMLResponse)
     def assign_form(request: Request, machine: str):
         if not has_session(request):
@@ -531,10 +599,9 @@ def create_app(
         if hub is None or machine not in set(outbox.registry.values()):
             return message_page(request, "그 재봉틀을 찾을 수 없습니다.", "No such machine.", 404)
         _, doc, _ = offer_store.load_document(outbox)
-        accepted = [o for o in (doc or {}).get("offers", []) if o.get("status") == "accepted"]
         return TEMPLATES.TemplateResponse(request, "gateway_assign.html", {
-            "workshop": workshop, "machine": machine, "offers": accepted,
-            "current": offer_store.assignments(outbox).get(machine)})
+            "workshop": workshop, "machine": machine, "orders": order_choices(doc),
+            "current": offer_store.machine_orders(outbox, doc).get(machine)})
 
     @app.post("/machines/{machine}/assign")
     async def assign(request: Request, machine: str):
@@ -543,15 +610,15 @@ def create_app(
         fields = await read_form(request) or {}
         if hub is None or machine not in set(outbox.registry.values()):
             return message_page(request, "그 재봉틀을 찾을 수 없습니다.", "No such machine.", 404)
-        chosen = fields.get("offer") or ""
+        _, doc, _ = offer_store.load_document(outbox)
+        chosen = fields.get("order") or ""
         if chosen == "none":
-            offer_id = None
+            order_id = None
+        elif offer_store.report_offer(doc, chosen) is None:
+            return message_page(request, "수락한 일감 중에서 골라 주세요.", "Pick one of the accepted orders.", 422)
         else:
-            offer = find_offer(chosen)
-            if offer is None or offer.get("status") != "accepted":
-                return message_page(request, "수락한 일감 중에서 골라 주세요.", "Pick one of the accepted offers.", 422)
-            offer_id = chosen
-        if offer_store.assign(outbox, machine, offer_id):
+            order_id = chosen
+        if offer_store.assign(outbox, machine, order_id, doc):
             hub.wake()
         return back(f"#machine-{machine}")
 

@@ -160,7 +160,9 @@ async def test_answers_wait_through_an_uplink_cut_and_arrive_once(store, offers_
         await async_wait_for(lambda: offer_store.load_document(store)[1]["offers"][0]["status"] == "accepted",
                              timeout=15, what="the hub's new word fetched")
         # The one accepted offer: every machine goes on it, and the hub is told.
-        assert offer_store.assignments(store) == {"m01": offer_id, "m02": offer_id}
+        # (placed right after the document is saved: waited for, not raced)
+        await async_wait_for(lambda: offer_store.assignments(store) == {"m01": offer_id, "m02": offer_id},
+                             timeout=10, what="the default assignment")
         await async_wait_for(lambda: any(r.kind == "assign" for r in real.reports()), timeout=15,
                              what="the machine list reached the hub")
     finally:

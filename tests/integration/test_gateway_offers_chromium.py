@@ -53,6 +53,8 @@ def gateway(tmp_path, mosquitto, offers_hub):  # noqa: F811
         publish_sync(mosquitto, d2, passwords[d2], [(f"sewnet/v1/{d2}/summary",
                                                     summary(d2, s, stitches=0, run_ms=0, time=now - 30 + 10 * s),
                                                     False) for s in range(1, 4)])
+        # ... and one message m02's board sent that cannot be read: rejected, named on the page.
+        publish_sync(mosquitto, d2, passwords[d2], [(f"sewnet/v1/{d2}/summary", b"{not json", False)])
         offline = {"v": 1, "device": d3, "state": "offline", "boot": 1, "uptime_ms": 5, "fw": "0.1.0",
                    "counter": "pcnt", "interval_ms": 10000, "queued": 0, "dropped": 0}
         publish_sync(mosquitto, d3, passwords[d3], [(f"sewnet/v1/{d3}/status", json.dumps(offline).encode(), True)])
@@ -69,7 +71,7 @@ def _up(url: str) -> bool:
         return False
 
 
-def test_log_in_read_the_machines_accept_decline_count_and_assign(gateway, browser):
+def test_log_in_read_the_machines_accept_decline_count_and_assign(gateway, browser, tmp_path_factory):
     url, hub, second = gateway
     first, real = hub.offer_id, hub.hub
     context = browser.new_context(locale="ko-KR", viewport={"width": 800, "height": 1200})
@@ -99,6 +101,9 @@ def test_log_in_read_the_machines_accept_decline_count_and_assign(gateway, brows
     expect(page.locator('#machine-m02 .run')).to_contain_text("stopped since")
     reload_until('#machine-m03 .run', "꺼짐")
     expect(page.locator('#hours .hour').last).to_contain_text("900")
+    # The rejected message: which board (its device id and machine) and why, in words.
+    reload_until('#rejected li[data-device="sn-aaaaaaaaaa02"]', "읽을 수 없는 내용")
+    expect(page.locator('#rejected li[data-device="sn-aaaaaaaaaa02"]')).to_contain_text("(m02)")
 
     # Offers arrive from the hub.
     reload_until(f"#offer-{first}", "반팔 라운드 티셔츠")
@@ -129,8 +134,9 @@ def test_log_in_read_the_machines_accept_decline_count_and_assign(gateway, brows
     wait_for(lambda: real.order_status("tee-gw-2")["status"] == "replanned", timeout=30, what="the re-plan")
     assert {(a[1], a[2]) for a in real.answers_applied()} == {(first, "applied"), (second, "applied")}
 
-    # The one accepted offer: every machine works on it by default.
-    reload_until("#machine-m02 .assigned", first)
+    # The one open order: every machine works on it by default, named by its style, not an id.
+    reload_until("#machine-m02 .assigned", "반팔 라운드 티셔츠")
+    expect(page.locator("#machine-m02 .assigned")).to_have_attribute("data-order", "tee-gw-1")
 
     # A count: a wrong entry is refused in words next to the field, then a right one goes.
     page.click(f"#offer-{first} a.button.small")
@@ -142,11 +148,48 @@ def test_log_in_read_the_machines_accept_decline_count_and_assign(gateway, brows
     reload_until(f"#offer-{first} .counted", "340")
     wait_for(lambda: hub.offer()["progress"]["counted"] == 340, timeout=10, what="the count on the hub")
 
-    # Tap a machine, pick the offer ("none" here: the only accepted one is the first).
+    # Tap a machine, pick the order ("none" here: the only accepted one is the first).
     page.click("#machine-m03 a.assign")
-    page.click('button[data-offer="none"]')
+    page.click('button[data-order="none"]')
     reload_until("#machine-m03 .assigned", "없음")
     wait_for(lambda: any(r.kind == "assign" and r.result == "applied" and r.offer_id == first
                          and sorted(r.machines) == ["m01", "m02"] for r in real.reports()),
              timeout=10, what="the new list applied on the hub")
+    context.close()
+    phone_check(browser, url, tmp_path_factory)
+
+
+def phone_check(browser, url: str, tmp_path_factory) -> None:
+    """The pages on a phone (390 x 844, as an owner holds it): every button and link at least
+    48 px tall (a finger, not a mouse), no sideways scrolling, Korean on every page."""
+    context = browser.new_context(locale="ko-KR", viewport={"width": 390, "height": 844}, device_scale_factor=2,
+                                  is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.goto(f"{url}/login")
+    page.locator("#password").fill(PASSWORD)
+    page.click("#login-button")
+    expect(page).to_have_url(f"{url}/")
+    shots = tmp_path_factory.mktemp("phone")
+    first_accepted = page.locator('.offer[data-status="accepted"]').first.get_attribute("data-offer")
+    for path in ("/login-shown", "/", "/machines/m01/assign", f"/offers/{first_accepted}/count",
+                 f"/offers/{first_accepted}/decline"):
+        if path == "/login-shown":
+            other = context.browser.new_context(locale="ko-KR", viewport={"width": 390, "height": 844})
+            p = other.new_page()
+            p.goto(f"{url}/login")
+        else:
+            p = page
+            p.goto(f"{url}{path}")
+        name = path.strip("/").replace("/", "_") or "home"
+        p.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+        small = p.evaluate("""() => [...document.querySelectorAll('button, a, input[type=submit]')]
+            .filter(e => e.offsetParent !== null)
+            .map(e => [e.textContent.trim().slice(0, 40), e.getBoundingClientRect().height])
+            .filter(([, h]) => h < 48)""")
+        assert small == [], f"{path}: touch targets under 48 px: {small}"
+        wide = p.evaluate("() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+        assert wide[0] <= wide[1], f"{path}: the page scrolls sideways at 390 px ({wide[0]} > {wide[1]})"
+        assert p.evaluate("() => /[가-힣]/.test(document.body.innerText)"), path
+        if path == "/login-shown":
+            other.close()
     context.close()

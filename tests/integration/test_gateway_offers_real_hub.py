@@ -76,7 +76,8 @@ async def test_two_gateways_answer_through_a_cut_hub_and_each_answer_is_applied_
             database.close()
         assert sorted(rows) == sorted([(accept_id, "applied"), (decline_id, "applied")])
         # Gateway a: the one accepted offer, so every machine works on it; the hub took the list.
-        assert offer_store.assignments(stores[a]) == {"m01": offer_a["id"], "m02": offer_a["id"]}
+        await async_wait_for(lambda: offer_store.assignments(stores[a]) == {"m01": offer_a["id"], "m02": offer_a["id"]},
+                             timeout=10, what="gateway a's default assignment")
         # The decline makes the hub re-plan the order (in the background) as a proposal.
         with httpx.Client(base_url=server.url, headers=AUTH, timeout=60) as coordinator:
             await async_wait_for(lambda: coordinator.get("/api/v1/orders/tee-gw").json()["status"] == "replanned",
@@ -86,3 +87,42 @@ async def test_two_gateways_answer_through_a_cut_hub_and_each_answer_is_applied_
     finally:
         server.stop()
         world.db.close()
+
+
+def test_sewnet_hub_run_sends_no_server_header_on_the_gateways_checks(tmp_path):
+    """`sewnet hub run` as a process: a gateway's offer check (here a 401, answered by the same
+    server as the idle 304s) carries no `server: uvicorn` header, 17 B less on every check."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.servers import free_port
+    from tests.waiting import wait_for
+
+    root = Path(__file__).resolve().parents[2]
+    url = f"sqlite:///{tmp_path / 'hub.sqlite'}"
+    env = dict(os.environ, PYTHONPATH=str(root), SEWNET_HUB_DATABASE_URL=url)
+    subprocess.run([sys.executable, "-m", "hub", "db", "upgrade"], cwd=root, env=env, check=True,
+                   capture_output=True, timeout=120)
+    port = free_port()
+    log = (tmp_path / "hub.log").open("wb")
+    proc = subprocess.Popen([sys.executable, "-m", "hub", "run", "--port", str(port), "--log-level", "warning"],
+                            cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+    def check() -> httpx.Response | None:
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/api/v1/workshops/ws-001/offers",
+                             headers={"Authorization": "Bearer not-a-token"}, timeout=2)
+        except httpx.HTTPError:
+            return None
+
+    try:
+        r = wait_for(check, timeout=60, what="sewnet hub run answering")
+        assert r.status_code == 401
+        assert "server" not in r.headers, r.headers
+        assert "date" in r.headers  # HTTP/1.1 wants it from a server with a clock: kept
+    finally:
+        proc.terminate()
+        proc.wait(20)
+        log.close()

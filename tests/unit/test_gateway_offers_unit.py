@@ -79,6 +79,20 @@ def test_the_token_is_never_in_the_config_repr(tmp_path):
     assert "very-secret-token" not in repr(cfg)
 
 
+def offer(id_: str, order: str, status: str = "accepted", pieces: int = 1000, **more) -> dict:
+    """One offer as the hub's document lists it (docs/offer-contract.md)."""
+    return {"id": id_, "order_id": order, "plan_version": 1, "style": f"티셔츠 {order}", "family": "knit_tops",
+            "pieces": pieces, "bundles": pieces // 20, "bundle_size": 20, "days": [{"day": "2026-11-27", "pieces": pieces}],
+            "sam_minutes": {"lockstitch": 3.6}, "price_per_piece_krw": 2500, "due": "2026-12-05",
+            "respond_by": "2026-11-27T04:00:00+00:00", "status": status, "answered_at": None,
+            "decline_reason": None, "changed": None, "adds_to": None,
+            "progress": {"counted": 0, "estimated": 0, "stitches_per_piece": None}, **more}
+
+
+def document(*offers: dict) -> dict:
+    return {"workshop": "ws-01", "revision": "r1", "server_time": "2026-11-26T04:00:00+00:00", "offers": list(offers)}
+
+
 # ---- machine states ------------------------------------------------------------------------------
 NOW = datetime(2026, 11, 26, 10, 42, 30, tzinfo=TZ).timestamp()
 M = int(NOW) // 60  # the current minute
@@ -148,12 +162,13 @@ def test_counts_and_machine_lists_replace_their_unsent_predecessors(store):
     offer_store.queue_count(store, "of-1", 100)
     last = offer_store.queue_count(store, "of-1", 140)
     assert [(i.kind, i.body["pieces"], i.item_id) for i in offer_store.pending(store)] == [("count", 140, last)]
-    assert offer_store.assign_default(store, ["m01", "m02"], "of-1") == ["m01", "m02"]
-    assert offer_store.assign_default(store, ["m01", "m02"], "of-1") == []  # placed already
-    assert offer_store.assign(store, "m02", "of-2")
-    assert not offer_store.assign(store, "m02", "of-2")
+    doc = document(offer("of-1", "ord-1"), offer("of-2", "ord-2"))
+    assert offer_store.assign_default(store, ["m01", "m02"], "ord-1", doc) == ["m01", "m02"]
+    assert offer_store.assign_default(store, ["m01", "m02"], "ord-1", doc) == []  # placed already
+    assert offer_store.assign(store, "m02", "ord-2", doc)
+    assert not offer_store.assign(store, "m02", "ord-2", doc)
     lists = {i.offer_id: i.body["machines"] for i in offer_store.pending(store) if i.kind == "assign"}
-    assert lists == {"of-1": ["m01"], "of-2": ["m02"]}  # whole lists, both offers
+    assert lists == {"of-1": ["m01"], "of-2": ["m02"]}  # whole lists, both orders
     body = offer_store.body_of(offer_store.pending(store))
     assert json.dumps(body) and len(body["reports"]) == 3 and body["answers"] == []
 
@@ -168,3 +183,119 @@ def test_activity_per_minute_comes_from_stored_summaries(store):
     rows = store.activity(now - 600)
     assert sum(r[2] for r in rows) == 600 and sum(r[3] for r in rows) == 18_000
     assert {r[0] for r in rows} == {"m01"}
+
+
+# ---- machines work on orders (an accepted extra is the same order) ---------------------------------
+EXTRA = document(offer("of-a", "ord-1", pieces=1000), offer("of-b", "ord-1", pieces=300, adds_to="of-a"),
+                 offer("of-c", "ord-2", status="offered"))
+
+
+def test_one_open_order_with_an_accepted_extra_is_still_the_one_open_order():
+    assert offer_store.open_orders(EXTRA) == ["ord-1"]
+    assert offer_store.report_offer(EXTRA, "ord-1") == "of-a"  # the list goes on the offer the extra adds to
+    # Listed the other way round, the same offer carries the order's list.
+    assert offer_store.report_offer(document(*reversed(EXTRA["offers"])), "ord-1") == "of-a"
+    finished = document(offer("of-a", "ord-1", progress={"counted": 1000}), offer("of-d", "ord-3"))
+    assert offer_store.open_orders(finished) == ["ord-3"]
+
+
+async def test_the_default_puts_every_machine_on_the_one_open_order_and_sends_one_whole_list(store):
+    from edge_gateway.config import HubConfig
+    from edge_gateway.hub_link import HubLink
+
+    link = HubLink(HubConfig(url="http://127.0.0.1:9", workshop_token="t"), store, workshop="ws-01")
+    await link._default_assignment(EXTRA)
+    assert offer_store.assignments(store) == {"m01": "of-a", "m02": "of-a"}
+    (item,) = offer_store.pending(store)
+    assert (item.kind, item.offer_id, item.body["machines"]) == ("assign", "of-a", ["m01", "m02"])
+    # Two open orders: no default (the owner picks).
+    offer_store.settle(store, {item.item_id: ("applied", "")})
+    two = document(offer("of-a", "ord-1"), offer("of-e", "ord-2"))
+    with Outbox(store.path.with_name("other.sqlite"), "ws-01", REGISTRY) as other:
+        await HubLink(HubConfig(url="http://127.0.0.1:9", workshop_token="t"), other,
+                      workshop="ws-01")._default_assignment(two)
+        assert offer_store.assignments(other) == {}
+
+
+def test_moving_a_machine_between_orders_sends_each_orders_whole_list_on_one_offer(store):
+    doc = document(*EXTRA["offers"], offer("of-f", "ord-4"))
+    offer_store.assign_default(store, ["m01", "m02"], "ord-1", doc)
+    offer_store.settle(store, {i.item_id: ("applied", "") for i in offer_store.pending(store)})
+    assert not offer_store.assign(store, "m02", "ord-1", doc)  # already on that order: nothing to send
+    assert offer_store.assign(store, "m02", "ord-4", doc)
+    lists = {i.offer_id: i.body["machines"] for i in offer_store.pending(store)}
+    assert lists == {"of-a": ["m01"], "of-f": ["m02"]}
+    assert offer_store.machine_orders(store, doc) == {"m01": "ord-1", "m02": "ord-4"}
+    with pytest.raises(ValueError):
+        offer_store.assign(store, "m01", "ord-2", doc)  # offered, not accepted: no machines on it
+    assert offer_store.assign(store, "m02", None, doc)
+    lists = {i.offer_id: i.body["machines"] for i in offer_store.pending(store)}
+    assert lists == {"of-a": ["m01"], "of-f": []}  # the unsent list of ord-4 replaced by the empty one
+
+
+# ---- the page says what changed, in words ------------------------------------------------------------
+PASSWORD = "비밀번호1234"
+
+
+@pytest.fixture
+def page(store):
+    from fastapi.testclient import TestClient
+
+    from edge_gateway.config import HubConfig
+    from edge_gateway.hub_link import HubLink
+    from edge_gateway.web import create_app
+
+    link = HubLink(HubConfig(url="http://127.0.0.1:9", workshop_token="t"), store, workshop="ws-01")
+    with TestClient(create_app(store, workshop="ws-01", operator_password=PASSWORD, hub=link)) as client:
+        assert client.post("/login", data={"password": PASSWORD}).status_code == 200
+        yield client
+
+
+def show(store, doc: dict) -> None:
+    offer_store.save_document(store, doc["revision"], json.dumps(doc))
+
+
+def test_a_changed_offer_and_an_extra_offer_are_said_in_words(store, page):
+    changed = offer("of-a", "ord-1", pieces=1000, changed={"from_pieces": 1200, "at": "2026-11-28T01:00:00+00:00"})
+    show(store, document(changed, offer("of-b", "ord-1", status="offered", pieces=300, adds_to="of-a")))
+    text = page.get("/").text
+    assert "수량 변경: 1,200벌 → 1,000벌 (11-28 10:00)" in text and "quantity changed" in text
+    assert "추가 주문: 이미 수락한 1,000벌에 300벌 더" in text
+    assert "300 more on top of the 1,000 you accepted" in text
+    # The extra has its own accept and decline; the accepted one has none.
+    assert 'action="/offers/of-b/accept"' in text and 'href="/offers/of-b/decline"' in text
+    assert 'action="/offers/of-a/accept"' not in text
+    decline = page.get("/offers/of-b/decline").text
+    assert "이미 수락한 1,000벌은 그대로입니다" in decline
+    # Other days, same pieces: said as a change of days, not of quantity.
+    show(store, document(offer("of-a", "ord-1", changed={"from_pieces": 1000, "at": None})))
+    text = page.get("/").text
+    assert "날짜 변경" in text and "수량 변경" not in text
+
+
+def test_machines_and_the_assign_page_name_orders_in_words_never_ids(store, page):
+    show(store, EXTRA)
+    offer_store.assign_default(store, ["m01", "m02"], "ord-1", EXTRA)
+    text = page.get("/").text
+    assert 'data-order="ord-1"' in text and "티셔츠 ord-1 · 납기 12-05" in text
+    assert ">of-a<" not in text and "of-a</span>" not in text  # no offer id as the machine's work
+    form = page.get("/machines/m02/assign").text
+    assert form.count('name="order"') == 2  # the one order (1,000 + 300 accepted) and "none"
+    assert "1,300벌" in form
+    r = page.post("/machines/m02/assign", data={"order": "none"}, follow_redirects=False)
+    assert r.status_code == 303
+    assert offer_store.machine_orders(store, EXTRA) == {"m01": "ord-1", "m02": None}
+    assert page.post("/machines/m02/assign", data={"order": "ord-2"}).status_code == 422  # not accepted
+
+
+def test_the_hubs_refusals_reach_the_page_in_korean_without_ids(store, page):
+    show(store, document(offer("of-a", "ord-1", status="offered"), offer("of-b", "ord-2")))
+    answer_id, _ = offer_store.queue_answer(store, "of-a", "accept")
+    count_id = offer_store.queue_count(store, "of-b", 2000)
+    offer_store.settle(store, {answer_id: ("refused", "이 작업장에 of-a 제안이 없습니다 / no offer of-a for this workshop"),
+                               count_id: ("refused", "센 수량 2,000벌이 맡은 1,000벌보다 많습니다 / 2,000 pieces counted"
+                                                     " is more than the 1,000 offered")})
+    text = page.get("/").text
+    assert "허브가 받지 않음: 이 작업장에 제안이 없습니다" in text and "no offer for this workshop" in text
+    assert "입력한 개수를 허브가 받지 않음: 센 수량 2,000벌이 맡은 1,000벌보다 많습니다" in text
+    assert "of-a 제안" not in text
