@@ -230,8 +230,13 @@ class HubLink:
     # ---- the loops ------------------------------------------------------------------------------
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
+            # httpx drops an idle connection after 5 s by default: every check a minute apart
+            # would pay a new TCP (and TLS) handshake over LTE. Keep it a little past the poll;
+            # the hub keeps its side 75 s (keep_alive_s), and a connection the hub closed is
+            # noticed before reuse and replaced.
+            limits = httpx.Limits(max_connections=4, keepalive_expiry=self.config.poll_interval_s + 10)
             self._client = httpx.AsyncClient(timeout=self.config.timeout_s, transport=self._transport,
-                                             follow_redirects=False)
+                                             follow_redirects=False, limits=limits)
             # Every header is paid for on LTE, once a minute: keep only what the hub reads.
             for name in ("user-agent", "accept", "connection"):
                 self._client.headers.pop(name, None)
@@ -256,9 +261,13 @@ class HubLink:
         try:
             await asyncio.gather(self._check_loop(), self._send_loop())
         finally:
-            if self._client is not None:
-                await self._client.aclose()
-                self._client = None
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the kept connection to the hub (`run` does it when it ends; `check` opens it again)."""
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
 
     async def _sleep(self, event: asyncio.Event, delay: float) -> None:
         try:

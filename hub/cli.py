@@ -41,7 +41,7 @@ def run(
     # No `server: uvicorn` header: every workshop gateway's idle offer check (a 304 a minute over
     # LTE) would carry its 17 B, and it tells a scanner which server to try.
     uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, access_log=False,
-                server_header=False)
+                server_header=False, timeout_keep_alive=int(settings.keep_alive_s))
 
 
 @app.command()

@@ -11,9 +11,11 @@ from fastapi import FastAPI
 
 
 class BackgroundServer:
-    def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning"):
+    def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning",
+                 keep_alive_s: float = 75):
         self.config = uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="on",
-                                     access_log=False)
+                                     access_log=False, server_header=False,
+                                     timeout_keep_alive=int(keep_alive_s))
         self.server = uvicorn.Server(self.config)
         self.thread: threading.Thread | None = None
         self.url = ""

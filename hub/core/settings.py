@@ -114,6 +114,10 @@ class HubSettings(BaseSettings):
     # An offer not answered this many hours after its plan was accepted expires, and the order is
     # re-planned without that workshop (a proposal the coordinator still accepts).
     offer_response_hours: float = Field(24, gt=0, le=24 * 14)
+    # Seconds an idle HTTP connection stays open. Longer than the gateways' default offer poll
+    # (60 s), so each check reuses its connection instead of paying a new TCP (and, behind a TLS
+    # proxy, TLS) handshake over LTE; nginx's own default is 75 s too.
+    keep_alive_s: float = Field(75, ge=1, le=3600)
     # How often the hub looks for offers past their deadline (the background task in the lifespan).
     offer_expiry_check_s: float = Field(60, ge=1, le=3600)
     # Stitches per standard minute, to estimate pieces from stitches before the owner's first count:
