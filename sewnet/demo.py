@@ -48,29 +48,59 @@ REGISTRY_WORKSHOPS = 200  # generated workshops the demo's registry holds beside
 REGISTRY_SEED = 2019
 
 
+#: The machine types a workshop of the demo (and of tests/e2e/test_offer_loop.py) has, in turn:
+#: what a knit tee needs (SAMPLE_SAM), so the sample order fits its machines.
+OWN_MACHINE_TYPES = ("overlock", "coverstitch", "lockstitch")
+#: KRW a SAM-minute: below the generated market (220-420), so for an order in their family the
+#: planner picks the demo's own workshops first.
+OWN_PRICE_PER_SAM_MINUTE = 150
+
+
+def own_workshops(shops: dict[str, dict[str, str]], seed: int, names: tuple[str, str] = ("데모 봉제", "Demo Sewing"),
+                  price: int = OWN_PRICE_PER_SAM_MINUTE) -> list:
+    """Registry records for workshops whose gateways we run (`shops`: workshop id: {device: machine
+    id}, as the gateways have them): each takes its particulars from a generated one, sews knit tops,
+    works every day, is the market's cheapest and keeps its dates; its machines are overlock,
+    coverstitch and lockstitch in turn (brand and model from a generated machine of that type),
+    with the gateways' ids and boards. So the planner sends them a knit order before anyone else."""
+    from dataclasses import replace
+
+    from simulators.network import generate_network
+
+    models = generate_network(max(len(shops), 20), seed=seed)
+    like = {t: next(m for w in models.workshops for m in w.machines if m.type == t) for t in OWN_MACHINE_TYPES}
+    out = []
+    for n, ((workshop, devices), model) in enumerate(zip(shops.items(), models.workshops), start=1):
+        machines = tuple(replace(like[OWN_MACHINE_TYPES[i % len(OWN_MACHINE_TYPES)]], workshop_id=workshop,
+                                 machine_id=machine, device_id=device)
+                         for i, (device, machine) in enumerate(devices.items()))
+        families = ("knit_tops",) + tuple(f for f in model.families if f != "knit_tops")
+        out.append(replace(model, id=workshop, name_ko=f"{names[0]} {n}", name_en=f"{names[1]} {n}",
+                           families=families, workdays=("mon", "tue", "wed", "thu", "fri", "sat", "sun"),
+                           min_order_pieces=0, price_per_sam_minute_krw=price, price_level=1, on_time_rate=0.98,
+                           orders_delivered=150, machines=machines))
+    return out
+
+
 def seed_registry(database_url: str, shops: dict[str, dict[str, str]], folder: Path) -> dict[str, str]:
     """The demo's registry: `shops` (workshop id: {device: machine id}, as the gateways have them)
     plus a generated network, written as CSV to `folder` and imported; returns each kind's
     import summary. Seeded, so a second start finds everything unchanged."""
-    from dataclasses import replace
-
-    from hub.core.db import Database
-    from hub.registry import service
     from simulators.network import Network, generate_network
 
     network = generate_network(REGISTRY_WORKSHOPS, seed=REGISTRY_SEED)
-    # Each demo workshop takes its particulars from a generated one, and a machine of each of its
-    # machine types in turn; its ids and boards are the gateways'.
-    models = generate_network(len(shops), seed=REGISTRY_SEED + 1).workshops
-    demo = []
-    for n, ((workshop, devices), model) in enumerate(zip(shops.items(), models), start=1):
-        one_per_type = list({m.type: m for m in model.machines}.values())
-        machines = tuple(replace(one_per_type[i % len(one_per_type)], workshop_id=workshop, machine_id=machine,
-                                 device_id=device)
-                         for i, (device, machine) in enumerate(devices.items()))
-        demo.append(replace(model, id=workshop, name_ko=f"데모 봉제 {n}", name_en=f"Demo Sewing {n}", machines=machines))
-    paths = Network(network.seed, tuple(demo) + network.workshops, network.designers,
-                    network.suppliers).write_csv(folder)
+    demo = own_workshops(shops, seed=REGISTRY_SEED + 1)
+    return import_network(database_url, Network(network.seed, tuple(demo) + network.workshops, network.designers,
+                                                network.suppliers), folder)
+
+
+def import_network(database_url: str, network, folder: Path) -> dict[str, str]:
+    """`network` written as CSV files to `folder` and imported through the registry's own CSV import
+    (every kind, workshops before their machines): each kind's summary."""
+    from hub.core.db import Database
+    from hub.registry import service
+
+    paths = network.write_csv(folder)
     database = Database(database_url)
     try:
         summaries = {}
@@ -78,11 +108,51 @@ def seed_registry(database_url: str, shops: dict[str, dict[str, str]], folder: P
             with database.session() as session:
                 report = service.import_csv(session, kind, paths[kind].read_bytes())
             if not report.ok:
-                raise RuntimeError(f"the demo's {kind} file has bad rows: {report.problems[:3]}")
+                raise RuntimeError(f"the {kind} file has bad rows: {report.problems[:3]}")
             summaries[kind] = report.summary()
         return summaries
     finally:
         database.close()
+
+
+#: A basic knit tee's standard minutes per machine type (6 minutes in all).
+SAMPLE_SAM = {"overlock": 3.6, "coverstitch": 1.8, "lockstitch": 0.6}
+
+
+def pieces_by(capacity: dict, sam_minutes: dict[str, float], last_day: date) -> dict[str, int]:
+    """Pieces each workshop of a `GET /api/v1/capacity/sam` answer can sew up to `last_day`, as the
+    planner counts them (hub.planning.allocation.day_capacity): per day, the spare minutes of the
+    type that runs out first over its SAM, whole pieces."""
+    out = {}
+    for w in capacity["workshops"]:
+        spare: dict[str, dict[str, float]] = {}
+        for t in w["machine_types"]:
+            for d in t["days"]:
+                spare.setdefault(t["machine_type"], {})[d["date"]] = spare.get(t["machine_type"], {}).get(
+                    d["date"], 0.0) + d["spare"]
+        total = 0
+        for day in capacity["days"]:
+            if date.fromisoformat(day) > last_day:
+                break
+            least = min((max(0.0, spare.get(t, {}).get(day, 0.0)) / m for t, m in sam_minutes.items() if m > 0),
+                        default=0.0)
+            total += int(least + 1e-9)
+        out[w["workshop"]] = total
+    return out
+
+
+def order_for_two(client, workshops: tuple[str, str], today: date, days: int = 4, bundle_size: int = 10) -> int:
+    """A quantity that needs both `workshops` (more than either can sew by the last sewing day, at
+    most what they can together): the larger one's capacity and half the other's, in whole
+    bundles. `client`: an httpx client on the hub with an API token. Due `days` after today."""
+    last_day = today + timedelta(days=days - 1)  # one transport day before the due date
+    r = client.get("/api/v1/capacity/sam", params={"days": days, "workshop": ",".join(workshops), "explain": "false"})
+    r.raise_for_status()
+    caps = pieces_by(r.json(), SAMPLE_SAM, last_day)
+    big, small = sorted((caps[w] for w in workshops), reverse=True)
+    if small < 4 * bundle_size:
+        raise RuntimeError(f"the workshops {workshops} have too little spare capacity for a sample order: {caps}")
+    return (big + small // 2) // bundle_size * bundle_size
 
 
 DEMO_ORDER_PIECES = 20_000
