@@ -58,11 +58,11 @@ def loop(postgresql, influxdb, tmp_path):
         stop_loop(world)
 
 
-def _shot(page, name: str, tmp_path: Path) -> None:
+def _shot(page, name: str, tmp_path: Path, full_page: bool = False) -> None:
     folder = os.environ.get("SEWNET_SCREENS")
     path = Path(folder) / f"{name}.png" if folder else tmp_path / f"{name}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(path))
+    page.screenshot(path=str(path), full_page=full_page)
     assert path.stat().st_size > 10_000
 
 
@@ -122,7 +122,7 @@ def test_order_offered_accepted_declined_replanned_sewn_and_progress_on_both_pag
     phone.goto(hub.url + link)
     expect(phone.locator("body")).to_contain_text("반팔 라운드 티셔츠")
     expect(phone.locator("button").first).to_be_visible()
-    _shot(phone, "offer-link", tmp_path)
+    _shot(phone, "offer-link", tmp_path, full_page=True)  # down to its buttons
 
     # One owner accepts; the other declines, giving a reason from the short list.
     box = pages[owner].locator(f"#offer-{offer_of[owner]} button.accept").bounding_box()
