@@ -16,6 +16,7 @@ test can tell how often an answer was sent beside how often the hub applied it.
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from dataclasses import dataclass
@@ -103,8 +104,6 @@ class LoopHub:
 
     def answers_sent(self, workshop: str) -> list[dict]:
         """Every answer in every answers body the hub received from the workshop's gateway."""
-        import json
-
         path = f"/api/v1/workshops/{workshop}/answers"
         with self.recorder.lock:
             bodies = [json.loads(r.body) for r in self.recorder.requests if r.method == "POST" and r.path == path]

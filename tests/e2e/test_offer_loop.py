@@ -130,8 +130,9 @@ def test_order_offered_accepted_declined_replanned_sewn_and_progress_on_both_pag
     pages[owner].click(f"#offer-{offer_of[owner]} button.accept")
     pages[decliner].click(f"#offer-{offer_of[decliner]} a.decline")
     pages[decliner].click('button[data-reason="machines_busy"]')
-    wait_hub(lambda: {(o, a, r) for o, a, r, _ in hub.answers()} == {
-        (offer_of[owner], "accept", "applied"), (offer_of[decliner], "decline", "applied")}, "both answers on the hub")
+    wait_hub(lambda: hub.answers() == sorted([(offer_of[owner], "accept", "applied", None),
+                                              (offer_of[decliner], "decline", "applied", "machines_busy")]),
+             "both answers on the hub's record")
     reload_until(pages[owner], f"{urls[owner]}/", f"#offer-{offer_of[owner]} .offer-status", "수락함")
     reload_until(pages[decliner], f"{urls[decliner]}/", f"#offer-{offer_of[decliner]} .offer-status", "거절함")
     expect(pages[decliner].locator(f"#offer-{offer_of[decliner]} .offer-status")).to_contain_text("재봉틀이 다른 일로 바쁨")
