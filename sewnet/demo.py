@@ -11,6 +11,12 @@ CSV import, its virtual workshops (ids, machines and boards as their gateways ha
 generated Dongdaemun of REGISTRY_WORKSHOPS more (the files stay in <data dir>/registry/). Once the
 hub is up, the demo places one bulk order through the hub's API and plans it; the hub's page
 links to the orders and the plan.
+
+The loop of issue 7 runs too: the demo's own workshops are the market's cheapest for knit tops
+(`own_workshops`), so a sample order sized to need them all (`quantity_needing_all`, from the
+hub's spare capacity) is planned onto them and accepted, which makes an offer to each. Every
+demo gateway has its workshop's token (`issue_workshop_token`) and a [hub] section, so its page
+shows that offer with live accept and decline buttons; an answer goes back to the hub.
 """
 
 from __future__ import annotations
@@ -43,34 +49,66 @@ def _free_port(preferred: int = 0) -> int:
     raise RuntimeError("no free port")
 
 
+#: How often the demo's gateways check the hub for offers (production default: 60 s).
+OFFER_POLL_S = 10
 SHIFT_S = 3600  # a virtual machine sews for an hour, then its board restarts for the next shift
 REGISTRY_WORKSHOPS = 200  # generated workshops the demo's registry holds besides its own
 REGISTRY_SEED = 2019
+
+
+#: The machine types a workshop of the demo (and of tests/e2e/test_offer_loop.py) has, in turn:
+#: what a knit tee needs (SAMPLE_SAM), so the sample order fits its machines.
+OWN_MACHINE_TYPES = ("overlock", "coverstitch", "lockstitch")
+#: KRW a SAM-minute: below the generated market (220-420), so for an order in their family the
+#: planner picks the demo's own workshops first.
+OWN_PRICE_PER_SAM_MINUTE = 150
+
+
+def own_workshops(shops: dict[str, dict[str, str]], seed: int, names: tuple[str, str] = ("데모 봉제", "Demo Sewing"),
+                  price: int = OWN_PRICE_PER_SAM_MINUTE) -> list:
+    """Registry records for workshops whose gateways we run (`shops`: workshop id: {device: machine
+    id}, as the gateways have them): each takes its particulars from a generated one, sews knit tops,
+    works every day, is the market's cheapest and keeps its dates; its machines are overlock,
+    coverstitch and lockstitch in turn (brand and model from a generated machine of that type),
+    with the gateways' ids and boards. So the planner sends them a knit order before anyone else."""
+    from dataclasses import replace
+
+    from simulators.network import generate_network
+
+    models = generate_network(max(len(shops), 20), seed=seed)
+    like = {t: next(m for w in models.workshops for m in w.machines if m.type == t) for t in OWN_MACHINE_TYPES}
+    out = []
+    for n, ((workshop, devices), model) in enumerate(zip(shops.items(), models.workshops), start=1):
+        machines = tuple(replace(like[OWN_MACHINE_TYPES[i % len(OWN_MACHINE_TYPES)]], workshop_id=workshop,
+                                 machine_id=machine, device_id=device)
+                         for i, (device, machine) in enumerate(devices.items()))
+        families = ("knit_tops",) + tuple(f for f in model.families if f != "knit_tops")
+        out.append(replace(model, id=workshop, name_ko=f"{names[0]} {n}", name_en=f"{names[1]} {n}",
+                           families=families, workdays=("mon", "tue", "wed", "thu", "fri", "sat", "sun"),
+                           min_order_pieces=0, price_per_sam_minute_krw=price, price_level=1, on_time_rate=0.98,
+                           orders_delivered=150, machines=machines))
+    return out
 
 
 def seed_registry(database_url: str, shops: dict[str, dict[str, str]], folder: Path) -> dict[str, str]:
     """The demo's registry: `shops` (workshop id: {device: machine id}, as the gateways have them)
     plus a generated network, written as CSV to `folder` and imported; returns each kind's
     import summary. Seeded, so a second start finds everything unchanged."""
-    from dataclasses import replace
-
-    from hub.core.db import Database
-    from hub.registry import service
     from simulators.network import Network, generate_network
 
     network = generate_network(REGISTRY_WORKSHOPS, seed=REGISTRY_SEED)
-    # Each demo workshop takes its particulars from a generated one, and a machine of each of its
-    # machine types in turn; its ids and boards are the gateways'.
-    models = generate_network(len(shops), seed=REGISTRY_SEED + 1).workshops
-    demo = []
-    for n, ((workshop, devices), model) in enumerate(zip(shops.items(), models), start=1):
-        one_per_type = list({m.type: m for m in model.machines}.values())
-        machines = tuple(replace(one_per_type[i % len(one_per_type)], workshop_id=workshop, machine_id=machine,
-                                 device_id=device)
-                         for i, (device, machine) in enumerate(devices.items()))
-        demo.append(replace(model, id=workshop, name_ko=f"데모 봉제 {n}", name_en=f"Demo Sewing {n}", machines=machines))
-    paths = Network(network.seed, tuple(demo) + network.workshops, network.designers,
-                    network.suppliers).write_csv(folder)
+    demo = own_workshops(shops, seed=REGISTRY_SEED + 1)
+    return import_network(database_url, Network(network.seed, tuple(demo) + network.workshops, network.designers,
+                                                network.suppliers), folder)
+
+
+def import_network(database_url: str, network, folder: Path) -> dict[str, str]:
+    """`network` written as CSV files to `folder` and imported through the registry's own CSV import
+    (every kind, workshops before their machines): each kind's summary."""
+    from hub.core.db import Database
+    from hub.registry import service
+
+    paths = network.write_csv(folder)
     database = Database(database_url)
     try:
         summaries = {}
@@ -78,9 +116,106 @@ def seed_registry(database_url: str, shops: dict[str, dict[str, str]], folder: P
             with database.session() as session:
                 report = service.import_csv(session, kind, paths[kind].read_bytes())
             if not report.ok:
-                raise RuntimeError(f"the demo's {kind} file has bad rows: {report.problems[:3]}")
+                raise RuntimeError(f"the {kind} file has bad rows: {report.problems[:3]}")
             summaries[kind] = report.summary()
         return summaries
+    finally:
+        database.close()
+
+
+#: A basic knit tee's standard minutes per machine type (6 minutes in all).
+SAMPLE_SAM = {"overlock": 3.6, "coverstitch": 1.8, "lockstitch": 0.6}
+#: The sample order is due this many days from today.
+SAMPLE_DAYS = 4
+
+
+def pieces_by(capacity: dict, sam_minutes: dict[str, float], last_day: date) -> dict[str, int]:
+    """Pieces each workshop of a `GET /api/v1/capacity/sam` answer can sew up to `last_day`, as the
+    planner counts them (hub.planning.allocation.day_capacity): per day, the spare minutes of the
+    type that runs out first over its SAM, whole pieces."""
+    out = {}
+    for w in capacity["workshops"]:
+        spare: dict[str, dict[str, float]] = {}
+        for t in w["machine_types"]:
+            for d in t["days"]:
+                spare.setdefault(t["machine_type"], {})[d["date"]] = spare.get(t["machine_type"], {}).get(
+                    d["date"], 0.0) + d["spare"]
+        total = 0
+        for day in capacity["days"]:
+            if date.fromisoformat(day) > last_day:
+                break
+            least = min((max(0.0, spare.get(t, {}).get(day, 0.0)) / m for t, m in sam_minutes.items() if m > 0),
+                        default=0.0)
+            total += int(least + 1e-9)
+        out[w["workshop"]] = total
+    return out
+
+
+def quantity_needing_all(client, workshops: tuple[str, ...], today: date, days: int = SAMPLE_DAYS,
+                         bundle_size: int = 10) -> int:
+    """A quantity that needs every one of `workshops` (more than all but one can sew by the last
+    sewing day, at most what they can together): their capacity less half the smallest one's,
+    in whole bundles; half a workshop's capacity for one. `client`: an httpx client on the hub with
+    an API token. Due `days` after today (one transport day before it)."""
+    last_day = today + timedelta(days=days - 1)
+    r = client.get("/api/v1/capacity/sam", params={"days": days, "workshop": ",".join(workshops), "explain": "false"})
+    r.raise_for_status()
+    caps = pieces_by(r.json(), SAMPLE_SAM, last_day)
+    smallest = min(caps[w] for w in workshops)
+    if smallest < 4 * bundle_size:
+        raise RuntimeError(f"the workshops {workshops} have too little spare capacity for a sample order: {caps}")
+    return (sum(caps[w] for w in workshops) - smallest // 2) // bundle_size * bundle_size
+
+
+def order_for_two(client, workshops: tuple[str, str], today: date, days: int = SAMPLE_DAYS) -> int:
+    """A quantity that needs both `workshops` (quantity_needing_all)."""
+    return quantity_needing_all(client, workshops, today, days)
+
+
+def offer_sample_order(hub_url: str, api_token: str, workshops: tuple[str, ...], today: date) -> dict:
+    """A sample order sized for the demo's own workshops, placed, planned and accepted through the
+    hub's API as a coordinator would: the planner sends it to them (they are the market's cheapest
+    and it needs them all), and accepting it makes an offer to each, which their gateways fetch.
+    One a day: a second start the same day finds it placed and leaves an accepted one as it is."""
+    import httpx
+
+    order_id = f"demo-sample-{today:%Y%m%d}"
+    with httpx.Client(base_url=hub_url, headers={"Authorization": f"Bearer {api_token}"}, timeout=120) as client:
+        known = client.get(f"/api/v1/orders/{order_id}")
+        if known.status_code == 404:
+            quantity = quantity_needing_all(client, workshops, today)
+            body = {"id": order_id, "style": "반팔 라운드 티셔츠 (샘플) / crew-neck tee (sample run)",
+                    "family": "knit_tops", "quantity": quantity,
+                    "due": (today + timedelta(days=SAMPLE_DAYS)).isoformat(), "sam_minutes": SAMPLE_SAM,
+                    "bundle_size": 10, "min_lot": 50, "max_workshops": len(workshops) + 1,
+                    "price_per_piece_krw": 2500}
+            made = client.post("/api/v1/orders", json=body)
+            if made.status_code != 201:
+                raise RuntimeError(f"the hub refused the sample order ({made.status_code}): {made.text[:300]}")
+            known = client.get(f"/api/v1/orders/{order_id}")
+        if known.json().get("accepted_version") is None:
+            planned = client.post(f"/api/v1/orders/{order_id}/plan")
+            planned.raise_for_status()
+            if not planned.json()["feasible"]:
+                raise RuntimeError(f"the sample order cannot be planned: {planned.json()['reasons'][:2]}")
+            client.post(f"/api/v1/orders/{order_id}/accept").raise_for_status()
+        plan = client.get(f"/api/v1/orders/{order_id}/plan").json()
+        offers = client.get(f"/api/v1/orders/{order_id}/offers").json()["offers"]
+    return {"id": order_id, "page": f"{hub_url}/orders/{order_id}", "pieces": plan["pieces"],
+            "workshops": {a["workshop"]: a["pieces"] for a in plan["assignments"]},
+            "offers": {o["workshop_id"]: o["id"] for o in offers if o["status"] in ("offered", "accepted")},
+            "answered": sorted(o["workshop_id"] for o in offers if o["status"] != "offered")}
+
+
+def issue_tokens(database_url: str, workshops) -> dict[str, str]:
+    """Each workshop's token for its offers (what `sewnet hub workshop-token issue` prints)."""
+    from hub.core.db import Database
+    from hub.planning.offers import issue_workshop_token
+
+    database = Database(database_url)
+    try:
+        with database.session() as session:
+            return {w: issue_workshop_token(session, w) for w in workshops}
     finally:
         database.close()
 
@@ -182,6 +317,10 @@ async def _demo(workshops: int, machines: int, hub_port: int, data_dir: Path, in
     hub = BackgroundServer(create_app(settings), host="127.0.0.1", port=_free_port(hub_port)).start()
     seoul_today = (datetime.now(timezone.utc) + timedelta(hours=9)).date()
     order = place_order(hub.url, api_token, seoul_today)
+    # The demo's own workshops get a sample order, accepted, so their gateway pages show an offer
+    # to accept; each gateway gets its workshop's token for the offers.
+    sample = offer_sample_order(hub.url, api_token, tuple(shops), seoul_today)
+    tokens = issue_tokens(database_url, shops)
 
     brokers, gateways, boards, shop_info = [], [], [], []
     try:
@@ -200,6 +339,7 @@ async def _demo(workshops: int, machines: int, hub_port: int, data_dir: Path, in
                            "token": write_token, "flush_interval_s": flush_interval_s},
                 "registry": devices,
                 "web": {"host": "127.0.0.1", "port": web_port, "operator_password": operator_pw},
+                "hub": {"url": hub.url, "workshop_token": tokens[name], "poll_interval_s": OFFER_POLL_S},
             }, source=f"demo gateway {name}")
             gateways.append(asyncio.create_task(run_gateway(config), name=f"gateway-{name}"))
             for m, device in enumerate(devices):
@@ -209,10 +349,11 @@ async def _demo(workshops: int, machines: int, hub_port: int, data_dir: Path, in
                 boards.append(board)
             shop_info.append({"workshop": name, "gateway_url": f"http://127.0.0.1:{web_port}/",
                               "operator_password": operator_pw, "broker_port": broker_port,
-                              "machines": list(devices.values())})
+                              "machines": list(devices.values()), "offer": sample["offers"].get(name),
+                              "offer_pieces": sample["workshops"].get(name, 0)})
 
         info = {"hub_url": hub.url, "api_token": api_token, "page": f"{hub.url}/?token={api_token}",
-                "workshops": shop_info, "registry": registry, "order": order}
+                "workshops": shop_info, "registry": registry, "order": order, "sample_order": sample}
         info_path = data_dir / "demo.json"
         info_path.write_text(json.dumps(info, indent=1))
         info_path.chmod(0o600)
@@ -228,8 +369,14 @@ async def _demo(workshops: int, machines: int, hub_port: int, data_dir: Path, in
         print(f"  Bulk order {order['id']} ({DEMO_ORDER_PIECES:,} knit T-shirts due in {DEMO_ORDER_DAYS} days), "
               f"planned: {plan_words}")
         print(f"  Its plan (after the login link above): {order['page']}")
+        print(f"  Sample order {sample['id']} ({sample['pieces']:,} tees) for the demo's own workshops: planned, "
+              f"accepted, offered to each: {sample['page']}")
         for s in shop_info:
-            print(f"  {s['workshop']} gateway page: {s['gateway_url']}  (operator password: {s['operator_password']})")
+            offered = ("no offer" if not s["offer"] else f"its offer of {s['offer_pieces']:,} pieces is answered"
+                       if s["workshop"] in sample["answered"] else
+                       f"offer of {s['offer_pieces']:,} pieces: log in, then 수락 Accept or 거절 Decline")
+            print(f"  {s['workshop']} gateway page: {s['gateway_url']}  (operator password: {s['operator_password']}; "
+                  f"{offered})")
         print(f"\n  Boards publish every {interval_ms / 1000:.0f} s, gateways ship every {flush_interval_s:.0f} s:"
               " the first figures appear within about half a minute.\n", flush=True)
 

@@ -134,10 +134,23 @@ async def _workshop_progress(request: Request, settings: HubSettings, db: Databa
     hit = cache.get(workshop_id)
     if hit is not None and time.monotonic() - hit[0] < PROGRESS_TTL_S:
         return hit[1]
+    dropped = _progress_dropped(request)
+    before = dropped.get(workshop_id, 0)
     found = await progress.workshop_progress(db, getattr(request.app.state, "telemetry", None), settings,
                                              workshop_id)
-    cache[workshop_id] = (time.monotonic(), found)
+    # A count or assignment that arrived while this read ran dropped the cache: what was read may
+    # predate it, so it is not kept (else the page would miss the count for PROGRESS_TTL_S).
+    if dropped.get(workshop_id, 0) == before:
+        cache[workshop_id] = (time.monotonic(), found)
     return found
+
+
+def _progress_dropped(request: Request) -> dict[str, int]:
+    """How often each workshop's cached progress was dropped by a new report."""
+    dropped = getattr(request.app.state, "offer_progress_dropped", None)
+    if dropped is None:
+        dropped = request.app.state.offer_progress_dropped = {}
+    return dropped
 
 
 def _etag_matches(header: str | None, etag: str) -> bool:
@@ -318,8 +331,11 @@ async def workshop_answers(request: Request, db: Db, rejections: Rejected, works
         if item["result"] == "refused":
             rejections.add("offers", "refused_item", f"{workshop_id}: {item}"[:500])
     cache = getattr(request.app.state, "offer_progress_cache", None)
-    if cache is not None and reports:
-        cache.pop(workshop_id, None)  # a new count or assignment shows on the next poll
+    if reports:  # a new count or assignment shows on the next poll
+        dropped = _progress_dropped(request)
+        dropped[workshop_id] = dropped.get(workshop_id, 0) + 1
+        if cache is not None:
+            cache.pop(workshop_id, None)
     if replan and (keeper := _keeper(request)) is not None:
         keeper.wake()
     return JSONResponse(result)

@@ -1,7 +1,9 @@
 """`sewnet demo` as a newcomer runs it: it comes up on embedded defaults (amqtt brokers, the hub's
 own store, a SQLite registry) and the hub's capacity API shows stitches from every workshop; its
 registry knows those workshops' machines and boards, and a generated Dongdaemun around them; the
-bulk order it places at start is planned, and its plan page is a login and a link away."""
+bulk order it places at start is planned, and its plan page is a login and a link away; its own
+workshops were offered a sample order, each demo gateway's page (after its login) shows that
+offer with an accept button, and accepting it reaches the hub."""
 
 import json
 import os
@@ -59,6 +61,33 @@ def test_demo_shows_live_capacity(tmp_path):
             plan_page = browser.get(order["page"])
         assert plan_page.status_code == 200 and "20,000벌" in plan_page.text
         assert all(f'data-workshop="{a["workshop"]}"' in plan_page.text for a in plan["assignments"])
+
+        # The sample order: planned onto the demo's own workshops, accepted, an offer to each.
+        sample = info["sample_order"]
+        offers = httpx.get(f"{info['hub_url']}/api/v1/orders/{sample['id']}/offers", headers=headers,
+                           timeout=10).json()["offers"]
+        assert {o["workshop_id"]: o["status"] for o in offers} == {"ws-demo-01": "offered", "ws-demo-02": "offered"}
+        for shop in info["workshops"]:
+            offer_id = shop["offer"]
+            assert offer_id and shop["offer_pieces"] > 0
+            with httpx.Client(base_url=shop["gateway_url"], timeout=10) as owner:
+                assert owner.get("/").headers.get("location", "").endswith("/login")  # the page needs its login
+                assert owner.post("/login", data={"password": shop["operator_password"]}).status_code == 303
+
+                def offer_shown():
+                    page = owner.get("/").text
+                    return f'id="offer-{offer_id}"' in page and f'action="/offers/{offer_id}/accept"' in page
+
+                wait_for(offer_shown, timeout=30, what=f"the offer on {shop['workshop']}'s page", interval=0.5)
+                if shop["workshop"] == "ws-demo-01":  # its owner accepts: the answer reaches the hub
+                    assert owner.post(f"/offers/{offer_id}/accept").status_code == 303
+
+        def accepted_on_the_hub():
+            offers = httpx.get(f"{info['hub_url']}/api/v1/orders/{sample['id']}/offers", headers=headers,
+                               timeout=10).json()["offers"]
+            return {o["workshop_id"]: o["status"] for o in offers}["ws-demo-01"] == "accepted"
+
+        wait_for(accepted_on_the_hub, timeout=20, what="the demo owner's accept on the hub", interval=0.5)
     finally:
         proc.send_signal(signal.SIGINT)
         try:
