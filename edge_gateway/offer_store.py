@@ -47,7 +47,9 @@ RESULTS_KEEP = 5000
 
 
 def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="seconds")
+    # Milliseconds: the hub calibrates a count against the stitches up to its moment, and a
+    # count rounded down to the second would leave that second's stitches after it.
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds")
 
 
 @dataclass(frozen=True, slots=True)

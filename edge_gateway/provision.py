@@ -77,6 +77,10 @@ class Layout:
         return self.etc / "operator.password"
 
     @property
+    def hub_token(self) -> Path:
+        return self.etc / "hub.token"
+
+    @property
     def mosquitto(self) -> Path:
         return self.at("/etc/mosquitto")
 
@@ -408,6 +412,8 @@ class InstallOptions:
     web_port: int = 8080
     root: Path = Path("/")
     start: bool = True
+    hub_url: str | None = None
+    hub_token_file: Path | None = None
 
 
 def _new_config_text(opts: InstallOptions, layout: Layout) -> str:
@@ -427,7 +433,28 @@ def _new_config_text(opts: InstallOptions, layout: Layout) -> str:
         text = toml_set(text, table, key, value)
     for device in tomllib.loads(text).get("registry", {}):  # the example's sample boards
         text = toml_set(text, "registry", device, None)
+    if opts.hub_url:
+        text = toml_set(text, "hub", "url", opts.hub_url)
+        text = toml_set(text, "hub", "workshop_token_file", str(layout.hub_token))
+    else:
+        text = _without_table(text, "hub")  # no hub given: offers stay off, and the page says so
     return text
+
+
+def _without_table(text: str, table: str) -> str:
+    """`text` without `[table]`: its header, its lines and the comment lines just above it."""
+    lines = text.removesuffix("\n").split("\n")
+    wanted = _header(f"[{toml_key(table)}]")
+    start = next((i for i, ln in enumerate(lines) if _header(ln) == wanted), None)
+    if start is None:
+        return text
+    end = next((i for i in range(start + 1, len(lines)) if _header(lines[i])), len(lines))
+    while start > 0 and lines[start - 1].lstrip().startswith("#"):
+        start -= 1
+    out = "\n".join(lines[:start] + lines[end:]) + "\n"
+    if table in tomllib.loads(out):
+        raise ProvisionError(f"cannot leave out [{table}]: change it by hand")
+    return out
 
 
 def install(opts: InstallOptions) -> list[str]:
@@ -449,6 +476,16 @@ def install(opts: InstallOptions) -> list[str]:
     if not uplink:
         raise ProvisionError("the InfluxDB password for this workshop is missing: give --uplink-password-file FILE"
                              " (from whoever runs the central InfluxDB) or SEWNET_UPLINK_PASSWORD")
+    hub_token = None
+    if opts.hub_url:
+        if not opts.hub_url.startswith(("http://", "https://")):
+            raise ProvisionError(f"--hub-url {opts.hub_url!r}: give the hub's address, e.g. https://hub.example.org")
+        hub_token = _read_secret(opts.hub_token_file) if opts.hub_token_file else _read_secret(layout.hub_token)
+        if not hub_token:
+            raise ProvisionError("the hub's token for this workshop is missing: give --hub-token-file FILE (from "
+                                 "`sewnet hub workshop-token issue WORKSHOP` on the hub)")
+    elif opts.hub_token_file:
+        raise ProvisionError("--hub-token-file needs --hub-url: which hub is the token for?")
 
     # Check the new config before anything is written.
     config_text = None
@@ -477,6 +514,8 @@ def install(opts: InstallOptions) -> list[str]:
     secrets_out = {layout.mqtt_password: _read_secret(layout.mqtt_password) or secrets.token_urlsafe(24),
                    layout.operator_password: _read_secret(layout.operator_password) or secrets.token_urlsafe(12),
                    layout.uplink_password: uplink}
+    if hub_token:
+        secrets_out[layout.hub_token] = hub_token
     for path, value in secrets_out.items():
         if write_atomic(path, value + "\n", owner=service):
             done.append(f"secret {path} written")
@@ -601,11 +640,15 @@ def install_command(
     web_port: int = typer.Option(8080, min=1, max=65535, help="Port of the operator page."),
     root: Path = typer.Option(Path("/"), help="Install under this folder instead of / (for trying it out)."),
     start: bool = typer.Option(True, help="Start mosquitto and the gateway with systemd afterwards."),
+    hub_url: str = typer.Option(None, help="The hub whose work offers this workshop sees, e.g. https://hub.example.org "
+                                           "(leave out: no offers on the page)."),
+    hub_token_file: Path = typer.Option(None, help="File holding this workshop's hub token (`sewnet hub "
+                                                   "workshop-token issue WORKSHOP --file FILE` on the hub)."),
 ) -> None:
     """Set up this Pi as a workshop gateway: user, folders, secrets, broker, config, service.
     Safe to run again: existing secrets and gateway.toml are kept."""
     opts = InstallOptions(workshop, uplink_url, uplink_username or workshop, uplink_password_file,
-                          broker_port, web_port, root.resolve(), start)
+                          broker_port, web_port, root.resolve(), start, hub_url, hub_token_file)
     try:
         for line in install(opts):
             typer.echo(line)
