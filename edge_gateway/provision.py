@@ -1,7 +1,7 @@
-"""Setting up a workshop gateway and registering boards: `sewnet gateway install` and
-`sewnet gateway add-board` (docs/deploy-raspberry-pi.md).
+"""Setting up a workshop gateway, registering boards and connecting it to the hub's work offers:
+`sewnet gateway install`, `add-board` and `connect-hub` (docs/deploy-raspberry-pi.md).
 
-Both run as root on the gateway Pi and are safe to run again. Every file is written whole to a
+All three run as root on the gateway Pi and are safe to run again. Every file is written whole to a
 temporary file beside its target and renamed over it, so a failure leaves the old file as it
 was; a changed gateway.toml is checked by the gateway's own config loader before it replaces the
 old one, and only the edited key changes (comments and the rest of the file stay).
@@ -269,18 +269,30 @@ def _owner(user: str) -> tuple[int, int] | None:
     return entry.pw_uid, entry.pw_gid
 
 
-def write_atomic(path: Path, text: str, mode: int = 0o600, owner: tuple[int, int] | None = None) -> bool:
+def write_atomic(path: Path, text: str, mode: int = 0o600, owner: tuple[int, int] | None = None,
+                 exact: bool = False) -> bool:
     """Write `text` to `path` through a temporary file and a rename; keep an existing file's owner
-    and mode unless told. Returns whether the content changed."""
+    and mode unless told, or (`exact`) give it `mode` and `owner` even when it exists. Returns
+    whether the content (or, with `exact`, the mode or owner) changed."""
     try:
         old = path.read_text()
         st = path.stat()
-        mode = st.st_mode & 0o7777
-        owner = owner or (st.st_uid, st.st_gid)
+        if not exact:
+            mode = st.st_mode & 0o7777
+            owner = owner or (st.st_uid, st.st_gid)
     except FileNotFoundError:
         old = None
     if old == text:
-        return False
+        if not exact:
+            return False
+        changed = False
+        if st.st_mode & 0o7777 != mode:
+            os.chmod(path, mode)
+            changed = True
+        if owner and os.geteuid() == 0 and (st.st_uid, st.st_gid) != owner:
+            os.chown(path, *owner)
+            changed = True
+        return changed
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
@@ -622,6 +634,117 @@ def add_board(config_path: Path, device: str, machine: str, password: str | None
     return done, password
 
 
+def hub_url_problem(url: str) -> str | None:
+    """Why `url` cannot be the hub's address for the gateway, in plain words, or None."""
+    from urllib.parse import urlsplit
+
+    import httpx
+
+    example = "give the hub's address, e.g. https://hub.example.org"
+    if not url.startswith(("http://", "https://")):
+        return f"--url {url!r}: {example}"
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
+        return f"--url {url!r}: an address has no spaces or control characters; {example}"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises on a port that is not a number from 0 to 65535)
+        httpx.URL(f"{url.rstrip('/')}/api/v1/workshops/w/offers")  # as the gateway will build it
+    except (ValueError, httpx.InvalidURL):
+        return f"--url {url!r}: not an address; {example}"
+    if not parts.hostname:
+        return f"--url {url!r}: no host name; {example}"
+    if parts.query or parts.fragment or "?" in url or "#" in url:
+        return f"--url {url!r}: the hub's address only, without '?' or '#'; {example}"
+    return None
+
+
+def connect_hub(config_path: Path, url: str, token: str | None, root: Path, restart: bool = True) -> list[str]:
+    """Give an installed gateway the hub's address and its workshop token: the token into
+    /etc/sewnet/hub.token (0600, the service's), `[hub] url` and `workshop_token_file` into
+    gateway.toml (every other line kept). Everything is checked before anything is written; the
+    same values again change nothing. Returns what it did, one line each."""
+    layout = Layout(root)
+    problem = hub_url_problem(url)
+    if problem:
+        raise ProvisionError(problem)
+    url = url.rstrip("/")  # what the gateway's config makes of it anyway
+    if not token:
+        raise ProvisionError("the hub's token for this workshop is missing: give --token-file FILE (from "
+                             "`sewnet hub workshop-token issue WORKSHOP --file FILE` on the hub)")
+    if os.geteuid() != 0 and layout.is_system:
+        raise ProvisionError("run it as root (sudo): it writes under /etc/sewnet")
+    try:
+        text = config_path.read_text(encoding="utf-8")
+        current = tomllib.loads(text)
+    except FileNotFoundError:
+        raise ProvisionError(f"{config_path} does not exist: run `sewnet gateway install` first") from None
+    except OSError as exc:
+        raise ProvisionError(f"{config_path}: cannot read ({exc.strerror})") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ProvisionError(f"{config_path}: not valid TOML: {exc}") from None
+    hub = current.get("hub", {})
+    if not isinstance(hub, dict):
+        raise ProvisionError(f"{config_path}: hub is not a table there; change it by hand")
+
+    # Only what differs is edited, so running it again leaves the file byte for byte.
+    new_text = text
+    for key, value in (("url", url), ("workshop_token_file", str(layout.hub_token)), ("workshop_token", None)):
+        if hub.get(key) != value:
+            new_text = toml_set(new_text, "hub", key, value)
+    try:
+        cfg = parse_config(tomllib.loads(new_text), str(config_path))
+        # The service's own check of every secret, with the new token as it will read it.
+        cfg.model_copy(update={"hub": cfg.hub.model_copy(update={"workshop_token": token,
+                                                                 "workshop_token_file": None})}).check_secrets()
+    except ConfigError as exc:
+        raise ProvisionError(str(exc)) from None
+    service = None
+    if layout.is_system:
+        service = _owner(SERVICE_USER)
+        if service is None:
+            raise ProvisionError(f"there is no user {SERVICE_USER}: run `sewnet gateway install` first")
+
+    # Both files are ready: the token first (the running gateway still reads the old config),
+    # then the config; if the config cannot be written the token goes back as it was.
+    done = []
+    try:
+        old_token = layout.hub_token.read_bytes()
+    except FileNotFoundError:
+        old_token = None
+    token_changed = write_atomic(layout.hub_token, token + "\n", mode=0o600, owner=service, exact=True)
+    if token_changed:
+        same = old_token is not None and old_token.decode("utf-8", "replace").strip() == token
+        done.append(f"token {layout.hub_token}: mode 600, owner {SERVICE_USER}" if same else
+                    f"token {layout.hub_token} " + ("written" if old_token is None else "replaced"))
+    try:
+        config_changed = write_atomic(config_path, new_text)
+        try:  # the file as the service will read it
+            load_config(config_path).check_secrets()
+        except ConfigError as exc:
+            write_atomic(config_path, text)
+            raise ProvisionError(str(exc)) from None
+    except BaseException:
+        if old_token is None:
+            layout.hub_token.unlink(missing_ok=True)
+        else:
+            fd = os.open(layout.hub_token, os.O_WRONLY | os.O_TRUNC)
+            with os.fdopen(fd, "wb") as f:
+                f.write(old_token)
+        raise
+    if config_changed:
+        before = f" (was {hub.get('url')})" if hub.get("url") not in (None, url) else ""
+        done.append(f"[hub] url = {url!r}{before}, workshop_token_file in {config_path}")
+    if not (token_changed or config_changed):
+        return [f"already connected to {url}: nothing changed"]
+    if restart and layout.is_system and _systemd():
+        # The hub link is set up at start; a restart loses nothing (the broker queues meanwhile).
+        done.append("gateway restarted: its page shows the offers within a minute" if _run(
+            ["systemctl", "try-restart", "sewnet-gateway"]) else "restart the gateway: sudo systemctl restart sewnet-gateway")
+    else:
+        done.append("restart the gateway to fetch the offers: sudo systemctl restart sewnet-gateway")
+    return done
+
+
 # --- command line (registered on `sewnet gateway`) ---------------------------------------------
 
 def _fail(exc: Exception) -> None:
@@ -678,3 +801,25 @@ def add_board_command(
     for line in done:
         typer.echo(line)
     typer.echo(f"\nboard password for {device} (give it to the technician for `sewnet device flash`):\n{password}")
+
+
+def connect_hub_command(
+    url: str = typer.Option(..., help="The hub whose work offers this workshop sees, e.g. https://hub.example.org."),
+    token_file: Path = typer.Option(..., help="File holding this workshop's hub token (`sewnet hub workshop-token "
+                                              "issue WORKSHOP --file FILE` on the hub)."),
+    config: Path = typer.Option(None, "--config", "-c", help="The gateway's TOML file [default: /etc/sewnet/gateway.toml]."),
+    root: Path = typer.Option(Path("/"), help="Where the gateway's files are (as given to install)."),
+    restart: bool = typer.Option(True, help="Restart the gateway with systemd so it fetches the offers."),
+) -> None:
+    """Connect an installed gateway to the hub's work offers (or give it a new token). Safe to run again."""
+    try:
+        token = _read_secret(token_file)
+        if token is None:
+            raise ProvisionError(f"--token-file {token_file}: missing or empty (from `sewnet hub workshop-token "
+                                 "issue WORKSHOP --file FILE` on the hub)")
+        root = root.resolve()
+        done = connect_hub(config or Layout(root).config, url, token, root, restart)
+    except (ProvisionError, OSError) as exc:
+        _fail(exc)
+    for line in done:
+        typer.echo(line)

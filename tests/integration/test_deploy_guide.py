@@ -8,6 +8,12 @@ add-board print what they would run instead); the broker is started as Debian's 
 script does (`mosquitto -c /etc/mosquitto/mosquitto.conf -d`) and the gateway as the unit's
 ExecStart. `apt-get` is skipped too: the packages are installed here, which the test checks.
 
+The hub of the work-offers step runs in the test's process (hub.server.BackgroundServer) on a
+SQLite database that the installed `sewnet hub db upgrade` built and `sewnet registry import`
+filled; the guide's `/etc/sewnet/hub.env` is a file in the test's folder naming that database.
+After `connect-hub` the test restarts the gateway as `systemctl restart` would and waits for it
+to fetch its offers with the token the guide issued.
+
 The broker's main file is Debian's own /etc/mosquitto/mosquitto.conf (tests/data holds the copy
 shipped by the installed package, checked against dpkg's md5) with its paths moved under the
 root, conf.d included. SewNet is installed NON-editable into a fresh venv from a copy of the
@@ -27,6 +33,7 @@ import signal
 import subprocess
 import sys
 import sysconfig
+import tomllib
 from pathlib import Path
 
 import httpx
@@ -34,12 +41,22 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from edge_gateway.provision import toml_set
+from hub.app import create_app
+from hub.core.settings import load_settings
+from hub.server import BackgroundServer
 from tests.integration.test_broker_rules import summary
 from tests.servers import free_port, port_open
 from tests.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 STOCK_MOSQUITTO_CONF = ROOT / "tests" / "data" / "debian-mosquitto.conf"
+# One workshop in the hub's registry, the fewest cells `sewnet registry import workshops` takes.
+WORKSHOPS_CSV = (
+    "id,name_ko,name_en,dong,address_ko,address_en,lat,lon,operators,area_m2,families,opens,closes,lunch_start,"
+    "lunch_minutes,workdays,min_order_pieces,takes_samples,declared_efficiency,price_per_sam_minute_krw,price_level,"
+    "on_time_rate,orders_delivered,contact_channel,contact_phone\n"
+    "{workshop},창신 봉제,,changsin,서울특별시 종로구 창신동 1,,37.576581,127.009444,4,30,knit_tops,09:00,19:00,"
+    "12:00,60,mon;tue;wed;thu;fri,0,0,0.55,300,2,0.90,0,phone,\n")
 BLOCK = re.compile(r"<!-- guide: ([\w-]+) -->\s*```bash\n(.*?)```", re.S)
 
 
@@ -103,10 +120,11 @@ def test_the_deploy_guide_on_stock_debian(tmp_path, influxdb):
                ADMIN_PASSWORD=influxdb.password, WORKSHOP_PASSWORD="wp-" + os.urandom(6).hex(),
                HUB_PASSWORD="hp-" + os.urandom(6).hex(), HOME=str(tmp_path / "home"))
     broker_port, web_port = free_port(), free_port()
+    hub_env_file = tmp_path / "hub" / "hub.env"  # the guide's /etc/sewnet/hub.env on the hub
 
     def guide_step(name: str, *extra: str) -> str:
         script = re.sub(r"(?<![\w/])/root/", f"{tmp_path}/", guide[name].replace("sudo ", ""))
-        script = script.replace("/opt/sewnet/.venv/", f"{venv}/")
+        script = script.replace("/opt/sewnet/.venv/", f"{venv}/").replace("/etc/sewnet/hub.env", str(hub_env_file))
         if extra:
             script = re.sub(r"(sewnet gateway [\w-]+ .*)", lambda m: m.group(1) + " " + " ".join(extra), script)
         return run(["bash", "-euo", "pipefail", "-c", script], env).stdout
@@ -156,7 +174,8 @@ def test_the_deploy_guide_on_stock_debian(tmp_path, influxdb):
          "127.0.0.1", "--password-file", str(tmp_path / "board.pw"), "--out", str(tmp_path / "bundle")], env)
     assert {"main.py", "sn_app.py", "sewnet.json"} <= {p.name for p in (tmp_path / "bundle").iterdir()}
     # The hub's migrations travel in the package too: that install builds the schema and sees it current.
-    hub_env = {**env, "SEWNET_HUB_DATABASE_URL": f"sqlite:///{tmp_path / 'hub' / 'hub.sqlite'}"}
+    hub_database = f"sqlite:///{tmp_path / 'hub' / 'hub.sqlite'}"
+    hub_env = {**env, "SEWNET_HUB_DATABASE_URL": hub_database}
     assert "(current)" in run([sewnet, "hub", "db", "upgrade"], hub_env, cwd=tmp_path).stdout
     assert "(current)" in run([sewnet, "hub", "db", "current"], hub_env, cwd=tmp_path).stdout
 
@@ -181,7 +200,7 @@ def test_the_deploy_guide_on_stock_debian(tmp_path, influxdb):
     pid_file = root / "run/mosquitto/mosquitto.pid"
     wait_for(pid_file.exists, timeout=10, what="mosquitto's pid file")
     broker_pid = int(pid_file.read_text())
-    gateway = None
+    gateway = hub = None
     try:
         wait_for(lambda: port_open("127.0.0.1", broker_port), timeout=10, what="mosquitto listening")
 
@@ -193,20 +212,25 @@ def test_the_deploy_guide_on_stock_debian(tmp_path, influxdb):
 
         # The gateway as its unit runs it; it ships every second instead of every 600 s.
         config.write_text(toml_set(config.read_text(), "uplink", "flush_interval_s", 1))
-        log = open(tmp_path / "gateway.log", "wb")
-        gateway = subprocess.Popen([sewnet, "gateway", "run", "--config", str(config)], env=env, stdout=log,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
-        log.close()
+        def start_gateway() -> subprocess.Popen:
+            with open(tmp_path / "gateway.log", "ab") as log:
+                return subprocess.Popen([sewnet, "gateway", "run", "--config", str(config)], env=env, stdout=log,
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+
+        gateway = start_gateway()
         operator = (root / "etc/sewnet/operator.password").read_text().strip()
 
-        def subscribed():
+        def snapshot() -> dict | None:
             assert gateway.poll() is None, (tmp_path / "gateway.log").read_text()[-3000:]
             try:
                 r = httpx.get(f"http://127.0.0.1:{web_port}/api/v1/devices",
                               headers={"Authorization": f"Bearer {operator}"}, timeout=2)
-                return r.status_code == 200 and r.json()["ingest"].get("subscribed")
             except httpx.HTTPError:
-                return False
+                return None
+            return r.json() if r.status_code == 200 else None
+
+        def subscribed():
+            return (snapshot() or {}).get("ingest", {}).get("subscribed")
 
         wait_for(subscribed, timeout=30, what="the gateway subscribed")
 
@@ -227,8 +251,46 @@ def test_the_deploy_guide_on_stock_debian(tmp_path, influxdb):
         wait_for(stored, timeout=20, what="the summary in the gateway's store", interval=0.5)
         # ... and in InfluxDB, written by the workshop's user the guide created.
         wait_for(lambda: influxdb.series_sum("stitches") == {"m03": 10}, timeout=20, what="the summary in InfluxDB")
+        assert snapshot()["hub"] is None  # installed without --hub-url: no offers yet
+
+        # Work offers: the workshop in the hub's registry, the hub serving, its settings in hub.env.
+        (tmp_path / "workshops.csv").write_text(WORKSHOPS_CSV.format(workshop=env["WORKSHOP"]))
+        run([sewnet, "registry", "import", "workshops", str(tmp_path / "workshops.csv")], hub_env, cwd=tmp_path)
+        hub_env_file.write_text(f"SEWNET_HUB_DATABASE_URL={hub_database}\n")
+        hub_env_file.chmod(0o600)
+        hub = BackgroundServer(create_app(load_settings(database_url=hub_database,
+                                                        embedded_path=tmp_path / "hub" / "telemetry.sqlite"))).start()
+        env["HUB"] = hub.url
+
+        # On the hub: the workshop's token, into a file only its owner reads.
+        out = guide_step("hub-token")
+        assert f"token for {env['WORKSHOP']} written" in out, out
+        token = (tmp_path / "hub.token").read_text().strip()
+        assert token and (tmp_path / "hub.token").stat().st_mode & 0o777 == 0o600
+        # On the gateway: connect it, and the copy is gone.
+        out = guide_step("connect-hub", f"--root {root}")
+        assert "restart the gateway" in out, out
+        assert not (tmp_path / "hub.token").exists()
+        assert (root / "etc/sewnet/hub.token").read_text().strip() == token
+        assert tomllib.loads(config.read_text())["hub"] == {"url": hub.url,
+                                                            "workshop_token_file": str(root / "etc/sewnet/hub.token")}
+
+        # `systemctl restart sewnet-gateway`, as the unit runs it; it fetches its offers with the token.
+        gateway.send_signal(signal.SIGTERM)
+        assert gateway.wait(20) == 0
+        gateway = start_gateway()
+
+        def offers_fetched():
+            link = (snapshot() or {}).get("hub")
+            assert not (link and link["problem"]), link  # a refused token or an unreachable hub fails at once
+            return link and link["checks"] >= 1 and link["level"] == "ok" and link["last_check_at"]
+
+        wait_for(offers_fetched, timeout=20, what="the gateway's offers fetched from the hub", interval=0.3)
+        assert snapshot()["hub"]["ko"].startswith("정상")
     finally:
         if gateway is not None:
             gateway.send_signal(signal.SIGTERM)
             gateway.wait(20)
+        if hub is not None:
+            hub.stop()
         os.kill(broker_pid, signal.SIGTERM)

@@ -1,4 +1,4 @@
-"""`sewnet gateway install` / `add-board` and the files they ship: the TOML editor changes one
+"""`sewnet gateway install` / `add-board` / `connect-hub` and the files they ship: the TOML editor changes one
 key and nothing else (hypothesis), bad input gives one line and exit 2 with every file as it
 was (hypothesis), and the shipped files agree with each other (unit, service, ports, packages)."""
 
@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shutil
+import stat
 import tempfile
 import tomllib
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from edge_gateway.cli import app
+from edge_gateway.config import load_config
 from edge_gateway.contract import DEVICE_ID, TAG_VALUE
 from edge_gateway.provision import (Layout, ProvisionError, mosquitto_main_problem, render_unit, toml_key,
                                     toml_set, toml_value)
@@ -210,6 +213,144 @@ def test_install_with_any_input_installs_or_says_why_in_one_line(tmp_path, monke
         assert cfg["workshop"] == workshop and cfg["registry"] == {}
         assert (root / "etc/sewnet/uplink.password").read_text().strip() == password.decode().strip()
         assert (root / "etc/mosquitto/passwd").read_text().startswith("gateway:$7$")
+    else:
+        _one_line_error(result)
+        assert _digest(root) == before
+
+
+# --- connect-hub -------------------------------------------------------------------------------
+
+def _install(base: Path, *extra: str) -> Path:
+    """A gateway installed under a new root by the real `install` (no hub unless `extra` names one)."""
+    root = Path(tempfile.mkdtemp(dir=base))
+    (root / "etc/mosquitto/conf.d").mkdir(parents=True)
+    (root / "etc/mosquitto/mosquitto.conf").write_text(STOCK.read_text().replace("/etc/mosquitto",
+                                                                                 f"{root}/etc/mosquitto"))
+    (base / "uplink.pw").write_text("uplink-pw\n")
+    result = CliRunner().invoke(app, ["install", "--workshop=ws-a", "--uplink-url=http://influx:8086",
+                                      f"--uplink-password-file={base / 'uplink.pw'}", f"--root={root}", "--no-start",
+                                      *extra])
+    assert result.exit_code == 0, result.output
+    return root
+
+
+def _connect(root: Path, url: str, token_file: Path):
+    return CliRunner().invoke(app, ["connect-hub", f"--url={url}", f"--token-file={token_file}", f"--root={root}"])
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> dict[str, Path]:
+    base = tmp_path_factory.mktemp("installed")
+    (base / "old.token").write_text("old-token-1\n")
+    return {"fresh": _install(base),
+            "with_hub": _install(base, "--hub-url=https://old-hub.example.org", f"--hub-token-file={base / 'old.token'}")}
+
+
+def test_connect_hub_connects_an_installed_gateway_and_again_changes_nothing(tmp_path, installed):
+    root = Path(tempfile.mkdtemp(dir=tmp_path))
+    shutil.copytree(installed["fresh"], root, dirs_exist_ok=True)
+    config = root / "etc/sewnet/gateway.toml"
+    token = root / "etc/sewnet/hub.token"
+    before = config.read_text()
+    assert "hub" not in tomllib.loads(before)
+    (tmp_path / "hub.token").write_text("tok-" + "a" * 40 + "\n")
+
+    result = _connect(root, "https://hub.example.org/", tmp_path / "hub.token")
+    assert result.exit_code == 0, result.output
+    assert "restart the gateway" in result.output
+    after = config.read_text()
+    assert set(before.splitlines()) <= set(after.splitlines())  # every line kept
+    cfg = load_config(config)
+    cfg.check_secrets()
+    assert cfg.hub.url == "https://hub.example.org" and cfg.hub.workshop_token_file == token
+    assert cfg.hub.secret() == "tok-" + "a" * 40
+    assert stat.S_IMODE(token.stat().st_mode) == 0o600
+
+    # Again, with the same values: not one byte changes, and it says so.
+    digest = _digest(root)
+    result = _connect(root, "https://hub.example.org", tmp_path / "hub.token")
+    assert result.exit_code == 0 and "nothing changed" in result.output, result.output
+    assert _digest(root) == digest
+    # A token someone made readable to all is made the service's own again.
+    token.chmod(0o644)
+    assert _connect(root, "https://hub.example.org", tmp_path / "hub.token").exit_code == 0
+    assert stat.S_IMODE(token.stat().st_mode) == 0o600 and _digest(root) == digest
+
+    # A new token replaces the old one; the config stays as it was.
+    (tmp_path / "hub.token").write_text("tok-new\n")
+    result = _connect(root, "https://hub.example.org", tmp_path / "hub.token")
+    assert result.exit_code == 0 and "replaced" in result.output, result.output
+    assert token.read_text() == "tok-new\n" and config.read_text() == after
+
+
+def test_connect_hub_moves_a_gateway_to_another_hub_and_drops_an_inline_token(tmp_path, installed):
+    root = Path(tempfile.mkdtemp(dir=tmp_path))
+    shutil.copytree(installed["with_hub"], root, dirs_exist_ok=True)
+    config = root / "etc/sewnet/gateway.toml"
+    # By hand, someone put the token in the file itself (the service would refuse both).
+    text = toml_set(config.read_text(), "hub", "workshop_token", "inline-token")
+    config.write_text(toml_set(text, "hub", "workshop_token_file", None))
+    (tmp_path / "hub.token").write_text("tok-2\n")
+    result = _connect(root, "http://10.0.0.5:8080", tmp_path / "hub.token")
+    assert result.exit_code == 0, result.output
+    assert "was https://old-hub.example.org" in result.output
+    hub = tomllib.loads(config.read_text())["hub"]
+    assert hub == {**hub, "url": "http://10.0.0.5:8080", "workshop_token_file": str(root / "etc/sewnet/hub.token")}
+    assert "workshop_token" not in hub and hub["poll_interval_s"] == 60  # the example's other keys stay
+    assert load_config(config).hub.secret() == "tok-2"
+
+
+def test_connect_hub_without_an_install_says_to_install(tmp_path):
+    (tmp_path / "hub.token").write_text("tok\n")
+    result = _connect(tmp_path, "https://hub.example.org", tmp_path / "hub.token")
+    _one_line_error(result)
+    assert "sewnet gateway install" in result.stderr
+    assert not (tmp_path / "etc").exists()
+
+
+def _header_safe(token: bytes) -> bool:
+    try:
+        text = token.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        return False
+    return bool(text) and all(0x21 <= ord(c) <= 0x7e for c in text)
+
+
+@FUZZ
+@given(url=st.one_of(st.sampled_from(["https://hub.example.org", "http://10.0.0.5:8080/", "http://[::1]:8080",
+                                      "https://hub.example.org/sewnet"]),
+                     st.from_regex(r"https?://[^/]{0,12}(/.{0,8})?", fullmatch=True), st.text(max_size=30)),
+       token=st.one_of(st.none(), st.binary(max_size=30),
+                       st.from_regex(r"[!-~]{1,40}\n?", fullmatch=True).map(str.encode)),
+       which=st.sampled_from(["fresh", "with_hub"]))
+@example(url="https://hub.example.org", token=b"tok-1", which="fresh")
+@example(url="https://hub.example.org", token=b"tok 1", which="fresh")
+@example(url="https://hub.example.org", token=b"\xff", which="with_hub")
+@example(url="https://hub.example.org", token=b"  \n", which="fresh")
+@example(url="https://hub example.org", token=b"tok-1", which="fresh")
+@example(url="http://:8080", token=b"tok-1", which="fresh")
+@example(url="http://hub:99999", token=b"tok-1", which="fresh")
+@example(url="ftp://hub", token=b"tok-1", which="fresh")
+def test_connect_hub_with_any_input_connects_or_says_why_in_one_line(tmp_path, installed, url, token, which):
+    root = Path(tempfile.mkdtemp(dir=tmp_path))
+    shutil.copytree(installed[which], root, dirs_exist_ok=True)
+    config = root / "etc/sewnet/gateway.toml"
+    token_file = tmp_path / "given.token"
+    token_file.unlink(missing_ok=True)
+    if token is not None:
+        token_file.write_bytes(token)
+    before, old_text = _digest(root), config.read_text()
+    result = _connect(root, url, token_file)
+    event("connected" if result.exit_code == 0 else "refused")
+    if result.exit_code == 0:
+        assert url.startswith(("http://", "https://")) and not any(c.isspace() for c in url)
+        assert token is not None and _header_safe(token)
+        cfg = load_config(config)
+        cfg.check_secrets()
+        assert cfg.hub.url == url.rstrip("/") and cfg.hub.secret() == token.decode().strip()
+        assert stat.S_IMODE((root / "etc/sewnet/hub.token").stat().st_mode) == 0o600
+        kept = [ln for ln in old_text.splitlines() if not ln.startswith(("url =", "workshop_token_file ="))]
+        assert set(kept) <= set(config.read_text().splitlines())
     else:
         _one_line_error(result)
         assert _digest(root) == before
