@@ -80,7 +80,8 @@ def one_304(url: str, workshop: str, token: str, etag: str) -> None:
     print(f"  of which a gateway does not need: date + server = {extra} B (added by uvicorn, not the offers route)")
 
 
-async def idle_hour(hub: RealHub, workshop: str, token: str, tmp: Path) -> None:
+async def idle_hour(hub: RealHub, workshop: str, token: str, tmp: Path, reuse_check: bool = True) -> int:
+    """Prints the hour's figures; returns its bytes on the socket."""
     host, port = hub.url.removeprefix("http://").split(":")
     proxy = CountingProxy(host, int(port))
     proxy_port = await proxy.start()
@@ -97,14 +98,16 @@ async def idle_hour(hub: RealHub, workshop: str, token: str, tmp: Path) -> None:
         # The hour's checks ran back to back; one more after a real poll interval shows whether
         # the connection outlives the gap (the hub's keep_alive_s) or each check pays a handshake.
         up, down = proxy.up, proxy.down
-        await asyncio.sleep(cfg.poll_interval_s)
-        assert await link.check()
+        if reuse_check:
+            await asyncio.sleep(cfg.poll_interval_s)
+            assert await link.check()
         reused = proxy.connections == connections
         await link.aclose()
         etag, doc, _ = offer_store.load_document(store)
     await asyncio.sleep(0.2)  # the proxy's pumps finish counting
     h = link.health
-    assert h.not_modified == checks, (h.not_modified, checks)  # the hour's 59 and the late one
+    late_checks = 1 if reuse_check else 0
+    assert h.not_modified == checks - 1 + late_checks, (h.not_modified, checks)  # the hour's 59 (and the late one)
     late = (proxy.up - up) + (proxy.down - down)
     proxy.up, proxy.down = up, down  # the hour is the 60 checks above
     idle = (proxy.up - first_up) + (proxy.down - first_down)
@@ -115,13 +118,32 @@ async def idle_hour(hub: RealHub, workshop: str, token: str, tmp: Path) -> None:
           f" {(proxy.down - first_down) / (checks - 1):,.0f} B down")
     print(f"  per workshop-hour ({checks} checks, 1 x 200 + {checks - 1} x 304): {proxy.up + proxy.down:,} B on the"
           f" socket ({idle:,} B of them the 304s); the link's own count: {link_bytes:,} B;"
-          f" {h.not_modified - 1} answered 304")
-    print(f"  (TCP/IP and TLS not counted) a check {cfg.poll_interval_s:.0f} s after the last one: {late} B, "
-          + ("on the same connection (the hub keeps idle ones open longer than the poll: no new handshake)"
-             if reused else "on a NEW connection (the hub closed the idle one: each check pays a TCP and TLS "
-                            "handshake, several hundred bytes to a few KB over LTE)"))
+          f" {h.not_modified - late_checks} answered 304")
+    if reuse_check:
+        print(f"  (TCP/IP and TLS not counted) a check {cfg.poll_interval_s:.0f} s after the last one: {late} B, "
+              + ("on the same connection (the hub keeps idle ones open longer than the poll: no new handshake)"
+                 if reused else "on a NEW connection (the hub closed the idle one: each check pays a TCP and TLS "
+                                "handshake, several hundred bytes to a few KB over LTE)"))
     one_304(hub.url, workshop, token, etag)
     await proxy.close()
+    return proxy.up + proxy.down
+
+
+async def offer_checks_hour() -> int:
+    """One workshop-hour of idle offer checks against a real hub of its own (for bench_uplink_bytes)."""
+    server = PostgreSQL(PostgreSQL.make_workdir())
+    hub = None
+    try:
+        with tempfile.TemporaryDirectory() as d:
+            server.start()
+            hub = await asyncio.to_thread(RealHub, server.url_for(server.create_database()), Path(d) / "hub")
+            workshop, token = await asyncio.to_thread(offered_workshop, hub, 3)
+            return await idle_hour(hub, workshop, token, Path(d), reuse_check=False)
+    finally:
+        if hub is not None:
+            hub.close()
+        server.kill()
+        shutil.rmtree(server.workdir, ignore_errors=True)
 
 
 async def round_trips(hub: RealHub, workshop: str, token: str, tmp: Path, samples: int) -> None:

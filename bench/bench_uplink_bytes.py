@@ -15,7 +15,8 @@ connection unless it is resumed or kept alive).
 The naive way, measured the same way: every 10 s one uncompressed request with a line per
 summary carrying all its fields, nanosecond timestamps, httpx's default headers.
 
-Run: .venv/bin/python bench/bench_uplink_bytes.py
+Run: .venv/bin/python bench/bench_uplink_bytes.py [--no-offers]   (with the offers: a real PostgreSQL and hub too,
+and the gateway's offer checks of the same hour are added, bench/bench_offer_bytes.py)
 """
 
 from __future__ import annotations
@@ -181,6 +182,15 @@ async def main() -> None:
           f" HTTP overhead {(ours - body) / MACHINES:,.0f} B)   target <= 3,000 B")
     print(f"naive: {HOUR_S // INTERVAL_S} requests, bytes per machine-hour: {naive_mh:,.0f} B")
     print(f"ratio naive / gateway: {naive_mh / per_mh:.1f}x   target >= 3x")
+    if "--no-offers" not in sys.argv:
+        # The other thing a gateway sends over LTE: its checks for work offers (issue 7).
+        from bench.bench_offer_bytes import offer_checks_hour
+
+        print()
+        offers = await offer_checks_hour()
+        print(f"with the offer checks (default poll, nothing offered meanwhile): {ours + offers:,} B per workshop-hour for "
+              f"{MACHINES} machines, {(ours + offers) / MACHINES:,.0f} B per machine-hour ({offers / (ours + offers):.0%} "
+              f"of it the offer checks)")
 
 
 if __name__ == "__main__":
