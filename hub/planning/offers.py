@@ -512,9 +512,9 @@ def offers_for_workshop(session: Session, workshop_id: str, now: datetime | None
         query = query.join(OrderRow, OrderRow.id == Offer.order_id).where(
             OrderRow.due >= service.today_in_seoul(now) - SHOWN_PAST_DUE)
     offers = list(session.scalars(query))
-    progress: dict[str, Any] = {}
-    for order_id in {o.order_id for o in offers}:
-        progress.update(progress_mod.counted_only(session, settings=None, order_id=order_id, now=now))
+    # The workshop's own accepted offers only: progress is per order and workshop, so the other
+    # workshops of its orders need not be read.
+    progress = progress_mod.counted_only(session, settings=None, now=now, workshop_id=workshop_id) if offers else {}
     names = _names(session, offers)
     return [_offer_row_view(o, names, progress.get(o.id)) for o in offers]
 
