@@ -519,6 +519,14 @@ def offers_for_workshop(session: Session, workshop_id: str, now: datetime | None
     return [_offer_row_view(o, names, progress.get(o.id)) for o in offers]
 
 
+def live_offer_id(session: Session, order_id: str, workshop_id: str) -> str | None:
+    """The workshop's newest offer of the order still waiting or accepted (the one its phone link
+    and dispatch sheet point to), else None."""
+    return session.scalar(select(Offer.id).where(Offer.order_id == order_id, Offer.workshop_id == workshop_id,
+                                                 Offer.status.in_(LIVE_STATES))
+                          .order_by(Offer.created_at.desc(), Offer.id.desc()).limit(1))
+
+
 def offer_for_link(session: Session, offer_id: str, now: datetime | None = None) -> dict | None:
     """One offer for the phone link's page: the gateway's view plus the workshop's names; None
     for an unknown offer."""
@@ -541,5 +549,5 @@ def today(now: datetime) -> date:
     return service.today_in_seoul(now)
 
 
-__all__ += ["DECLINE_REASONS", "LIVE_STATES", "REASON_WORDS", "STATUS_WORDS", "offer_for_link", "shown_offer_ids",
-            "token_hash"]
+__all__ += ["DECLINE_REASONS", "LIVE_STATES", "REASON_WORDS", "STATUS_WORDS", "live_offer_id", "offer_for_link",
+            "shown_offer_ids", "token_hash"]
