@@ -19,7 +19,6 @@ status `replanned`); nothing is accepted for the coordinator.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
@@ -35,6 +34,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hub import registry
+from hub.core.auth import sign
 from hub.core.db import Database, utc
 from hub.core.settings import HubSettings
 from hub.planning import service
@@ -287,12 +287,8 @@ def apply_answers(database: Database, workshop_id: str, answers: Sequence[Answer
 
 
 # ============================================================================ the phone link
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
 def _link_sig(settings: HubSettings, offer_id: str, exp: int) -> str:
-    return _b64(hmac.new(settings.session_key(), f"offer-link:{offer_id}:{exp}".encode(), hashlib.sha256).digest())
+    return sign(settings.session_key(), f"offer-link:{offer_id}:{exp}")
 
 
 def offer_link(settings: HubSettings, offer_id: str, hours: float = 72, now: datetime | None = None) -> str:
