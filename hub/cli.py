@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -90,9 +91,16 @@ DatabaseOption = Annotated[Optional[str], typer.Option(help="the hub's database 
                                                        show_default=False)]
 
 
-def _token_database(config: Optional[Path], database: Optional[str]):
+@contextmanager
+def _token_session(config: Optional[Path], database: Optional[str]):
+    """A session of the hub's database (or the one `database` names) for one command, closed after."""
     overrides = {"database_url": database} if database is not None else {}
-    return database_or_exit(settings_or_exit(config, **overrides))
+    db = database_or_exit(settings_or_exit(config, **overrides))
+    try:
+        with db.session() as session:
+            yield session
+    finally:
+        db.close()
 
 
 @token_app.command("issue")
@@ -106,15 +114,12 @@ def workshop_token_issue(
     """A new token for the workshop's gateway, shown once (only its hash is kept)."""
     from hub.planning import offers, service
 
-    db = _token_database(config, database)
     try:
-        with db.session() as session:
+        with _token_session(config, database) as session:
             token = offers.issue_workshop_token(session, workshop_id)
     except service.NotFound:
         raise fail(f"no workshop {workshop_id} in the registry: import it first (sewnet registry import workshops)",
                    2) from None
-    finally:
-        db.close()
     if file is None:
         typer.echo(token)
         return
@@ -138,12 +143,8 @@ def workshop_token_list(
     """Tokens by workshop: the first 12 characters of each token's hash, when issued and revoked."""
     from hub.planning import offers
 
-    db = _token_database(config, database)
-    try:
-        with db.session() as session:
-            rows = offers.list_workshop_tokens(session, workshop_id)
-    finally:
-        db.close()
+    with _token_session(config, database) as session:
+        rows = offers.list_workshop_tokens(session, workshop_id)
     for row in rows:
         typer.echo(f"{row['workshop_id']}\t{row['token_id'][:12]}\tissued {row['created_at']}\t"
                    + (f"revoked {row['revoked_at']}" if row["revoked_at"] else "active"))
@@ -161,12 +162,8 @@ def workshop_token_revoke(
     """Revoke the workshop's tokens (or one of them): its gateway gets 401 from then on."""
     from hub.planning import offers
 
-    db = _token_database(config, database)
-    try:
-        with db.session() as session:
-            n = offers.revoke_workshop_tokens(session, workshop_id, token_id)
-    finally:
-        db.close()
+    with _token_session(config, database) as session:
+        n = offers.revoke_workshop_tokens(session, workshop_id, token_id)
     if n == 0:
         raise fail(f"no active token of {workshop_id}" + (f" starting {token_id}" if token_id else ""), 1)
     typer.echo(f"revoked {n} token{'s' if n != 1 else ''} of {workshop_id}")

@@ -42,11 +42,16 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+def sign(key: bytes, message: str) -> str:
+    """HMAC-SHA256 of `message`, URL-safe base64 without padding: the session cookie's signature
+    and the offers' phone links' (hub.planning.offers)."""
+    return _b64(hmac.new(key, message.encode(), hashlib.sha256).digest())
+
+
 def sign_session(key: bytes, tid: str, max_age_s: float, now: float | None = None) -> str:
     payload = _b64(json.dumps({"t": tid, "e": int((now or time.time()) + max_age_s)},
                               separators=(",", ":")).encode())
-    sig = _b64(hmac.new(key, payload.encode(), hashlib.sha256).digest())
-    return f"{payload}.{sig}"
+    return f"{payload}.{sign(key, payload)}"
 
 
 def read_session(key: bytes, cookie: str | None, valid_token_ids: set[str], now: float | None = None) -> str | None:
@@ -54,8 +59,7 @@ def read_session(key: bytes, cookie: str | None, valid_token_ids: set[str], now:
     if not cookie or len(cookie) > 512 or "." not in cookie:
         return None
     payload, _, sig = cookie.partition(".")
-    expected = _b64(hmac.new(key, payload.encode(), hashlib.sha256).digest())
-    if not hmac.compare_digest(sig, expected):
+    if not hmac.compare_digest(sig, sign(key, payload)):
         return None
     try:
         data = json.loads(_unb64(payload))

@@ -170,17 +170,17 @@ class AcceptedJob:
 
 def accepted_work(session: Session, workshop_id: str) -> list[AcceptedJob]:
     """The work this workshop holds in accepted plans, by due date."""
-    query = (select(Assignment, OrderRow).join(OrderRow, (OrderRow.id == Assignment.order_id)
-                                               & (OrderRow.accepted_version == Assignment.version))
+    # The first and last sewing day of each, in the same read (not one more per order).
+    span = (select(AssignmentDay.order_id, AssignmentDay.version, func.min(AssignmentDay.day).label("first"),
+                   func.max(AssignmentDay.day).label("last"))
+            .where(AssignmentDay.workshop_id == workshop_id, AssignmentDay.pieces > 0)
+            .group_by(AssignmentDay.order_id, AssignmentDay.version).subquery())
+    query = (select(Assignment, OrderRow, span.c.first, span.c.last)
+             .join(OrderRow, (OrderRow.id == Assignment.order_id) & (OrderRow.accepted_version == Assignment.version))
+             .outerjoin(span, (span.c.order_id == Assignment.order_id) & (span.c.version == Assignment.version))
              .where(Assignment.workshop_id == workshop_id).order_by(OrderRow.due, OrderRow.id))
-    out = []
-    for a, o in session.execute(query):
-        days = session.scalars(select(AssignmentDay.day).where(
-            AssignmentDay.order_id == o.id, AssignmentDay.version == a.version,
-            AssignmentDay.workshop_id == workshop_id, AssignmentDay.pieces > 0).order_by(AssignmentDay.day)).all()
-        out.append(AcceptedJob(o.id, o.style, o.due, a.version, a.pieces, days[0] if days else None,
-                               days[-1] if days else None, o.status))
-    return out
+    return [AcceptedJob(o.id, o.style, o.due, a.version, a.pieces, first, last, o.status)
+            for a, o, first, last in session.execute(query)]
 
 
 # ============================================================================ re-plan differences

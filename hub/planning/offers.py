@@ -19,7 +19,6 @@ status `replanned`); nothing is accepted for the coordinator.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
@@ -35,6 +34,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hub import registry
+from hub.core.auth import sign
 from hub.core.db import Database, utc
 from hub.core.settings import HubSettings
 from hub.planning import service
@@ -287,12 +287,8 @@ def apply_answers(database: Database, workshop_id: str, answers: Sequence[Answer
 
 
 # ============================================================================ the phone link
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
 def _link_sig(settings: HubSettings, offer_id: str, exp: int) -> str:
-    return _b64(hmac.new(settings.session_key(), f"offer-link:{offer_id}:{exp}".encode(), hashlib.sha256).digest())
+    return sign(settings.session_key(), f"offer-link:{offer_id}:{exp}")
 
 
 def offer_link(settings: HubSettings, offer_id: str, hours: float = 72, now: datetime | None = None) -> str:
@@ -512,11 +508,19 @@ def offers_for_workshop(session: Session, workshop_id: str, now: datetime | None
         query = query.join(OrderRow, OrderRow.id == Offer.order_id).where(
             OrderRow.due >= service.today_in_seoul(now) - SHOWN_PAST_DUE)
     offers = list(session.scalars(query))
-    progress: dict[str, Any] = {}
-    for order_id in {o.order_id for o in offers}:
-        progress.update(progress_mod.counted_only(session, settings=None, order_id=order_id, now=now))
+    # The workshop's own accepted offers only: progress is per order and workshop, so the other
+    # workshops of its orders need not be read.
+    progress = progress_mod.counted_only(session, settings=None, now=now, workshop_id=workshop_id) if offers else {}
     names = _names(session, offers)
     return [_offer_row_view(o, names, progress.get(o.id)) for o in offers]
+
+
+def live_offer_id(session: Session, order_id: str, workshop_id: str) -> str | None:
+    """The workshop's newest offer of the order still waiting or accepted (the one its phone link
+    and dispatch sheet point to), else None."""
+    return session.scalar(select(Offer.id).where(Offer.order_id == order_id, Offer.workshop_id == workshop_id,
+                                                 Offer.status.in_(LIVE_STATES))
+                          .order_by(Offer.created_at.desc(), Offer.id.desc()).limit(1))
 
 
 def offer_for_link(session: Session, offer_id: str, now: datetime | None = None) -> dict | None:
@@ -541,5 +545,5 @@ def today(now: datetime) -> date:
     return service.today_in_seoul(now)
 
 
-__all__ += ["DECLINE_REASONS", "LIVE_STATES", "REASON_WORDS", "STATUS_WORDS", "offer_for_link", "shown_offer_ids",
-            "token_hash"]
+__all__ += ["DECLINE_REASONS", "LIVE_STATES", "REASON_WORDS", "STATUS_WORDS", "live_offer_id", "offer_for_link",
+            "shown_offer_ids", "token_hash"]

@@ -432,11 +432,10 @@ def offer_link_for(request: Request, settings: HubSettings, db: Database, order_
                    ) -> Optional[str]:
     """The signed phone link to this workshop's open or accepted offer of the order, if any."""
     with db.session() as session:
-        shown = [o for o in offers_mod.offers_for_order(session, order_id)
-                 if o["workshop_id"] == workshop and o["status"] in ("offered", "accepted")]
-    if not shown:
+        offer_id = offers_mod.live_offer_id(session, order_id, workshop)
+    if offer_id is None:
         return None
-    return str(request.base_url).rstrip("/") + offers_mod.offer_link(settings, shown[-1]["id"])
+    return str(request.base_url).rstrip("/") + offers_mod.offer_link(settings, offer_id)
 
 
 @router.get("/orders/{order_id}/dispatch/{workshop}.pdf")

@@ -121,13 +121,14 @@ def _spans(reports: Sequence[OfferReport], now: datetime) -> dict[str, list[tupl
     return out
 
 
-def latest_counts(session: Session, order_id: str, workshop_id: str | None = None) -> dict[str, tuple[int, datetime]]:
+def latest_counts(session: Session, order_id: str) -> dict[str, tuple[int, datetime]]:
     """Each offer's latest applied count of the order (a running total per offer): {offer id:
-    (pieces, at)}; only the workshop's when given."""
-    query = select(OfferReport).where(OfferReport.order_id == order_id, OfferReport.kind == "count",
-                                      OfferReport.result == "applied")
-    if workshop_id is not None:
-        query = query.where(OfferReport.workshop_id == workshop_id)
+    (pieces, at)}."""
+    return _latest(session, select(OfferReport).where(OfferReport.order_id == order_id, OfferReport.kind == "count",
+                                                      OfferReport.result == "applied"))
+
+
+def _latest(session: Session, query: Any) -> dict[str, tuple[int, datetime]]:
     out: dict[str, tuple[int, datetime]] = {}
     for r in session.scalars(query.order_by(OfferReport.at, OfferReport.received_at)):
         out[r.offer_id] = (r.pieces or 0, utc(r.at))
@@ -135,25 +136,62 @@ def latest_counts(session: Session, order_id: str, workshop_id: str | None = Non
 
 
 def _pairs(session: Session, offers: Sequence[Offer], now: datetime) -> list[_Pair]:
+    """The offers grouped per order and workshop, with what their progress is computed from, in
+    three reads whatever their number: the orders, the workshops' assign reports, the counts."""
+    if not offers:
+        return []
     orders = {o.id: o for o in session.scalars(select(OrderRow).where(OrderRow.id.in_({x.order_id for x in offers})))}
     groups: dict[tuple[str, str], list[Offer]] = {}
     for offer in sorted(offers, key=lambda o: (utc(o.created_at), o.id)):
         groups.setdefault((offer.order_id, offer.workshop_id), []).append(offer)
-    by_workshop: dict[str, dict[str, list]] = {}
+    assigns: dict[str, list[OfferReport]] = {w: [] for _, w in groups}
+    for r in session.scalars(
+            select(OfferReport).where(OfferReport.workshop_id.in_(list(assigns)), OfferReport.kind == "assign",
+                                      OfferReport.result == "applied")
+            .order_by(OfferReport.at, OfferReport.received_at)):
+        assigns[r.workshop_id].append(r)
+    by_workshop = {w: _spans(reports, now) for w, reports in assigns.items()}
+    # An applied count names an offer of its own workshop and order (hub.planning.offers checks it),
+    # so each offer's latest count is found by its id alone.
+    counts = _latest(session, select(OfferReport).where(OfferReport.offer_id.in_([o.id for o in offers]),
+                                                        OfferReport.kind == "count", OfferReport.result == "applied"))
     pairs = []
     for (order_id, workshop_id), group in groups.items():
-        if workshop_id not in by_workshop:
-            reports = list(session.scalars(
-                select(OfferReport).where(OfferReport.workshop_id == workshop_id, OfferReport.kind == "assign",
-                                          OfferReport.result == "applied")
-                .order_by(OfferReport.at, OfferReport.received_at)))
-            by_workshop[workshop_id] = _spans(reports, now)
-        ids = {o.id for o in group}
-        counts = {k: v for k, v in latest_counts(session, order_id, workshop_id).items() if k in ids}
         pairs.append(_Pair(group, sum(orders[order_id].sam_minutes.values()),
                            [StitchSpan(workshop_id, m, since, until)
-                            for m, since, until in by_workshop[workshop_id].get(order_id, [])], counts))
+                            for m, since, until in by_workshop[workshop_id].get(order_id, [])],
+                           {o.id: counts[o.id] for o in group if o.id in counts}))
     return pairs
+
+
+def _accepted_pairs(session: Session, now: datetime, order_id: str | None = None,
+                    workshop_id: str | None = None) -> list[_Pair]:
+    """The pairs of the accepted offers of one order, or of one workshop."""
+    query = select(Offer).where(Offer.status == "accepted")
+    if order_id is not None:
+        query = query.where(Offer.order_id == order_id)
+    if workshop_id is not None:
+        query = query.where(Offer.workshop_id == workshop_id)
+    return _pairs(session, list(session.scalars(query)), now)
+
+
+async def _read_pairs(database: Database, now: datetime, order_id: str | None = None,
+                      workshop_id: str | None = None) -> list[_Pair]:
+    import anyio
+
+    def read() -> list[_Pair]:
+        with database.session() as session:
+            pairs = _accepted_pairs(session, now, order_id, workshop_id)
+            session.expunge_all()  # read after the session closes
+            return pairs
+
+    return await anyio.to_thread.run_sync(read)
+
+
+def _against_plan(done: int, planned: float, threshold: float) -> dict:
+    """The earned-vs-planned variance and whether it is past the threshold (behind)."""
+    return {"variance": round(done / planned - 1, 4) if planned else None,
+            "behind": planned > 0 and done < planned * (1 - threshold)}
 
 
 def _at_count(spans: Sequence[StitchSpan], at: datetime) -> list[StitchSpan]:
@@ -185,16 +223,13 @@ def _view(pair: _Pair, settings: HubSettings | None, now: datetime, stitches: in
         done = max(own, est or 0)
         shares[offer.id] = {**common, "offer_id": offer.id, "pieces": offer.pieces, "counted": own,
                             "counted_at": own_at.isoformat() if own_at else None, "estimated": est,
-                            "planned_by_now": planned, "done": done,
-                            "variance": round(done / planned - 1, 4) if planned else None,
-                            "behind": planned > 0 and done < planned * (1 - threshold)}
+                            "planned_by_now": planned, "done": done, **_against_plan(done, planned, threshold)}
     planned = sum(v["planned_by_now"] for v in shares.values())
     done = sum(v["done"] for v in shares.values())
     whole = {**common, "offer_id": pair.offer.id, "offer_ids": [o.id for o in pair.offers], "pieces": pieces,
              "counted": counted, "counted_at": counted_at.isoformat() if counted_at else None,
              "estimated": estimated, "planned_by_now": planned, "done": done,
-             "variance": round(done / planned - 1, 4) if planned else None,
-             "behind": planned > 0 and done < planned * (1 - threshold)}
+             **_against_plan(done, planned, threshold)}
     return whole, shares
 
 
@@ -223,14 +258,13 @@ async def _progress(telemetry: Any, settings: HubSettings | None, pairs: Sequenc
     return workshops, offers
 
 
-def counted_only(session: Session, settings: HubSettings | None, order_id: str, now: datetime | None = None
-                 ) -> dict[str, dict]:
-    """Progress of the order's accepted offers from the owners' counts alone (no telemetry read):
-    `estimated` and `stitches` are None. By offer id."""
+def counted_only(session: Session, settings: HubSettings | None, order_id: str | None = None,
+                 now: datetime | None = None, workshop_id: str | None = None) -> dict[str, dict]:
+    """Progress of the order's (or the workshop's) accepted offers from the owners' counts alone
+    (no telemetry read): `estimated` and `stitches` are None. By offer id."""
     now = now or datetime.now(timezone.utc)
-    offers = list(session.scalars(select(Offer).where(Offer.order_id == order_id, Offer.status == "accepted")))
     out: dict[str, dict] = {}
-    for p in _pairs(session, offers, now):
+    for p in _accepted_pairs(session, now, order_id, workshop_id):
         out.update(_view(p, settings, now, None, None, "not read")[1])
     return out
 
@@ -246,8 +280,7 @@ def _summary(order_id: str, found: tuple[Mapping[str, dict], Mapping[str, dict]]
             "estimated": (None if any(p["estimated"] is None for p in workshops.values())
                           else sum(p["estimated"] for p in workshops.values())),
             "pieces": sum(p["pieces"] for p in workshops.values()),
-            "variance": round(done / planned - 1, 4) if planned else None,
-            "behind": planned > 0 and done < planned * (1 - threshold),
+            **_against_plan(done, planned, threshold),
             "behind_workshops": sorted(w for w, p in workshops.items() if p["behind"]),
             "behind_threshold": threshold, "workshops": dict(workshops), "offers": dict(offers)}
 
@@ -256,37 +289,16 @@ async def order_progress(database: Database, telemetry: Any, settings: HubSettin
                          now: datetime | None = None) -> dict:
     """The order's progress: per accepted offer (`offers`, by offer id) and in total (planned by
     now, done, counted, estimated, variance, behind, the workshops behind)."""
-    import anyio
-
     now = now or datetime.now(timezone.utc)
-
-    def read() -> list[_Pair]:
-        with database.session() as session:
-            offers = list(session.scalars(select(Offer).where(Offer.order_id == order_id, Offer.status == "accepted")))
-            pairs = _pairs(session, offers, now)
-            session.expunge_all()  # read after the session closes
-            return pairs
-
-    pairs = await anyio.to_thread.run_sync(read)
+    pairs = await _read_pairs(database, now, order_id=order_id)
     return _summary(order_id, await _progress(telemetry, settings, pairs, now), settings)
 
 
 async def workshop_progress(database: Database, telemetry: Any, settings: HubSettings | None, workshop_id: str,
                             now: datetime | None = None) -> dict[str, dict]:
     """Progress of the workshop's accepted offers, by offer id (for its gateway's document)."""
-    import anyio
-
     now = now or datetime.now(timezone.utc)
-
-    def read() -> list[_Pair]:
-        with database.session() as session:
-            offers = list(session.scalars(select(Offer).where(Offer.workshop_id == workshop_id,
-                                                              Offer.status == "accepted")))
-            pairs = _pairs(session, offers, now)
-            session.expunge_all()
-            return pairs
-
-    pairs = await anyio.to_thread.run_sync(read)
+    pairs = await _read_pairs(database, now, workshop_id=workshop_id)
     return (await _progress(telemetry, settings, pairs, now))[1] if pairs else {}
 
 
