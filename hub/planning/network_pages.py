@@ -28,7 +28,7 @@ from hub.core.settings import HubSettings
 from hub.planning import charts, console
 from hub.planning import offers as offers_mod
 from hub.planning.pages import templates
-from hub.planning.routes import _day_cache, _telemetry
+from hub.planning.routes import day_cache, request_telemetry
 
 router = APIRouter(include_in_schema=False)
 Db = Annotated[Database, Depends(get_database)]
@@ -82,9 +82,9 @@ async def network_page(request: Request, settings: Settings, db: Db,
     filters, problems = _filters(request)
     for field, _ko, en in problems:
         rejections.add("pages", "bad_filter", f"/network {field}: {en}")
-    result = await console.network(db, _telemetry(request), settings, family=filters["family"], dong=filters["dong"],
+    result = await console.network(db, request_telemetry(request), settings, family=filters["family"], dong=filters["dong"],
                                    min_free=filters["min_free"], page=filters["page"], now=datetime.now(timezone.utc),
-                                   cache=_day_cache(request, settings), rows_cache=_rows_cache(request))
+                                   cache=day_cache(request, settings), rows_cache=_rows_cache(request))
     dong_names = {d: (ko, en) for d, _n, ko, en in result.dongs}
     rows = []
     for r in result.rows:
@@ -115,7 +115,7 @@ async def workshop_page(request: Request, workshop_id: str, settings: Settings, 
     info, jobs, offer_rows = await anyio.to_thread.run_sync(read)
     if info is None:
         return render(templates, request, "workshop.html", {"info": None, "workshop_id": workshop_id}, 404)
-    telemetry = _telemetry(request)
+    telemetry = request_telemetry(request)
     now = datetime.now(timezone.utc)
     live = history = None
     problem = None
@@ -128,7 +128,7 @@ async def workshop_page(request: Request, workshop_id: str, settings: Settings, 
                 machine_states(telemetry, workshop_id, [m.machine_id for m in info.machines],
                                settings.online_window, settings.known_window, now),
                 daily_output(telemetry, workshop_id, settings.capacity_lookback_days + 1, now=now,
-                             cache=_day_cache(request, settings)))
+                             cache=day_cache(request, settings)))
         except TelemetryUnavailable as e:  # the registry's part still shows
             problem = ("데이터 저장소가 지금 답하지 않습니다: 기계 상태와 기록을 볼 수 없습니다",
                        f"the telemetry store does not answer now, so machines and history cannot be shown: {e.reason}")

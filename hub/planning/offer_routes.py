@@ -389,11 +389,11 @@ async def replan_behind(request: Request, db: Db, settings: Settings, order_id: 
     each workshop behind reduced to the share of its capacity its pace shows and done pieces kept,
     and stores that as the next version, a proposal (order `replanned`) to accept with
     `POST …/accept`. 409 `not_behind` when no workshop is behind."""
-    from hub.planning.routes import _day_cache, _solver
+    from hub.planning.routes import day_cache, solver_turn
 
     try:
         view = await offers.replan_behind(db, getattr(request.app.state, "telemetry", None), settings, order_id,
-                                          cache=_day_cache(request, settings), solver=_solver(request))
+                                          cache=day_cache(request, settings), solver=solver_turn(request))
     except service.NotFound:
         return _not_found(order_id)
     except service.Conflict as e:

@@ -38,7 +38,7 @@ from hub.planning import offers as offers_mod
 from hub.planning import progress as progress_mod
 from hub.planning.dispatch import dispatch_pdf
 from hub.planning.intake import read_order
-from hub.planning.routes import _day_cache, _solver, _telemetry
+from hub.planning.routes import day_cache, solver_turn, request_telemetry
 
 log = logging.getLogger("sewnet.hub.planning")
 templates = templates_for(Path(__file__).parent / "templates")
@@ -129,7 +129,7 @@ async def orders_page(request: Request, settings: Settings, db: Db):
         r["offers"] = counts.get(r["id"], {})
         r["behind"] = None
         if r["offers"].get("accepted"):  # only orders with work under way can be behind
-            found = await progress_mod.order_progress(db, _telemetry(request), settings, r["id"], now)
+            found = await progress_mod.order_progress(db, request_telemetry(request), settings, r["id"], now)
             r["behind"] = found["behind_workshops"] if found["behind"] else None
     return render(templates, request, "orders.html", {"orders": rows, "total": total})
 
@@ -204,8 +204,8 @@ async def new_order(request: Request, settings: Settings, db: Db,
 
         return _new_form(request, values, [OrderProblem("id", f"주문 번호 {order.id}는 이미 있습니다",
                                                         f"an order {order.id} exists already")], 409)
-    await service.plan(db, _telemetry(request), settings, record.id, cache=_day_cache(request, settings),
-                       solver=_solver(request))
+    await service.plan(db, request_telemetry(request), settings, record.id, cache=day_cache(request, settings),
+                       solver=solver_turn(request))
     log.info("order %s made and planned from the console", record.id)
     return RedirectResponse(f"/orders/{record.id}", status_code=303)
 
@@ -270,8 +270,8 @@ async def propose_behind(request: Request, order_id: str, settings: Settings, db
     if not _logged_in(request, settings):
         return _to_login()
     try:
-        view = await offers_mod.replan_behind(db, _telemetry(request), settings, order_id,
-                                              cache=_day_cache(request, settings), solver=_solver(request))
+        view = await offers_mod.replan_behind(db, request_telemetry(request), settings, order_id,
+                                              cache=day_cache(request, settings), solver=solver_turn(request))
     except service.NotFound:
         return RedirectResponse(f"/orders/{order_id}", status_code=303)
     except (service.Conflict, service.ChangeRefused) as e:
@@ -309,7 +309,7 @@ async def plan_page(request: Request, order_id: str, settings: Settings, db: Db)
         return render(templates, request, "plan.html", {**context, "order": None}, 404)
     progress = None
     if record.accepted_version is not None:
-        progress = await progress_mod.order_progress(db, _telemetry(request), settings, order_id, now)
+        progress = await progress_mod.order_progress(db, request_telemetry(request), settings, order_id, now)
 
     def read_offers() -> tuple[list[dict], dict]:
         with db.session() as session:
@@ -369,8 +369,8 @@ async def what_if(request: Request, order_id: str, settings: Settings, db: Db):
     if problems:
         status = 422
     else:
-        view, _found = await service.plan_unsaved(db, _telemetry(request), settings, order, now,
-                                                  cache=_day_cache(request, settings))
+        view, _found = await service.plan_unsaved(db, request_telemetry(request), settings, order, now,
+                                                  cache=day_cache(request, settings))
         context["whatif"] = view
         context["whatif_timeline"] = _timeline(view, "what-if")
         context["whatif_finish"] = console.expected_finish(view) if view["feasible"] else None

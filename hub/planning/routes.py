@@ -235,11 +235,11 @@ def _conflict(e: service.Conflict) -> JSONResponse:
     return JSONResponse({"error": "conflict", "ko": e.ko, "en": e.en}, status_code=409)
 
 
-def _telemetry(request: Request) -> Any:
+def request_telemetry(request: Request) -> Any:
     return getattr(request.app.state, "telemetry", None)
 
 
-def _day_cache(request: Request, settings: HubSettings) -> DayCache:
+def day_cache(request: Request, settings: HubSettings) -> DayCache:
     """Capacity's cache of past days' telemetry sums, shared with its own routes."""
     cache = getattr(request.app.state, "capacity_day_cache", None)
     if cache is None:
@@ -247,7 +247,7 @@ def _day_cache(request: Request, settings: HubSettings) -> DayCache:
     return cache
 
 
-def _solver(request: Request) -> anyio.CapacityLimiter:
+def solver_turn(request: Request) -> anyio.CapacityLimiter:
     """One solve at a time per hub process: CP-SAT takes the cores it is given, and two solves
     side by side would each stop at the time limit with a worse plan. Others wait their turn."""
     limiter = getattr(request.app.state, "planning_solver", None)
@@ -316,8 +316,8 @@ async def plan(request: Request, db: Db, settings: Settings, order_id: str):
     version and made current. An order that cannot be met is answered 200 too, `feasible: false`,
     with the reasons and the nearest feasible alternatives."""
     try:
-        planned = await service.plan(db, _telemetry(request), settings, order_id,
-                                     cache=_day_cache(request, settings), solver=_solver(request))
+        planned = await service.plan(db, request_telemetry(request), settings, order_id,
+                                     cache=day_cache(request, settings), solver=solver_turn(request))
     except service.NotFound:
         return _not_found(order_id)
     except IntegrityError:
@@ -358,8 +358,8 @@ async def replan(request: Request, db: Db, settings: Settings, rejections: Rejec
     never started ones; stored as the next version with `based_on`, `change` and `moved_pieces`.
     Accept it to book it in place of the earlier one."""
     try:
-        planned = await service.replan(db, _telemetry(request), settings, order_id, change.to_change(),
-                                       cache=_day_cache(request, settings), solver=_solver(request))
+        planned = await service.replan(db, request_telemetry(request), settings, order_id, change.to_change(),
+                                       cache=day_cache(request, settings), solver=solver_turn(request))
     except service.NotFound:
         return _not_found(order_id)
     except service.ChangeRefused as e:
