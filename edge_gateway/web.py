@@ -37,6 +37,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from limits import RateLimitItemPerSecond
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
+from starlette.concurrency import run_in_threadpool
 
 
 from . import machine_state, offer_store
@@ -525,12 +526,17 @@ def create_app(
         return TEMPLATES.TemplateResponse(request, "gateway_decline.html", {
             "workshop": workshop, "offer": offer, "reasons": offer_store.DECLINE_REASONS, "base": base})
 
+    # The POST handlers below are async only to read the body; the store work (a read under the
+    # store's lock, a FULL-synchronous commit) runs in a worker thread: the loop also serves ingest
+    # and the uplinks and must never wait on the SD card.
     @app.post("/offers/{offer_id}/decline")
     async def decline(request: Request, offer_id: str):
         if not has_session(request):
             return RedirectResponse("/login", status_code=303)
         fields = await read_form(request) or {}
-        reason = fields.get("reason")
+        return await run_in_threadpool(decline_now, request, offer_id, fields.get("reason"))
+
+    def decline_now(request: Request, offer_id: str, reason: str | None) -> Response:
         offer = find_offer(offer_id)
         if offer is None:
             return no_offer(request)
@@ -558,10 +564,13 @@ def create_app(
         if not has_session(request):
             return RedirectResponse("/login", status_code=303)
         fields = await read_form(request) or {}
+        return await run_in_threadpool(count_now, request, offer_id, fields.get("pieces"))
+
+    def count_now(request: Request, offer_id: str, pieces: str | None) -> Response:
         offer = find_offer(offer_id)
         if offer is None:
             return no_offer(request)
-        text = (fields.get("pieces") or "").strip().replace(",", "")
+        text = (pieces or "").strip().replace(",", "")
         error = None
         if not text.isdigit():
             error = ("완성된 개수를 숫자로 적어 주세요.", "Write the number of finished pieces.")
@@ -608,10 +617,12 @@ def create_app(
         if not has_session(request):
             return RedirectResponse("/login", status_code=303)
         fields = await read_form(request) or {}
+        return await run_in_threadpool(assign_now, request, machine, fields.get("order") or "")
+
+    def assign_now(request: Request, machine: str, chosen: str) -> Response:
         if hub is None or machine not in set(outbox.registry.values()):
             return message_page(request, "그 재봉틀을 찾을 수 없습니다.", "No such machine.", 404)
         _, doc, _ = offer_store.load_document(outbox)
-        chosen = fields.get("order") or ""
         if chosen == "none":
             order_id = None
         elif offer_store.report_offer(doc, chosen) is None:
