@@ -447,16 +447,21 @@ def create_app(
         _, doc, _ = offer_store.load_document(outbox)
         return next((o for o in (doc or {}).get("offers", []) if o.get("id") == offer_id), None)
 
-    async def read_form(request: Request) -> dict[str, str] | None:
+    async def read_form(request: Request, max_bytes: int = FORM_BODY_MAX_BYTES,
+                        max_fields: int = 50) -> dict[str, str] | None:
+        """The url-encoded form (the browser's default), first value per field; None when the body
+        is longer than `max_bytes` (nobody types that much: it is not held), {} when it has more
+        than `max_fields` fields."""
         body = b""
         async for chunk in request.stream():
             body += chunk
-            if len(body) > FORM_BODY_MAX_BYTES:
+            if len(body) > max_bytes:
                 return None
         try:
-            fields = urllib.parse.parse_qs(body.decode("utf-8", "replace"), max_num_fields=50, errors="replace")
-        except ValueError:
-            return None
+            fields = urllib.parse.parse_qs(body.decode("utf-8", "replace"), max_num_fields=max_fields,
+                                           errors="replace")
+        except ValueError:  # too many fields
+            return {}
         return {k: v[0] for k, v in fields.items()}
 
     def message_page(request: Request, ko: str, en: str, status: int = 400) -> HTMLResponse:
@@ -647,17 +652,11 @@ def create_app(
             logins.refused_while_locked()
             return login_page(request, 429, lockout_words(until),
                               {"Retry-After": str(max(1, int(until - time.time())))})
-        body = b""
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > LOGIN_BODY_MAX_BYTES:  # nobody types that much: do not hold it
-                return login_page(request, 413, ("입력이 너무 깁니다.", "That is too long."))
-        # The form is url-encoded (the browser's default); anything else reads as a wrong password.
-        try:
-            fields = urllib.parse.parse_qs(body.decode("utf-8", "replace"), max_num_fields=20, errors="replace")
-        except ValueError:  # too many fields
-            fields = {}
-        presented = (fields.get("password") or [None])[0]
+        fields = await read_form(request, LOGIN_BODY_MAX_BYTES, max_fields=20)
+        if fields is None:
+            return login_page(request, 413, ("입력이 너무 깁니다.", "That is too long."))
+        # Anything but a url-encoded form reads as a wrong password.
+        presented = fields.get("password")
         if presented is None or not password_ok(presented):
             logins.failed(client)
             until = logins.locked_until(client)
