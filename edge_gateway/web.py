@@ -331,15 +331,14 @@ def create_app(
         except ValueError:
             return None
 
-    def machines_view(devices: list[dict], now: float) -> tuple[list[dict], list[dict]]:
+    def machines_view(devices: list[dict], now: float, doc: dict | None,
+                      on_order: dict[str, str | None]) -> tuple[list[dict], list[dict]]:
         """Machine cards (state words from recent summaries, today's stitches as a bar) and the
         workshop's stitches per hour today."""
         rows = outbox.activity(now - 2 * 86400)
         per_machine: dict[str, list[tuple[int, int, int]]] = {}
         for machine, minute, st, run in rows:
             per_machine.setdefault(machine, []).append((minute, st, run))
-        doc = offer_store.load_document(outbox)[1] if hub is not None else None
-        on_order = offer_store.machine_orders(outbox, doc) if hub is not None else {}
         out = []
         for d in devices:
             v = _view(d, now)
@@ -378,13 +377,12 @@ def create_app(
             g["last_text"] = _ago(g["last"], now)
         return out
 
-    def offers_view(now: float) -> dict:
+    def offers_view(now: float, doc: dict | None, fetched: float | None, on_order: dict[str, str | None],
+                    status: dict) -> dict:
         """The hub's offers as the page shows them, with what the owner did here."""
         if hub is None:
             return {"enabled": False}
-        _, doc, fetched = offer_store.load_document(outbox)
         local = offer_store.by_offer(outbox)
-        on_order = offer_store.machine_orders(outbox, doc)
         listed = {o["id"]: o for o in (doc or {}).get("offers", [])}
         offers = []
         for o in (doc or {}).get("offers", []):
@@ -439,13 +437,15 @@ def create_app(
         order = {"offered": 0, "accepted": 1, "declined": 2, "expired": 3, "withdrawn": 4}
         offers.sort(key=lambda o: (order.get(o["status"], 9), o.get("respond_by") or ""))
         return {"enabled": True, "offers": offers, "fetched_text": local_time(fetched, now) if fetched else None,
-                "status": hub.status(now)}
+                "status": status}
+
+    def offer_in(doc: dict | None, offer_id: str) -> dict | None:
+        return next((o for o in (doc or {}).get("offers", []) if o.get("id") == offer_id), None)
 
     def find_offer(offer_id: str) -> dict | None:
         if hub is None:
             return None
-        _, doc, _ = offer_store.load_document(outbox)
-        return next((o for o in (doc or {}).get("offers", []) if o.get("id") == offer_id), None)
+        return offer_in(offer_store.load_document(outbox)[1], offer_id)
 
     async def read_form(request: Request, max_bytes: int = FORM_BODY_MAX_BYTES,
                         max_fields: int = 50) -> dict[str, str] | None:
@@ -487,7 +487,10 @@ def create_app(
         up["last_success_text"] = _ago(up.get("last_success_at"), now)
         up["kbytes_sent"] = round((up.get("bytes_sent") or 0) / 1024, 1)
         up["what_to_do"] = uplink_advice(up.get("problem"))
-        machines, hour_bars = machines_view(s["devices"], now)
+        # The offers document is read (and parsed) once per render, for the machines and the offers.
+        _, doc, fetched = offer_store.load_document(outbox) if hub is not None else (None, None, None)
+        on_order = offer_store.machine_orders(outbox, doc) if hub is not None else {}
+        machines, hour_bars = machines_view(s["devices"], now, doc, on_order)
         return TEMPLATES.TemplateResponse(
             request,
             "gateway.html",
@@ -500,7 +503,7 @@ def create_app(
                 "ingest": s["ingest"],
                 "rejected_boards": rejected_by_board(now),
                 "duplicates": s["counters"].get("duplicate", 0),
-                "offers": offers_view(now),
+                "offers": offers_view(now, doc, fetched, on_order, s["hub"]),
                 "reasons": offer_store.DECLINE_REASONS,
             },
         )
@@ -522,10 +525,10 @@ def create_app(
     def decline_form(request: Request, offer_id: str):
         if not has_session(request):
             return RedirectResponse("/login", status_code=303)
-        offer = find_offer(offer_id)
+        _, doc, _ = offer_store.load_document(outbox) if hub is not None else (None, None, None)
+        offer = offer_in(doc, offer_id)
         if offer is None:
             return no_offer(request)
-        _, doc, _ = offer_store.load_document(outbox)
         base = next((o for o in (doc or {}).get("offers", [])
                      if offer.get("adds_to") and o["id"] == offer["adds_to"] and o.get("status") == "accepted"), None)
         return TEMPLATES.TemplateResponse(request, "gateway_decline.html", {
