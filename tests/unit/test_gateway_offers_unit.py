@@ -151,6 +151,20 @@ def test_an_answer_is_stored_once_kept_across_reopen_and_leaves_only_with_a_resu
         assert view["result"] == "applied" and not view["waiting"]
 
 
+def test_a_store_write_that_fails_halfway_leaves_nothing_behind(store):
+    """Outbox.locked(write=True) is one transaction: a queued item and its bookkeeping go together
+    or not at all."""
+    def half(db):
+        db.execute("INSERT INTO hub_outbox(item_id, kind, offer_id, body, made_at) VALUES ('x','count','of-1','{}',0)")
+        raise RuntimeError("power cut, say")
+
+    with pytest.raises(RuntimeError):
+        store.locked(half, write=True)
+    assert offer_store.pending(store) == []
+    offer_store.queue_count(store, "of-1", 5)  # the store still takes the next write
+    assert [i.body["pieces"] for i in offer_store.pending(store)] == [5]
+
+
 def test_a_refused_answer_may_be_given_again(store):
     a1, _ = offer_store.queue_answer(store, "of-1", "accept")
     offer_store.settle(store, {a1: ("refused", "이미 다르게 답함")})
