@@ -22,6 +22,7 @@ import logging
 import os
 import re
 import secrets
+import sqlite3
 import time
 import unicodedata
 import urllib.parse
@@ -43,7 +44,7 @@ from starlette.concurrency import run_in_threadpool
 from . import machine_state, offer_store
 from .contract import REASONS, TOPIC
 from .hub_link import HubLink
-from .outbox import Outbox
+from .outbox import Outbox, StoreDamaged, StoreFull
 from .uplink import duration_words, uplink_words
 
 log = logging.getLogger("sewnet.gateway.web")
@@ -58,6 +59,8 @@ LOGIN_BODY_MAX_BYTES = 16 * 1024
 QUIET_AFTER_S = 60
 
 FORM_BODY_MAX_BYTES = 16 * 1024
+#: What a store write may raise when the disk or the file fails (not the caller's mistake).
+STORE_ERRORS = (sqlite3.Error, StoreFull, StoreDamaged)
 
 # Why messages were refused, in plain words (contract.REASONS); one missing here is "other".
 REASON_WORDS = {
@@ -468,6 +471,15 @@ def create_app(
         return TEMPLATES.TemplateResponse(request, "gateway_message.html",
                                           {"workshop": workshop, "ko": ko, "en": en}, status_code=status)
 
+    def not_kept(request: Request, exc: Exception) -> HTMLResponse:
+        """The owner's tap could not be written (disk full, store damaged): nothing was kept, so
+        say it in words and ask for another tap, not a server error page in English."""
+        log.error("page: the owner's answer could not be stored: %s: %s", type(exc).__name__, exc)
+        return message_page(request, "저장하지 못했습니다: 게이트웨이의 저장 공간에 문제가 있습니다. 잠시 후 다시 눌러 보고,"
+                            " 계속되면 설치 기술자에게 연락하세요.",
+                            "Not saved: the gateway's storage has a problem. Tap again in a moment; if it goes on,"
+                            " call your installer.", 503)
+
     def no_offer(request: Request) -> HTMLResponse:
         return message_page(request, "그 일감을 찾을 수 없습니다. 목록이 바뀌었을 수 있습니다.",
                             "That offer is not on the list (the list may have changed).", 404)
@@ -517,7 +529,10 @@ def create_app(
             return no_offer(request)
         if offer["status"] != "offered":
             return message_page(request, "이 일감은 이미 답했거나 마감되었습니다.", "This offer was already answered or closed.", 409)
-        offer_store.queue_answer(outbox, offer_id, "accept")
+        try:
+            offer_store.queue_answer(outbox, offer_id, "accept")
+        except STORE_ERRORS as exc:
+            return not_kept(request, exc)
         hub.wake()
         return back(f"#offer-{offer_id}")
 
@@ -552,7 +567,10 @@ def create_app(
             return message_page(request, "거절하는 이유를 하나 골라 주세요.", "Please pick a reason for declining.", 422)
         if offer["status"] != "offered":
             return message_page(request, "이 일감은 이미 답했거나 마감되었습니다.", "This offer was already answered or closed.", 409)
-        offer_store.queue_answer(outbox, offer_id, "decline", reason)
+        try:
+            offer_store.queue_answer(outbox, offer_id, "decline", reason)
+        except STORE_ERRORS as exc:
+            return not_kept(request, exc)
         hub.wake()
         return back(f"#offer-{offer_id}")
 
@@ -591,7 +609,10 @@ def create_app(
             return TEMPLATES.TemplateResponse(request, "gateway_count.html", {
                 "workshop": workshop, "offer": offer, "error": error, "value": text[:12],
                 "estimated": int(((offer.get("progress") or {}).get("estimated")) or 0)}, status_code=422)
-        offer_store.queue_count(outbox, offer_id, int(text))
+        try:
+            offer_store.queue_count(outbox, offer_id, int(text))
+        except STORE_ERRORS as exc:
+            return not_kept(request, exc)
         hub.wake()
         return back(f"#offer-{offer_id}")
 
@@ -637,7 +658,11 @@ def create_app(
             return message_page(request, "수락한 일감 중에서 골라 주세요.", "Pick one of the accepted orders.", 422)
         else:
             order_id = chosen
-        if offer_store.assign(outbox, machine, order_id, doc):
+        try:
+            changed = offer_store.assign(outbox, machine, order_id, doc)
+        except STORE_ERRORS as exc:
+            return not_kept(request, exc)
+        if changed:
             hub.wake()
         return back(f"#machine-{machine}")
 
