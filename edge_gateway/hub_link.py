@@ -33,7 +33,7 @@ from . import offer_store
 from .alerts import Alert
 from .config import ConfigError, HubConfig
 from .outbox import Outbox
-from .uplink import duration_words
+from .uplink import NETWORK, PROBLEM_WORDS, TIMEOUT, duration_words, transport_problem
 
 log = logging.getLogger("sewnet.gateway.hub")
 
@@ -44,8 +44,9 @@ RESULTS = ("applied", "duplicate", "too_late", "refused")
 
 # Problems, in words for the owner, with what to do. Keys are for tests and the JSON twin.
 PROBLEMS: dict[str, tuple[str, str]] = {
-    "network": ("인터넷 연결 끊김", "Internet connection down"),
-    "timeout": ("인터넷 연결이 너무 느림", "Internet connection too slow"),
+    # The same link as the uplink's (uplink.transport_problem sorts both): the same words.
+    NETWORK: PROBLEM_WORDS[NETWORK],
+    TIMEOUT: PROBLEM_WORDS[TIMEOUT],
     "server_error": ("허브 서버 고장, 자동으로 다시 시도합니다", "Hub server failing, trying again by itself"),
     "token": ("허브가 작업장 토큰을 거부함, 설치 기술자에게 연락하세요",
               "The hub refuses the workshop token, call your installer"),
@@ -150,7 +151,7 @@ class HubHealth:
 def _problem_of(status: int) -> str:
     if status == 401 or status == 403:
         return "token"
-    if status in (429, 502, 503, 504) or status >= 500:
+    if status == 429 or status >= 500:
         return "server_error"
     return "refused"
 
@@ -299,10 +300,8 @@ class HubLink:
             headers["If-None-Match"] = f'"{etag}"'
         try:
             status, body, r_etag = await self._get(headers)
-        except httpx.TimeoutException as exc:
-            return self._check_failed("timeout", f"{type(exc).__name__}: {exc}")
         except httpx.HTTPError as exc:
-            return self._check_failed("network", f"{type(exc).__name__}: {exc}")
+            return self._check_failed(*transport_problem(exc))
         now = time.time()
         if status == 304:
             h.checks += 1
@@ -404,10 +403,8 @@ class HubLink:
         h.bytes_up += request_bytes(request)
         try:
             response = await client.send(request)
-        except httpx.TimeoutException as exc:
-            return self._send_failed("timeout", f"{type(exc).__name__}: {exc}")
         except httpx.HTTPError as exc:
-            return self._send_failed("network", f"{type(exc).__name__}: {exc}")
+            return self._send_failed(*transport_problem(exc))
         h.bytes_down += response_bytes(response)
         h.answer_requests += 1
         if response.status_code != 200:

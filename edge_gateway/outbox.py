@@ -1116,21 +1116,10 @@ class Outbox:
 
     def locked(self, op: Callable[[sqlite3.Connection], T], *, write: bool = False) -> T:
         """op(connection) under the store's lock, for the offers' tables (offer_store.py); with
-        write=True inside one transaction (BEGIN IMMEDIATE ... COMMIT, rolled back on failure)."""
-
-        def run() -> T:
-            if not write:
-                return op(self._db)
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                result = op(self._db)
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._rollback()
-                raise
-            return result
-
-        return self._guarded(run)
+        write=True inside one transaction (`_transaction`, as ingest's: rolled back on failure)."""
+        if not write:
+            return self._guarded(lambda: op(self._db))
+        return self._guarded(lambda: self._transaction(lambda: op(self._db)))
 
     def alerts(self) -> list[Alert]:
         """The store's current problems for the operator page (clock, disk, damaged file)."""

@@ -153,6 +153,12 @@ def classify(status: int, body: str, retry_after: str | None = None) -> Answer:
     return Answer(kind, status, message, wait)
 
 
+def transport_problem(exc: httpx.HTTPError) -> tuple[str, str]:
+    """(TIMEOUT or NETWORK, the library's words) for an httpx request that got no answer; the hub
+    link (hub_link.py) sorts its failures the same way."""
+    return (TIMEOUT if isinstance(exc, httpx.TimeoutException) else NETWORK), f"{type(exc).__name__}: {exc}"
+
+
 _UNPARSEABLE = "unable to parse '"
 _DROPPED = re.compile(r"dropped=(\d+)\s*\Z")
 _CONFLICT = re.compile(
@@ -587,10 +593,8 @@ class Uplink:
                 client = self._http()
                 try:
                     r = await client.post(self._url, params=self._params, content=body)
-                except httpx.TimeoutException as exc:
-                    raise RetryLater(TIMEOUT, f"{type(exc).__name__}: {exc}") from None
                 except httpx.HTTPError as exc:
-                    raise RetryLater(NETWORK, f"{type(exc).__name__}: {exc}") from None
+                    raise RetryLater(*transport_problem(exc)) from None
                 status, answer, retry_after = r.status_code, r.text[:ANSWER_MAX_CHARS], r.headers.get("Retry-After")
         except RetryLater:
             self.health.requests_failed += 1

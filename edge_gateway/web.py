@@ -22,6 +22,7 @@ import logging
 import os
 import re
 import secrets
+import sqlite3
 import time
 import unicodedata
 import urllib.parse
@@ -37,12 +38,13 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from limits import RateLimitItemPerSecond
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
+from starlette.concurrency import run_in_threadpool
 
 
 from . import machine_state, offer_store
 from .contract import REASONS, TOPIC
 from .hub_link import HubLink
-from .outbox import Outbox
+from .outbox import Outbox, StoreDamaged, StoreFull
 from .uplink import duration_words, uplink_words
 
 log = logging.getLogger("sewnet.gateway.web")
@@ -57,6 +59,8 @@ LOGIN_BODY_MAX_BYTES = 16 * 1024
 QUIET_AFTER_S = 60
 
 FORM_BODY_MAX_BYTES = 16 * 1024
+#: What a store write may raise when the disk or the file fails (not the caller's mistake).
+STORE_ERRORS = (sqlite3.Error, StoreFull, StoreDamaged)
 
 # Why messages were refused, in plain words (contract.REASONS); one missing here is "other".
 REASON_WORDS = {
@@ -330,15 +334,14 @@ def create_app(
         except ValueError:
             return None
 
-    def machines_view(devices: list[dict], now: float) -> tuple[list[dict], list[dict]]:
+    def machines_view(devices: list[dict], now: float, doc: dict | None,
+                      on_order: dict[str, str | None]) -> tuple[list[dict], list[dict]]:
         """Machine cards (state words from recent summaries, today's stitches as a bar) and the
         workshop's stitches per hour today."""
         rows = outbox.activity(now - 2 * 86400)
         per_machine: dict[str, list[tuple[int, int, int]]] = {}
         for machine, minute, st, run in rows:
             per_machine.setdefault(machine, []).append((minute, st, run))
-        doc = offer_store.load_document(outbox)[1] if hub is not None else None
-        on_order = offer_store.machine_orders(outbox, doc) if hub is not None else {}
         out = []
         for d in devices:
             v = _view(d, now)
@@ -377,13 +380,12 @@ def create_app(
             g["last_text"] = _ago(g["last"], now)
         return out
 
-    def offers_view(now: float) -> dict:
+    def offers_view(now: float, doc: dict | None, fetched: float | None, on_order: dict[str, str | None],
+                    status: dict) -> dict:
         """The hub's offers as the page shows them, with what the owner did here."""
         if hub is None:
             return {"enabled": False}
-        _, doc, fetched = offer_store.load_document(outbox)
         local = offer_store.by_offer(outbox)
-        on_order = offer_store.machine_orders(outbox, doc)
         listed = {o["id"]: o for o in (doc or {}).get("offers", [])}
         offers = []
         for o in (doc or {}).get("offers", []):
@@ -438,29 +440,45 @@ def create_app(
         order = {"offered": 0, "accepted": 1, "declined": 2, "expired": 3, "withdrawn": 4}
         offers.sort(key=lambda o: (order.get(o["status"], 9), o.get("respond_by") or ""))
         return {"enabled": True, "offers": offers, "fetched_text": local_time(fetched, now) if fetched else None,
-                "status": hub.status(now)}
+                "status": status}
+
+    def offer_in(doc: dict | None, offer_id: str) -> dict | None:
+        return next((o for o in (doc or {}).get("offers", []) if o.get("id") == offer_id), None)
 
     def find_offer(offer_id: str) -> dict | None:
         if hub is None:
             return None
-        _, doc, _ = offer_store.load_document(outbox)
-        return next((o for o in (doc or {}).get("offers", []) if o.get("id") == offer_id), None)
+        return offer_in(offer_store.load_document(outbox)[1], offer_id)
 
-    async def read_form(request: Request) -> dict[str, str] | None:
+    async def read_form(request: Request, max_bytes: int = FORM_BODY_MAX_BYTES,
+                        max_fields: int = 50) -> dict[str, str] | None:
+        """The url-encoded form (the browser's default), first value per field; None when the body
+        is longer than `max_bytes` (nobody types that much: it is not held), {} when it has more
+        than `max_fields` fields."""
         body = b""
         async for chunk in request.stream():
             body += chunk
-            if len(body) > FORM_BODY_MAX_BYTES:
+            if len(body) > max_bytes:
                 return None
         try:
-            fields = urllib.parse.parse_qs(body.decode("utf-8", "replace"), max_num_fields=50, errors="replace")
-        except ValueError:
-            return None
+            fields = urllib.parse.parse_qs(body.decode("utf-8", "replace"), max_num_fields=max_fields,
+                                           errors="replace")
+        except ValueError:  # too many fields
+            return {}
         return {k: v[0] for k, v in fields.items()}
 
     def message_page(request: Request, ko: str, en: str, status: int = 400) -> HTMLResponse:
         return TEMPLATES.TemplateResponse(request, "gateway_message.html",
                                           {"workshop": workshop, "ko": ko, "en": en}, status_code=status)
+
+    def not_kept(request: Request, exc: Exception) -> HTMLResponse:
+        """The owner's tap could not be written (disk full, store damaged): nothing was kept, so
+        say it in words and ask for another tap, not a server error page in English."""
+        log.error("page: the owner's answer could not be stored: %s: %s", type(exc).__name__, exc)
+        return message_page(request, "저장하지 못했습니다: 게이트웨이의 저장 공간에 문제가 있습니다. 잠시 후 다시 눌러 보고,"
+                            " 계속되면 설치 기술자에게 연락하세요.",
+                            "Not saved: the gateway's storage has a problem. Tap again in a moment; if it goes on,"
+                            " call your installer.", 503)
 
     def no_offer(request: Request) -> HTMLResponse:
         return message_page(request, "그 일감을 찾을 수 없습니다. 목록이 바뀌었을 수 있습니다.",
@@ -481,7 +499,10 @@ def create_app(
         up["last_success_text"] = _ago(up.get("last_success_at"), now)
         up["kbytes_sent"] = round((up.get("bytes_sent") or 0) / 1024, 1)
         up["what_to_do"] = uplink_advice(up.get("problem"))
-        machines, hour_bars = machines_view(s["devices"], now)
+        # The offers document is read (and parsed) once per render, for the machines and the offers.
+        _, doc, fetched = offer_store.load_document(outbox) if hub is not None else (None, None, None)
+        on_order = offer_store.machine_orders(outbox, doc) if hub is not None else {}
+        machines, hour_bars = machines_view(s["devices"], now, doc, on_order)
         return TEMPLATES.TemplateResponse(
             request,
             "gateway.html",
@@ -494,7 +515,7 @@ def create_app(
                 "ingest": s["ingest"],
                 "rejected_boards": rejected_by_board(now),
                 "duplicates": s["counters"].get("duplicate", 0),
-                "offers": offers_view(now),
+                "offers": offers_view(now, doc, fetched, on_order, s["hub"]),
                 "reasons": offer_store.DECLINE_REASONS,
             },
         )
@@ -508,7 +529,10 @@ def create_app(
             return no_offer(request)
         if offer["status"] != "offered":
             return message_page(request, "이 일감은 이미 답했거나 마감되었습니다.", "This offer was already answered or closed.", 409)
-        offer_store.queue_answer(outbox, offer_id, "accept")
+        try:
+            offer_store.queue_answer(outbox, offer_id, "accept")
+        except STORE_ERRORS as exc:
+            return not_kept(request, exc)
         hub.wake()
         return back(f"#offer-{offer_id}")
 
@@ -516,21 +540,26 @@ def create_app(
     def decline_form(request: Request, offer_id: str):
         if not has_session(request):
             return RedirectResponse("/login", status_code=303)
-        offer = find_offer(offer_id)
+        _, doc, _ = offer_store.load_document(outbox) if hub is not None else (None, None, None)
+        offer = offer_in(doc, offer_id)
         if offer is None:
             return no_offer(request)
-        _, doc, _ = offer_store.load_document(outbox)
         base = next((o for o in (doc or {}).get("offers", [])
                      if offer.get("adds_to") and o["id"] == offer["adds_to"] and o.get("status") == "accepted"), None)
         return TEMPLATES.TemplateResponse(request, "gateway_decline.html", {
             "workshop": workshop, "offer": offer, "reasons": offer_store.DECLINE_REASONS, "base": base})
 
+    # The POST handlers below are async only to read the body; the store work (a read under the
+    # store's lock, a FULL-synchronous commit) runs in a worker thread: the loop also serves ingest
+    # and the uplinks and must never wait on the SD card.
     @app.post("/offers/{offer_id}/decline")
     async def decline(request: Request, offer_id: str):
         if not has_session(request):
             return RedirectResponse("/login", status_code=303)
         fields = await read_form(request) or {}
-        reason = fields.get("reason")
+        return await run_in_threadpool(decline_now, request, offer_id, fields.get("reason"))
+
+    def decline_now(request: Request, offer_id: str, reason: str | None) -> Response:
         offer = find_offer(offer_id)
         if offer is None:
             return no_offer(request)
@@ -538,7 +567,10 @@ def create_app(
             return message_page(request, "거절하는 이유를 하나 골라 주세요.", "Please pick a reason for declining.", 422)
         if offer["status"] != "offered":
             return message_page(request, "이 일감은 이미 답했거나 마감되었습니다.", "This offer was already answered or closed.", 409)
-        offer_store.queue_answer(outbox, offer_id, "decline", reason)
+        try:
+            offer_store.queue_answer(outbox, offer_id, "decline", reason)
+        except STORE_ERRORS as exc:
+            return not_kept(request, exc)
         hub.wake()
         return back(f"#offer-{offer_id}")
 
@@ -558,10 +590,13 @@ def create_app(
         if not has_session(request):
             return RedirectResponse("/login", status_code=303)
         fields = await read_form(request) or {}
+        return await run_in_threadpool(count_now, request, offer_id, fields.get("pieces"))
+
+    def count_now(request: Request, offer_id: str, pieces: str | None) -> Response:
         offer = find_offer(offer_id)
         if offer is None:
             return no_offer(request)
-        text = (fields.get("pieces") or "").strip().replace(",", "")
+        text = (pieces or "").strip().replace(",", "")
         error = None
         if not text.isdigit():
             error = ("완성된 개수를 숫자로 적어 주세요.", "Write the number of finished pieces.")
@@ -574,7 +609,10 @@ def create_app(
             return TEMPLATES.TemplateResponse(request, "gateway_count.html", {
                 "workshop": workshop, "offer": offer, "error": error, "value": text[:12],
                 "estimated": int(((offer.get("progress") or {}).get("estimated")) or 0)}, status_code=422)
-        offer_store.queue_count(outbox, offer_id, int(text))
+        try:
+            offer_store.queue_count(outbox, offer_id, int(text))
+        except STORE_ERRORS as exc:
+            return not_kept(request, exc)
         hub.wake()
         return back(f"#offer-{offer_id}")
 
@@ -608,17 +646,23 @@ def create_app(
         if not has_session(request):
             return RedirectResponse("/login", status_code=303)
         fields = await read_form(request) or {}
+        return await run_in_threadpool(assign_now, request, machine, fields.get("order") or "")
+
+    def assign_now(request: Request, machine: str, chosen: str) -> Response:
         if hub is None or machine not in set(outbox.registry.values()):
             return message_page(request, "그 재봉틀을 찾을 수 없습니다.", "No such machine.", 404)
         _, doc, _ = offer_store.load_document(outbox)
-        chosen = fields.get("order") or ""
         if chosen == "none":
             order_id = None
         elif offer_store.report_offer(doc, chosen) is None:
             return message_page(request, "수락한 일감 중에서 골라 주세요.", "Pick one of the accepted orders.", 422)
         else:
             order_id = chosen
-        if offer_store.assign(outbox, machine, order_id, doc):
+        try:
+            changed = offer_store.assign(outbox, machine, order_id, doc)
+        except STORE_ERRORS as exc:
+            return not_kept(request, exc)
+        if changed:
             hub.wake()
         return back(f"#machine-{machine}")
 
@@ -636,17 +680,11 @@ def create_app(
             logins.refused_while_locked()
             return login_page(request, 429, lockout_words(until),
                               {"Retry-After": str(max(1, int(until - time.time())))})
-        body = b""
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > LOGIN_BODY_MAX_BYTES:  # nobody types that much: do not hold it
-                return login_page(request, 413, ("입력이 너무 깁니다.", "That is too long."))
-        # The form is url-encoded (the browser's default); anything else reads as a wrong password.
-        try:
-            fields = urllib.parse.parse_qs(body.decode("utf-8", "replace"), max_num_fields=20, errors="replace")
-        except ValueError:  # too many fields
-            fields = {}
-        presented = (fields.get("password") or [None])[0]
+        fields = await read_form(request, LOGIN_BODY_MAX_BYTES, max_fields=20)
+        if fields is None:
+            return login_page(request, 413, ("입력이 너무 깁니다.", "That is too long."))
+        # Anything but a url-encoded form reads as a wrong password.
+        presented = fields.get("password")
         if presented is None or not password_ok(presented):
             logins.failed(client)
             until = logins.locked_until(client)

@@ -4,6 +4,7 @@ per-minute activity, and the durable answers queue in a real SQLite store."""
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -149,6 +150,20 @@ def test_an_answer_is_stored_once_kept_across_reopen_and_leaves_only_with_a_resu
         assert offer_store.queue_answer(reopened, "of-1", "accept") == (a1, False)  # taken: not again
         view = offer_store.by_offer(reopened)["of-1"]["answer"]
         assert view["result"] == "applied" and not view["waiting"]
+
+
+def test_a_store_write_that_fails_halfway_leaves_nothing_behind(store):
+    """Outbox.locked(write=True) is one transaction: a queued item and its bookkeeping go together
+    or not at all."""
+    def half(db):
+        db.execute("INSERT INTO hub_outbox(item_id, kind, offer_id, body, made_at) VALUES ('x','count','of-1','{}',0)")
+        raise RuntimeError("power cut, say")
+
+    with pytest.raises(RuntimeError):
+        store.locked(half, write=True)
+    assert offer_store.pending(store) == []
+    offer_store.queue_count(store, "of-1", 5)  # the store still takes the next write
+    assert [i.body["pieces"] for i in offer_store.pending(store)] == [5]
 
 
 def test_a_refused_answer_may_be_given_again(store):
@@ -299,3 +314,19 @@ def test_the_hubs_refusals_reach_the_page_in_korean_without_ids(store, page):
     assert "허브가 받지 않음: 이 작업장에 제안이 없습니다" in text and "no offer for this workshop" in text
     assert "입력한 개수를 허브가 받지 않음: 센 수량 2,000벌이 맡은 1,000벌보다 많습니다" in text
     assert "of-a 제안" not in text
+
+
+def test_an_answer_the_store_cannot_keep_is_said_in_words_not_a_server_error(store, page, monkeypatch):
+    show(store, document(offer("of-a", "ord-1", status="offered")))
+
+    def full(*_a, **_k):  # a full SD card, stood in for: this machine's disk cannot be filled safely
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(offer_store, "queue_answer", full)
+    r = page.post("/offers/of-a/accept", follow_redirects=False)
+    assert r.status_code == 503
+    assert "저장하지 못했습니다" in r.text and "Not saved" in r.text
+    assert "database or disk is full" not in r.text and "OperationalError" not in r.text
+    monkeypatch.undo()
+    assert page.post("/offers/of-a/accept", follow_redirects=False).status_code == 303  # the next tap is kept
+    assert [i.offer_id for i in offer_store.pending(store)] == ["of-a"]
