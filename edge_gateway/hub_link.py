@@ -55,6 +55,8 @@ PROBLEMS: dict[str, tuple[str, str]] = {
                      "The hub sent an offer list the gateway cannot read, tell your installer"),
 }
 NEEDS_A_PERSON = frozenset({"token", "refused", "bad_document"})
+#: While the hub refuses the token, how often the token file is read again.
+TOKEN_WATCH_S = 2.0
 
 
 class _Loose(BaseModel):
@@ -170,20 +172,19 @@ class HubLink:
         self._send_wake = asyncio.Event()
         self._check_wake = asyncio.Event()
         self._on_change = on_change
+        self._loop: asyncio.AbstractEventLoop | None = None  # set by run()
         self._offers_url = f"{config.url}/api/v1/workshops/{workshop}/offers"
         self._answers_url = f"{config.url}/api/v1/workshops/{workshop}/answers"
 
     # ---- from the page --------------------------------------------------------------------------
     def wake(self) -> None:
         """Something was queued: send it now (thread-safe: the page runs in worker threads)."""
-        loop = getattr(self, "_loop", None)
-        if loop is not None:
-            loop.call_soon_threadsafe(self._send_wake.set)
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._send_wake.set)
 
     def check_now(self) -> None:
-        loop = getattr(self, "_loop", None)
-        if loop is not None:
-            loop.call_soon_threadsafe(self._check_wake.set)
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._check_wake.set)
 
     # ---- words for the page ---------------------------------------------------------------------
     def status(self, now: float | None = None) -> dict:
@@ -277,6 +278,27 @@ class HubLink:
             pass
         event.clear()
 
+    async def _wait_for_a_person(self, delay: float, event: asyncio.Event | None = None) -> None:
+        """The refused backoff (up to refused_backoff_max_s), cut short when the token file
+        changes: whoever fixes the token should not wait a quarter of an hour to see it work."""
+        refused = self._token
+        deadline = time.monotonic() + delay
+        while (left := deadline - time.monotonic()) > 0:
+            if event is not None:
+                await self._sleep(event, min(TOKEN_WATCH_S, left))
+            else:
+                await asyncio.sleep(min(TOKEN_WATCH_S, left))
+            if self._token != refused:  # the other loop found the new token first
+                return
+            try:
+                token = await asyncio.to_thread(self.config.secret)
+            except ConfigError:
+                continue
+            if token and token != self._token:
+                log.warning("hub: the workshop token changed; trying with the new one")
+                self._token = token
+                return
+
     async def _check_loop(self) -> None:
         c = self.config
         backoff = c.poll_interval_s
@@ -289,6 +311,9 @@ class HubLink:
                 cap = c.refused_backoff_max_s if self.health.problem in NEEDS_A_PERSON else c.backoff_max_s
                 backoff = min(max(backoff * 2, c.poll_interval_s), max(cap, c.poll_interval_s))
                 delay = backoff * random.uniform(0.5, 1.0)
+                if self.health.problem == "token":
+                    await self._wait_for_a_person(delay, self._check_wake)
+                    continue
             await self._sleep(self._check_wake, delay)
 
     async def check(self) -> bool:
@@ -391,7 +416,10 @@ class HubLink:
             delay = backoff * random.uniform(0.5, 1.0)
             backoff = min(backoff * 2, cap)
             # A new tap does not hurry a failing hub: the item waits for the backoff with the rest.
-            await asyncio.sleep(delay)
+            if self.health.send_problem == "token":
+                await self._wait_for_a_person(delay)
+            else:
+                await asyncio.sleep(delay)
 
     async def send(self, items: list[offer_store.Item]) -> bool:
         """POST one body of waiting items; settle those the hub returned a result for."""

@@ -139,6 +139,31 @@ async def test_a_refused_token_is_said_in_words_and_answers_stay_stored(store, o
     assert offers_hub.hub.answers_applied() == [] and offers_hub.offer()["status"] == "offered"
 
 
+async def test_a_token_fixed_in_its_file_is_used_within_seconds_not_after_the_refused_backoff(
+        store, offers_hub, tmp_path):
+    """The hub refuses the token; the installer writes the right one into the token file. The link
+    must not sit out its refused backoff (here 900 s): it reads the file again while it waits."""
+    token_file = tmp_path / "hub.token"
+    token_file.write_text("wrong-token-0000\n")
+    cfg = HubConfig(url=offers_hub.url, workshop_token_file=token_file, poll_interval_s=60, backoff_max_s=1,
+                    refused_backoff_max_s=900, timeout_s=5)
+    hub = HubLink(cfg, store, workshop=offers_hub.workshop)
+    answer_id, _ = offer_store.queue_answer(store, offers_hub.offer_id, "accept")
+    task = asyncio.create_task(hub.run())
+    try:
+        hub.wake()
+        await async_wait_for(lambda: hub.health.send_problem == "token" and hub.health.problem == "token",
+                             timeout=10, what="the wrong token refused")
+        token_file.write_text(offers_hub.token + "\n")
+        await async_wait_for(lambda: offer_store.waiting_stats(store)[0] == 0, timeout=10,
+                             what="the answer sent with the fixed token")
+        await async_wait_for(lambda: hub.health.problem is None, timeout=10, what="offers fetched again")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert offers_hub.hub.answers_applied() == [(answer_id, offers_hub.offer_id, "applied")]
+
+
 async def test_answers_wait_through_an_uplink_cut_and_arrive_once(store, offers_hub):
     """The owner accepts and counts while the hub is cut; when it is back each item is sent once
     and applied once, and an accept re-plans nothing."""
