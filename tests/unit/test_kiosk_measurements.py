@@ -11,8 +11,11 @@ from __future__ import annotations
 import logging
 import math
 import re
+import subprocess
+import sys
 from dataclasses import replace
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -287,3 +290,17 @@ def test_an_estimate_passes_its_own_checks(shopper):
     gender, height, weight = shopper
     body = estimate(height, weight, gender)
     assert check(body) == []
+
+
+@needs_korea
+@needs_nhanes
+def test_the_numbers_in_code_are_the_ones_the_fit_script_derives():
+    # the code keeps derived numbers only; they must not drift from their derivation
+    script = Path(__file__).resolve().parents[2] / "bench" / "fit_body_estimate.py"
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=True).stdout
+    derived: dict = {}
+    exec(out.split("# --- for hub/kiosk/measurements.py ---", 1)[1], {}, derived)
+    assert derived["RANGES_BY_GENDER"] == RANGES_BY_GENDER
+    assert derived["RATIO_BOUNDS"] == RATIO_BOUNDS
+    assert derived["ESTIMATE"] == ESTIMATE
+    assert derived["ESTIMATE_MAE"] == ESTIMATE_MAE
