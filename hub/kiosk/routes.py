@@ -344,7 +344,8 @@ async def files_index(request: Request, code: str, exp: str = "", sig: str = "")
     ticket = None
     if found is not None:
         pattern, _body, design, options = found
-        ticket = parts.cutting_ticket(pattern, colour(design, options["colour"]).fabric)
+        c = colour(design, options["colour"])
+        ticket = parts.cutting_ticket(pattern, c.fabric, c.words["en"])[1]
     return _page(request, "kiosk_files.html", {"lang": "ko", "big": False, "step": "files", "code": code,
                                                 "exp": exp, "sig": sig, "files": FILES, "ticket": ticket,
                                                 "gone": found is None})
@@ -370,8 +371,7 @@ async def file(request: Request, code: str, name: str, exp: str = "", sig: str =
     elif name == "preview.svg":
         data = parts.to_svg(pattern, colour=c.hex)
     else:
-        ticket = parts.cutting_ticket(pattern, c.fabric)
-        data = ticket.get("text") if isinstance(ticket, dict) and ticket.get("text") else str(ticket)
+        data = parts.cutting_ticket(pattern, c.fabric, c.words["en"])[1]
     return Response(data, media_type=FILES[name], headers={
         "Content-Disposition": f'attachment; filename="{code}-{name}"', "Cache-Control": "no-store"})
 
