@@ -196,3 +196,139 @@ def test_a_full_order_in_each_language_with_no_measurement_in_any_log(kiosk, bro
         for form in (v, str(round(float(v) * 10)), f"{float(v) * 10:g}"):
             assert form not in logged, f"a measurement ({form}) reached the log"
     context.close()
+
+
+def _to_measurements(page, base: str, lang: str, design: str = "shirt") -> None:
+    page.goto(f"{base}/kiosk?lang={lang}")
+    page.click(f"#pick-{design}")
+    page.click("#next")
+    expect(page.locator("#privacy")).to_be_visible()
+
+
+def test_the_estimate_path_a_refused_and_a_questioned_measurement(kiosk, browser):
+    page = browser.new_context(viewport={"width": 1280, "height": 1000}).new_page()
+    _to_measurements(page, kiosk.base, "en")
+    # Refused: a height no adult has is said next to its field, with the range, and the page stays.
+    page.click("#gender-female + span")
+    page.fill("#height", "30")
+    page.fill("#weight", "55")
+    page.click("#estimate")
+    expect(page.locator("#height-error")).to_contain_text("cm")
+    expect(page.locator("#field-height")).to_have_class(re.compile("bad"))
+    # Estimated from height, weight and gender: every field filled, then adjusted.
+    page.fill("#height", "162")
+    page.click("#estimate")
+    expect(page.locator("#estimated")).to_be_visible()
+    chest = float(page.input_value("#chest"))
+    assert 70 <= chest <= 120 and all(page.input_value(f"#{f}") for f in ("waist", "hip", "shoulder", "arm", "neck"))
+    # A refused value beside its field in Chinese, after switching language on this screen.
+    page.fill("#chest", "400")
+    page.click("#lang-zh")
+    expect(page.locator("#main")).to_have_attribute("lang", "zh")
+    assert page.input_value("#chest") == "400"  # the entries survive the switch
+    page.click("#next")
+    expect(page.locator("#chest-error")).to_contain_text("之间")
+    expect(page.locator("#preview")).to_have_count(0)
+    # A waist far above the chest asks to confirm; confirmed, it goes on to the preview.
+    page.fill("#chest", str(chest))
+    page.fill("#waist", str(round(chest * 1.3, 1)))
+    page.click("#next")
+    expect(page.locator("#waist-confirm")).to_be_visible()
+    expect(page.locator("#preview")).to_have_count(0)
+    page.click("#confirm-waist")
+    page.click("#next")
+    expect(page.locator("#preview")).to_be_visible()
+    expect(page.locator("#fit tr[data-area=waist]")).to_be_visible()
+    # Counted where the hub counts what it refused (field names only, never the values).
+    r = httpx.get(f"{kiosk.base}/api/v1/rejections", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
+    assert r.status_code == 200 and "measurement_refused" in r.text and "400" not in r.text
+
+
+def test_the_idle_time_out_warns_offers_more_time_then_clears(kiosk, browser):
+    page = browser.new_context(viewport={"width": 1280, "height": 1000}).new_page()
+    _to_measurements(page, kiosk.base, "ko", "tshirt")
+    page.fill("#height", "171")
+    # 6 s without a touch: the warning, with at least 20 s left and a button for more time.
+    expect(page.locator("#idle")).to_be_visible(timeout=15_000)
+    left = int(re.search(r"(\d+)", page.locator("#idle-text").inner_text()).group(1))
+    assert 15 <= left <= 20
+    page.click("#idle-more")
+    expect(page.locator("#idle")).to_be_hidden()
+    assert page.input_value("#height") == "171"
+    # Warned again, and no answer: the kiosk starts over and the entries are gone.
+    expect(page.locator("#idle")).to_be_visible(timeout=15_000)
+    expect(page.locator("#cleared")).to_be_visible(timeout=30_000)
+    assert "/kiosk" in page.url and page.locator("#height").count() == 0
+
+
+def test_the_tracking_page_follows_the_workshop_through_a_decline_to_pick_up(kiosk, browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
+    link = order_in(page, kiosk.base, "ko", "tshirt")
+    code = re.search(r"/kiosk/t/(\d+)", link).group(1)
+    first = kiosk.live_offer(code)
+    # The offer carries the signed link to the pattern files: the workshop downloads the DXF.
+    with kiosk.db.session() as s:
+        style = s.execute(text("SELECT style FROM planning_orders WHERE id = :i"),
+                          {"i": kiosk.row(code)["planning_order_id"]}).scalar_one()
+    files = re.search(r"(https?://\S+/kiosk/files/\S+)", style).group(1)
+    dxf = httpx.get(files.replace("?", "/pattern.dxf?"), timeout=30)
+    assert dxf.status_code == 200 and b"SECTION" in dxf.content
+    assert httpx.get(files.replace("sig=", "sig=0"), timeout=10).status_code == 403
+
+    # The workshop declines: the order moves to another that takes single pieces, the page says so.
+    kiosk.answer(first, "decline", "no_capacity")
+    second = wait_for(lambda: (o := kiosk.live_offer(code)) and o["workshop_id"] != first["workshop_id"] and o,
+                      "the order to move to another workshop")
+    assert second["workshop_id"] in KNIT
+    page.goto(link)
+    expect(page.locator("#main")).to_contain_text("옮겼습니다")
+    expect(page.locator("#now")).to_have_attribute("data-stage", "received")
+    # It accepts: cutting. Its machine sews: sewing, with the stitches. It counts the piece: ready.
+    kiosk.answer(second)
+    page.goto(link)
+    expect(page.locator("#now")).to_have_attribute("data-stage", "cutting")
+    now = datetime.now(timezone.utc)
+    machine = next(m.machine_id for m in NET.machines if m.workshop_id == second["workshop_id"])
+    kiosk.report(second, "assign", now - timedelta(minutes=3), machines=[machine])
+    kiosk.stitches(second["workshop_id"], machine, now - timedelta(minutes=1), 1234)
+    page.goto(link)
+    expect(page.locator("#now")).to_have_attribute("data-stage", "sewing")
+    expect(page.locator("#now")).to_contain_text("1,234")
+    kiosk.report(second, "count", now, pieces=1)
+    page.goto(link)
+    expect(page.locator("#now")).to_have_attribute("data-stage", "ready")
+    expect(page.locator("#body-kept")).to_be_visible()
+
+    # Staff actions need the hub's login; picked up, the measurements are gone, and the files too.
+    assert httpx.post(f"{kiosk.base}/kiosk/staff/{code}/picked_up", timeout=10).status_code == 303
+    assert kiosk.row(code)["body"] is not None
+    page.goto(f"{kiosk.base}/kiosk/staff")
+    expect(page).to_have_url(f"{kiosk.base}/login")
+    page.fill("#token", TOKEN)
+    page.click("#login-button")
+    page.goto(f"{kiosk.base}/kiosk/staff")
+    page.click(f"#picked-{code}")
+    row = kiosk.row(code)
+    assert row["status"] == "picked_up" and row["body"] is None and row["body_deleted_at"] is not None
+    assert httpx.get(files.replace("?", "/pattern.dxf?"), timeout=30).status_code == 410
+    page.goto(link)
+    expect(page.locator("#now")).to_have_attribute("data-stage", "picked_up")
+    expect(page.locator("#body-deleted")).to_be_visible()
+    context.close()
+
+
+def test_the_shopper_deletes_their_measurements_from_the_tracking_page(kiosk, browser):
+    page = browser.new_context(viewport={"width": 1280, "height": 1000}).new_page()
+    link = order_in(page, kiosk.base, "en", "tshirt")
+    code = re.search(r"/kiosk/t/(\d+)", link).group(1)
+    page.goto(link)
+    expect(page.locator("#privacy")).to_contain_text("cancels this order")
+    page.click("#forget")
+    expect(page.locator("#body-deleted")).to_be_visible()
+    expect(page.locator("#now")).to_contain_text("cancelled")
+    row = kiosk.row(code)
+    assert row["body"] is None and row["status"] == "cancelled"
+    # Without the key, nothing: an order number alone shows no order.
+    assert httpx.get(f"{kiosk.base}/kiosk/t/{code}", timeout=10).status_code == 404
+    assert httpx.get(f"{kiosk.base}/kiosk/api/orders/{code}?k=wrong", timeout=10).status_code == 404
