@@ -119,9 +119,23 @@ def _state(f: dict) -> dict:
             "seen_ready": f.get("seen_ready", "")}
 
 
-def _designers(request: Request) -> dict:
-    with request.app.state.db.session() as s:
-        return service.designers(s, kiosk_settings(request))
+_DESIGNERS_TTL_S = 60.0
+
+
+async def _designers(request: Request) -> dict:
+    """The designs' designers, read from the registry at most once a minute (every shopper's first
+    screen shows them; they change with a registry import, not by the second)."""
+    import time
+
+    state = request.app.state
+    cached = getattr(state, "kiosk_designers", None)
+    if cached is None or time.monotonic() - cached[0] > _DESIGNERS_TTL_S:
+        def read() -> dict:
+            with state.db.session() as s:
+                return service.designers(s, kiosk_settings(request))
+
+        cached = state.kiosk_designers = (time.monotonic(), await asyncio.to_thread(read))
+    return cached[1]
 
 
 # ----------------------------------------------------------------------------- the flow
@@ -129,7 +143,7 @@ def _designers(request: Request) -> dict:
 async def start(request: Request, lang: str = "ko", big: str = "0", cleared: str = "") -> HTMLResponse:
     st = _state({"lang": lang, "big": big})
     return _page(request, "kiosk_design.html", {**st, "step": "design", "cleared": cleared == "1",
-                                                 "designers": _designers(request)})
+                                                 "designers": await _designers(request)})
 
 
 @router.post("/kiosk", response_class=HTMLResponse)
@@ -147,7 +161,7 @@ async def flow(request: Request) -> HTMLResponse:
         go = "design"
     lang = st["lang"]
     if go == "design":
-        return _page(request, "kiosk_design.html", {**st, "step": "design", "designers": _designers(request)})
+        return _page(request, "kiosk_design.html", {**st, "step": "design", "designers": await _designers(request)})
     design = st["design"]
     if go == "options":
         return _page(request, "kiosk_options.html", {**st, "step": "options"})
@@ -274,8 +288,11 @@ async def order(request: Request) -> HTMLResponse:
 @router.get("/kiosk/t/{code}", response_class=HTMLResponse)
 async def tracking(request: Request, code: str, k: str = "", lang: str = "ko", big: str = "0") -> HTMLResponse:
     app, lang = request.app, lang_of(lang)
-    with app.state.db.session() as s:
-        found = service.find(s, code, k) is not None
+    def known() -> bool:
+        with app.state.db.session() as s:
+            return service.find(s, code, k) is not None
+
+    found = await asyncio.to_thread(known)
     if not found:
         _rejected(request, "tracking_key")
         return _page(request, "kiosk_message.html", {"lang": lang, "big": big == "1", "step": "track",
@@ -422,7 +439,7 @@ async def api_check(request: Request) -> JSONResponse:
 
 
 @api.get("/orders/{code}")
-async def api_order(request: Request, code: str, k: str = "") -> JSONResponse:
+def api_order(request: Request, code: str, k: str = "") -> JSONResponse:
     """One order's stage for the tracking page's key (no measurements in it)."""
     with request.app.state.db.session() as s:
         row = service.find(s, code, k)
