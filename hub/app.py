@@ -25,6 +25,9 @@ from hub.core.dependencies import require_api_token, require_reader
 from hub.core.lockout import LoginGuard
 from hub.core.rejections import Rejections
 from hub.core.settings import HubSettings, load_settings
+from hub.kiosk import routes as kiosk_routes
+from hub.kiosk.config import KioskSettings
+from hub.kiosk.service import OrderLimiter
 from hub.planning import network_pages as planning_network
 from hub.planning import offer_routes
 from hub.planning import pages as planning_pages
@@ -62,7 +65,8 @@ async def open_database(settings: HubSettings) -> Database:
 
 
 def create_app(settings: HubSettings | None = None, *, workshop_source: WorkshopSource | None = None,
-               commitment_source: CommitmentSource | None = None) -> FastAPI:
+               commitment_source: CommitmentSource | None = None,
+               kiosk_settings: KioskSettings | None = None) -> FastAPI:
     """The hub app. The database and the telemetry adapter open in the lifespan, so serve it with
     a server that runs lifespan events (uvicorn does; with httpx's ASGITransport wrap it in
     `app.router.lifespan_context`). It refuses to start on a database schema it does not know.
@@ -102,12 +106,15 @@ def create_app(settings: HubSettings | None = None, *, workshop_source: Workshop
                                                                    app.state.planning_solver)
         log.info("hub up: telemetry=%s, database=%s", telemetry.name, database.dialect)
         keeping = asyncio.create_task(keeper.run(), name="offer-keeper")
+        # Kiosk orders whose workshop declined or let the offer expire are routed again.
+        rerouting = asyncio.create_task(kiosk_routes.KioskKeeper(app).run(), name="kiosk-keeper")
         try:
             yield
         finally:
-            keeping.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await keeping
+            for task in (keeping, rerouting):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             app.state.offer_keeper = None
             await telemetry.aclose()
             database.close()
@@ -121,6 +128,8 @@ def create_app(settings: HubSettings | None = None, *, workshop_source: Workshop
     app.state.commitment_source = commitment_source
     app.state.rejections = Rejections()
     app.state.login_guard = LoginGuard(settings.login_failures_allowed, settings.login_lockout)
+    app.state.kiosk_settings = kiosk_settings or KioskSettings()
+    app.state.kiosk_limiter = OrderLimiter(app.state.kiosk_settings.orders_per_minute)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict:
@@ -161,6 +170,8 @@ def create_app(settings: HubSettings | None = None, *, workshop_source: Workshop
     app.include_router(offer_routes.gateway)
     app.include_router(offer_routes.coordinator)
     app.include_router(offer_routes.link)
+    app.include_router(kiosk_routes.router)
+    app.include_router(kiosk_routes.api)
     if settings.telemetry == "embedded":
         app.include_router(embedded_routes.router)
     return app

@@ -6,6 +6,7 @@
     sewnet device ...   board bundles for technicians, and virtual boards
     sewnet registry ... the network registry's CSV import and export
     sewnet plan ...     the planner's solver from the command line (GAP benchmark files)
+    sewnet kiosk ...    the made-to-measure kiosk: patterns from measurements
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import typer
 from edge_gateway.cli import app as gateway_app
 from hub.cli import app as hub_app
 from hub.registry.cli import app as registry_app
+from hub.kiosk.cli import app as kiosk_app
 from hub.planning.cli import app as plan_app
 from sewnet.device_cli import app as device_app
 
@@ -25,6 +27,8 @@ app.add_typer(device_app, name="device", help="Boards: build a flash bundle, run
 app.add_typer(registry_app, name="registry", help="The network registry: CSV import and export of workshops, "
                                                   "machines, designers, suppliers.")
 app.add_typer(plan_app, name="plan", help="Planning: split work across workshops (CP-SAT); GAP benchmark files.")
+app.add_typer(kiosk_app, name="kiosk", help="The made-to-measure kiosk: patterns (DXF, SVG, PDF, cutting ticket) "
+                                            "from measurements.")
 
 
 @app.command()

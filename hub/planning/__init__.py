@@ -25,6 +25,9 @@ _EXPORTS = {
     "solve_gap": "hub.planning.gap", "GapResult": "hub.planning.gap", "GapInstance": "hub.planning.gap",
     "read_gap_file": "hub.planning.gap_files", "parse_gap": "hub.planning.gap_files",
     "GapProblem": "hub.planning.gap_files", "GapFileError": "hub.planning.gap_files",
+    # What the kiosk uses of the offers loop (its public face: the kiosk never reaches inside).
+    "offers_for_order": "hub.planning.offers", "offer_link": "hub.planning.offers",
+    "order_progress": "hub.planning.progress", "Order": "hub.planning.model",
 }
 
 __all__ = sorted(_EXPORTS)

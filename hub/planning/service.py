@@ -55,7 +55,7 @@ from hub.planning.tables import Plan as PlanRow
 __all__ = ["AcceptedWork", "Change", "ChangeRefused", "Conflict", "NotFound", "OrderRecord", "Planned", "accept",
            "booked", "candidates", "count_orders", "create_order", "get_order", "list_orders", "order_from_row",
            "plan", "plan_unsaved", "plan_view", "plan_versions", "replan", "save_plan", "today_in_seoul",
-           "unsaved_view", "utc_now"]
+           "unsaved_view", "utc_now", "Finish", "earliest_finish"]
 
 SEOUL = ZoneInfo("Asia/Seoul")
 #: Rows per IN (...) list: well inside SQLite's and PostgreSQL's limits on bound parameters.
@@ -553,3 +553,43 @@ async def replan(database: Database, telemetry: Any, settings: HubSettings, orde
         declined=change.declined, capped=dict(change.capped), weights=weights, limits=limits_for(settings), names=names()), limiter=solver)
     view = await anyio.to_thread.run_sync(_save, database, order_id, result, when, base["version"], change.to_dict())
     return Planned(view, dataclasses.replace(found, items=items))
+
+
+# ============================================================================ one piece, soonest
+@dataclass(frozen=True)
+class Finish:
+    """The first day a workshop has the spare minutes to sew `pieces` of a style on every machine
+    type it needs (the kiosk's promise before it plans)."""
+
+    workshop_id: str
+    name_ko: str
+    name_en: str
+    day: date
+    price_per_sam_minute_krw: float
+
+
+async def earliest_finish(database: Database, telemetry: Any, settings: HubSettings, family: str,
+                          sam_minutes: Mapping[str, float], now: datetime, pieces: int = 1,
+                          first_day: date | None = None, exclude: Iterable[str] = ()) -> list[Finish]:
+    """Per workshop that sews `family` and takes so few pieces, its first day from `first_day`
+    (default today, Seoul) with spare SAM-minutes for them on every machine type, soonest first
+    (cheaper first on the same day): the same capacity and rules `plan` uses (accepted work
+    subtracted, today only after `now`), without a solve, so a kiosk can ask on every screen.
+    Empty: no workshop can within capacity's horizon."""
+    today = today_in_seoul(now)
+    probe = Order(id="probe", style="probe", family=family, sam_minutes=dict(sam_minutes), quantity=pieces,
+                  due=date.fromordinal(today.toordinal() + 1), bundle_size=pieces)
+    found = await candidates(database, telemetry, settings, probe, now)
+    start = max(first_day or today, today)
+    skip = set(exclude)
+    out: list[Finish] = []
+    for c in found.items:
+        if c.id in skip or c.min_order_pieces > pieces:
+            continue
+        days = sorted({d for t in c.spare_minutes.values() for d in t})
+        for d in days:
+            if d >= start and all(c.spare_minutes.get(t, {}).get(d, 0.0) >= m * pieces
+                                  for t, m in sam_minutes.items() if m > 0):
+                out.append(Finish(c.id, c.name_ko, c.name_en, d, c.price_per_sam_minute_krw))
+                break
+    return sorted(out, key=lambda f: (f.day, f.price_per_sam_minute_krw, f.workshop_id))
