@@ -11,7 +11,10 @@ import math
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from hub.kiosk.patterns.geometry import Pt, join, length, offset_outline, point_at, signed_area
+from shapely.geometry import LineString, Polygon, box
+from shapely.ops import unary_union
+
+from hub.kiosk.patterns.geometry import Pt, join, length, point_at, signed_area
 
 
 class BodyLike(Protocol):
@@ -77,7 +80,22 @@ class Piece:
         for a, b in zip(self.edges, self.edges[1:] + self.edges[:1]):
             if math.dist(a.points[-1], b.points[0]) > 1e-6:
                 raise PatternError(f"{self.name}: edge {a.name} does not meet {b.name}")
-        self.cut = offset_outline(self.sew, self.allowances)
+        self.cut = self._cut_line()
+
+    def _cut_line(self) -> list[Pt]:
+        """The sew line grown by each edge's allowance: each edge's band (square ends, mitred bends)
+        merged with the piece. Merging, unlike offsetting point by point, cannot loop where a hollow
+        curve (the bottom of an armhole) is tighter than its allowance; square ends fill the corners
+        as a cutter cuts them. A piece cut on the fold is trimmed back to the fold."""
+        bands = [LineString(e.points).buffer(e.allowance, cap_style="square", join_style="mitre", mitre_limit=3)
+                 for e in self.edges if e.allowance > 0]
+        shape = unary_union([Polygon(self.sew)] + bands)
+        if self.on_fold:
+            shape = shape.intersection(box(0, -1e5, 1e5, 1e5))
+        if shape.geom_type != "Polygon":
+            raise PatternError(f"{self.name}: the seam allowances do not make one piece")
+        ring = list(shape.exterior.coords)[:-1]
+        return ring if signed_area(ring) > 0 else list(reversed(ring))
 
     @property
     def sew(self) -> list[Pt]:
