@@ -6,6 +6,7 @@ the chest, waist and hip lines, seams by the length of the polylines the exports
 
 from __future__ import annotations
 
+from shapely.errors import GEOSException
 from shapely.geometry import LinearRing, LineString, Polygon
 
 from hub.kiosk.patterns.figures import body_figures
@@ -80,7 +81,7 @@ def check(pattern: Pattern, body: BodyLike) -> list[str]:
                         f"(cap {pattern.cap_length:.1f} mm, armhole {pattern.armhole_length:.1f} mm)")
     try:
         finished = measure(pattern)
-    except ValueError as e:
+    except (ValueError, GEOSException) as e:  # a broken outline, already named above
         return problems + [f"cannot measure the garment: {e}"]
     body_fig = body_figures(body, pattern.options)
     for area in AREAS:

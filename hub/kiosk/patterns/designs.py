@@ -24,13 +24,13 @@ from dataclasses import dataclass
 
 from hub.kiosk.patterns.checks import measure
 from hub.kiosk.patterns.figures import HPS_TO_HIP, HPS_TO_WAIST, SLEEVE_FRACTION, body_figures
-from hub.kiosk.patterns.geometry import Pt, cubic, join, length, mirror_x, solve, split_at_y
+from hub.kiosk.patterns.geometry import Pt, bbox, cubic, join, length, mirror_x, solve, split_at_y
 from hub.kiosk.patterns.model import BodyLike, Edge, Pattern, PatternError, Piece, Seam
 
 
 #: What drafting can make sense of (a wider net than the kiosk's plausible ranges, which
 #: hub.kiosk.measurements checks first): outside it the proportions the rules assume break down.
-LIMITS = {"height": (1200, 2200), "chest": (600, 1800), "waist": (500, 1800), "hip": (650, 1800),
+LIMITS = {"height": (1200, 2300), "chest": (600, 1800), "waist": (500, 1800), "hip": (650, 1800),
           "shoulder": (280, 560), "arm": (400, 800), "neck": (250, 550)}
 
 
@@ -44,7 +44,7 @@ class Design:
     sleeve_ease_long: float
     cap_ease: tuple[float, float, float]  # (min, target, max)
     cap_height: float                     # cap height as a fraction of the armhole
-    armhole_extra: float                  # armhole depth beyond chest/8 + 100 mm
+    armhole_extra: float                  # armhole depth beyond chest/8 + 1.2 x half shoulder - 150 mm
     seam: float                           # seam allowance, mm
     hem: float                            # hem allowance, mm
 
@@ -127,6 +127,7 @@ class _Frame:
     side: list[Pt]     # hem to underarm
     armhole: list[Pt]  # underarm to shoulder point
     shoulder: list[Pt]  # shoulder point to HPS
+    xa: float           # the armhole's deepest point
 
 
 def _frame(d: Design, body: BodyLike, neck_width: float) -> _Frame:
@@ -135,8 +136,13 @@ def _frame(d: Design, body: BodyLike, neck_width: float) -> _Frame:
     L = HPS_TO_HIP * body.height + e["length"]
     spx = (body.shoulder + e["shoulder"]) / 2
     nw = neck_width
-    drop = 0.36 * (spx - nw)  # about 20 degrees of shoulder slope
-    depth = body.chest / 8 + 100 + d.armhole_extra  # HPS level to the underarm
+    # The shoulder drops a fifth of the half shoulder width (about 20 degrees over the shoulder seam):
+    # from the shoulder alone, so a larger neck never makes a shallower yoke or armhole.
+    drop = 0.2 * spx
+    # HPS level to the underarm: from the chest, and from the shoulder as the measure of the frame.
+    # The shoulder term also keeps the armhole (so the sleeve) from shrinking when the shoulder
+    # widens: the armhole loses width there and gains the same length back in depth.
+    depth = body.chest / 8 + 1.2 * spx - 150 + d.armhole_extra
     yu = L - depth
     # The waist and hip lines stay at least 30 mm apart (a short torso on a long measure).
     yw = min(L - HPS_TO_WAIST * body.height, yu - 30)
@@ -144,24 +150,29 @@ def _frame(d: Design, body: BodyLike, neck_width: float) -> _Frame:
     if yh < 0:
         raise PatternError("the body is too short for its girth to draft this design")
     side = join([(hw, 0.0), (hw, yh), (ww, yw), (cw, yu)])
-    xa = min(spx, cw) - 10  # the armhole's deepest point, a little inside both
+    xa = min(spx - 10, cw - 30)  # the armhole's deepest point: inside both, and a curve not too tight to sew
     armhole = cubic((cw, yu), (xa + 0.5 * (cw - xa), yu), (xa, yu + 0.35 * (L - drop - yu)), (spx, L - drop))
-    return _Frame(L, nw, (spx, L - drop), (cw, yu), yw, yh, side, armhole, [(spx, L - drop), (nw, L)])
+    return _Frame(L, nw, (spx, L - drop), (cw, yu), yw, yh, side, armhole, [(spx, L - drop), (nw, L)], xa)
 
 
 def _sleeve(d: Design, body: BodyLike, options: dict[str, str], armhole: float, cuff: float,
             hem_width: float | None) -> tuple[list[Edge], float, float, float]:
+    # Returns edges, half width, cap height, underarm length.
     """Sleeve edges (centred on x = 0, underarm line at y = 0, front half at x > 0).
 
     The cap height is a fixed share of the armhole; its width is solved so the cap is the armhole
     plus the design's cap ease. Returns edges, half width, cap height, underarm length.
     """
-    h = d.cap_height * armhole
+    # A fixed share of the armhole up to 500 mm, a third of that share beyond: a large body's deep
+    # armhole would otherwise leave a short sleeve no underarm seam (its cap gets wider instead).
+    h = d.cap_height * (min(armhole, 500) + max(0.0, armhole - 500) / 3)
     target = armhole + d.cap_ease[1]
     w = solve(lambda w: 2 * length(_half_cap(w, h)) - target, 20, armhole)
     sleeve = options["sleeve"]
     finished = SLEEVE_FRACTION[sleeve] * body.arm + (d.sleeve_ease_long if sleeve == "long" else 0)
-    under = finished - cuff - h
+    # A sleeve keeps at least 60 mm of underarm seam: on a large body with short arms a short sleeve
+    # comes out longer than 0.3 of the arm (the pattern's sleeve ease says by how much).
+    under = max(finished - cuff - h, 60.0)
     if under < 40:
         raise PatternError(f"a {sleeve} sleeve for an arm of {body.arm:.0f} mm leaves no underarm seam")
     if hem_width is None:
@@ -185,8 +196,14 @@ def _rect(name_edges: tuple[str, str, str, str], w: float, h: float, allow: tupl
             Edge(t, ((x0 + w, h), (x0, h)), allow[2]), Edge(lft, ((x0, h), (x0, 0.0)), allow[3])]
 
 
-def _pocket(d: Design, body: BodyLike, label: str) -> Piece:
-    w, h, top = 0.11 * body.chest, 0.13 * body.chest, 30.0
+def _pocket_size(f: _Frame, body: BodyLike) -> tuple[float, float]:
+    """A chest pocket about a ninth of the chest wide, narrowed to fit between centre front and armhole."""
+    w = min(0.11 * body.chest, 0.55 * f.xa)
+    return w, 1.18 * w
+
+
+def _pocket(d: Design, f: _Frame, body: BodyLike, label: str) -> Piece:
+    (w, h), top = _pocket_size(f, body), 30.0
     p = Piece("pocket", WORDS["pocket"], _rect(("bottom", "side_r", "top", "side_l"), w, h, (d.seam, d.seam, top, d.seam)),
               quantity=1, on_fold=False, grainline=((w / 2, 0.2 * h), (w / 2, 0.8 * h)), size_label=label)
     p.fold_lines.append(((0.0, h - 15), (w, h - 15)))  # the top hem folds in twice
@@ -194,8 +211,8 @@ def _pocket(d: Design, body: BodyLike, label: str) -> Piece:
 
 
 def _pocket_place(front: Piece, f: _Frame, body: BodyLike) -> None:
-    w, h = 0.11 * body.chest, 0.13 * body.chest
-    cx, top = 0.5 * f.u[0] + 10, f.u[1] + 50
+    w, h = _pocket_size(f, body)
+    cx, top = min(0.5 * f.u[0] + 10, f.xa - 15 - w / 2), f.u[1] + 50
     front.internal.append(("pocket (left front)", ((cx - w / 2, top), (cx - w / 2, top - h), (cx + w / 2, top - h),
                                                    (cx + w / 2, top))))
 
@@ -265,7 +282,7 @@ def draft_tshirt(body: BodyLike, options: dict[str, str]) -> Pattern:
     _sleeve_notches(sleeve, arm_f, arm_b, d.cap_ease[1])
     pieces = [front, back, sleeve, band]
     if options["pocket"] == "chest":
-        pieces.append(_pocket(d, body, label))
+        pieces.append(_pocket(d, f, body, label))
         _pocket_place(front, f, body)
     seams = [Seam("side seams", (("front", "side"),), (("back", "side"),)),
              Seam("shoulder seams", (("front", "shoulder"),), (("back", "shoulder"),)),
@@ -301,8 +318,10 @@ def draft_shirt(body: BodyLike, options: dict[str, str]) -> Pattern:
         y = yf - 15 - i * step
         front.internal.append(("buttonhole (right front) / button (left front)", ((-ext + 3, y), (-ext + 3 + 14, y))))
     _body_notches(front, f, front=True)
-    # The yoke: the back above a line 40 mm below the shoulder point, carrying the back neck.
-    yy = f.sp[1] - 40
+    # The yoke: the back above a line 0.05 x height + 20 mm below HPS (always below the shoulder
+    # point, whose drop is at most 58 mm), carrying the back neck; from height alone, so a wider
+    # shoulder never shortens the back.
+    yy = L - (0.05 * body.height + 20)
     arm_low, arm_up = split_at_y(f.armhole, yy)
     xy = arm_low[-1][0]
     yoke = Piece("yoke", WORDS["yoke"], [
@@ -378,7 +397,7 @@ def draft_shirt(body: BodyLike, options: dict[str, str]) -> Pattern:
         seams.append(Seam("collar on the stand", (("collar_stand", "top"),), (("collar", "neck_edge"),), take=ext))
     pieces.append(stand)
     if options["pocket"] == "chest":
-        pieces.append(_pocket(d, body, label))
+        pieces.append(_pocket(d, f, body, label))
         _pocket_place(front, f, body)
     return _finish(d, body, options, pieces, seams, f, label,
                    armhole=(("front", "armhole"), ("yoke", "armhole"), ("back", "armhole")),
@@ -389,6 +408,10 @@ def _finish(d: Design, body: BodyLike, options: dict[str, str], pieces: list[Pie
             label: str, armhole: tuple[tuple[str, str], ...], cuff: float = 0.0) -> Pattern:
     ease = dict(d.ease)
     ease["sleeve"] = d.sleeve_ease_long if options["sleeve"] == "long" else 0.0
+    sleeve = pieces[[p.name for p in pieces].index("sleeve")]
+    _, y0, _, y1 = bbox(sleeve.sew)
+    # Only where the 60 mm underarm minimum lengthened a sleeve does its ease differ from the design's.
+    ease["sleeve"] = max(ease["sleeve"], round(y1 - y0 + cuff - body_figures(body, options)["sleeve"], 3))
     pattern = Pattern(design=d.name, options=dict(options), fabric_kind=d.fabric_kind, pieces=pieces, finished={},
                       ease=ease, body=body_figures(body, options), size_label=label, seams=seams,
                       levels={"chest": f.u[1], "waist": f.y_waist, "hip": f.y_hip},

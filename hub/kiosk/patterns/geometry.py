@@ -1,4 +1,4 @@
-"""Plane geometry for drafting, in millimetres, y up: curves sampled to polylines, lengths, offsets.
+"""Plane geometry for drafting, in millimetres, y up: curves sampled to polylines, lengths.
 
 Curves are sampled once, when a piece is drafted; every length the checks compare and every line
 the exports draw comes from those same points, so what is checked is what the cutting room gets.
@@ -101,40 +101,3 @@ def solve(f: Callable[[float], float], lo: float, hi: float, tol: float = 0.01) 
         else:
             hi = mid
     return (lo + hi) / 2
-
-
-def offset_outline(points: Sequence[Pt], allowances: Sequence[float]) -> list[Pt]:
-    """The cut line around a closed counter-clockwise sew line.
-
-    allowances[i] belongs to the segment from points[i] to points[i+1] (0 on a fold). Each segment
-    moves outward by its allowance and neighbours meet at their mitre; where the mitre would stick
-    out more than three allowances (a sharp corner) or the allowance steps between straight
-    neighbours, the corner is squared off with two points instead, as a cutter would cut it.
-    """
-    n = len(points)
-    segs = []
-    for i in range(n):
-        a, b = points[i], points[(i + 1) % n]
-        d = math.dist(a, b)
-        ux, uy = (b[0] - a[0]) / d, (b[1] - a[1]) / d
-        nx, ny = uy, -ux  # outward for a counter-clockwise outline
-        s = allowances[i]
-        segs.append(((a[0] + nx * s, a[1] + ny * s), (ux, uy), (nx, ny), s))
-    out: list[Pt] = []
-    for j in range(n):
-        (pa, da, na, sa), (pb, db, nb, sb) = segs[j - 1], segs[j]
-        v = points[j]
-        cross = da[0] * db[1] - da[1] * db[0]
-        limit = 3 * max(sa, sb, 1.0)
-        if abs(cross) > 1e-9:
-            t = ((pb[0] - pa[0]) * db[1] - (pb[1] - pa[1]) * db[0]) / cross
-            q = (pa[0] + t * da[0], pa[1] + t * da[1])
-            if math.dist(q, v) <= limit:
-                out.append(q)
-                continue
-        first = (v[0] + na[0] * sa, v[1] + na[1] * sa)
-        second = (v[0] + nb[0] * sb, v[1] + nb[1] * sb)
-        out.append(first)
-        if math.dist(first, second) > 1e-6:
-            out.append(second)
-    return out

@@ -11,7 +11,10 @@ import math
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from hub.kiosk.patterns.geometry import Pt, join, length, offset_outline, point_at, signed_area
+from shapely.geometry import LineString, MultiPoint, Polygon, box
+from shapely.ops import unary_union
+
+from hub.kiosk.patterns.geometry import Pt, join, length, point_at, signed_area
 
 
 class BodyLike(Protocol):
@@ -59,6 +62,29 @@ class Notch:
         return (x, y), (x + nx * self.depth, y + ny * self.depth)
 
 
+def _unit(a: Pt, b: Pt) -> Pt:
+    d = math.dist(a, b)
+    return (b[0] - a[0]) / d, (b[1] - a[1]) / d
+
+
+def _corner(a: Edge, b: Edge) -> Polygon | None:
+    """The wedge of cut line at the corner where edge a ends and b starts, up to their mitre."""
+    v = a.points[-1]
+    da, db = _unit(a.points[-2], v), _unit(v, b.points[1])
+    na, nb = (da[1], -da[0]), (db[1], -db[0])  # outward, the outline running counter-clockwise
+    pa = (v[0] + na[0] * a.allowance, v[1] + na[1] * a.allowance)
+    pb = (v[0] + nb[0] * b.allowance, v[1] + nb[1] * b.allowance)
+    pts = [v, pa, pb]
+    cross = da[0] * db[1] - da[1] * db[0]
+    if abs(cross) > 1e-9:
+        t = ((pb[0] - pa[0]) * db[1] - (pb[1] - pa[1]) * db[0]) / cross
+        q = (pa[0] + t * da[0], pa[1] + t * da[1])
+        if math.dist(q, v) <= 3 * max(a.allowance, b.allowance):
+            pts.append(q)
+    hull = MultiPoint(pts).convex_hull
+    return hull if hull.geom_type == "Polygon" else None
+
+
 @dataclass
 class Piece:
     name: str                   # trade name, also the DXF block name: front, back, sleeve, ...
@@ -77,7 +103,30 @@ class Piece:
         for a, b in zip(self.edges, self.edges[1:] + self.edges[:1]):
             if math.dist(a.points[-1], b.points[0]) > 1e-6:
                 raise PatternError(f"{self.name}: edge {a.name} does not meet {b.name}")
-        self.cut = offset_outline(self.sew, self.allowances)
+        self.cut = self._cut_line()
+
+    def _cut_line(self) -> list[Pt]:
+        """The sew line grown by each edge's allowance: each edge's band (flat ends, mitred bends)
+        merged with the piece, and each corner filled to the mitre of its two bands (squared off
+        where the mitre would reach past three allowances). Merging, unlike offsetting point by
+        point, cannot loop where a hollow curve (the bottom of an armhole) is tighter than its
+        allowance. A piece cut on the fold is trimmed back to the fold."""
+        parts = [Polygon(self.sew)]
+        parts += [LineString(e.points).buffer(e.allowance, cap_style="flat", join_style="mitre", mitre_limit=3)
+                  for e in self.edges if e.allowance > 0]
+        for a, b in zip(self.edges, self.edges[1:] + self.edges[:1]):
+            corner = _corner(a, b)
+            if corner is not None:
+                # Grown by 0.01 mm so it overlaps the bands it meets rather than touching them
+                # along a line that rounding can open into a gap.
+                parts.append(corner.buffer(0.01, join_style="mitre"))
+        shape = unary_union(parts)
+        if self.on_fold:
+            shape = shape.intersection(box(0, -1e5, 1e5, 1e5))
+        if shape.geom_type != "Polygon":
+            raise PatternError(f"{self.name}: the seam allowances do not make one piece")
+        ring = list(shape.exterior.coords)[:-1]
+        return ring if signed_area(ring) > 0 else list(reversed(ring))
 
     @property
     def sew(self) -> list[Pt]:
