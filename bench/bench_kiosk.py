@@ -1,58 +1,44 @@
 """The kiosk per order: pattern + all exports (p50/p95), and the kiosk API (the kiosk app's part).
 
-    PYTHONPATH=. .venv/bin/python bench/bench_kiosk.py [--bodies 200] [--seed 8]
+    PYTHONPATH=. .venv/bin/python bench/bench_kiosk.py [--bodies 200] [--seed 8] [--api-rate 200]
+        [--api-seconds 15]
 
-Pattern part: for each body (Size Korea 7th direct measurements from ../shared/data/body, read
-here and never copied in; a design and options drawn at random per order), one order's work as
-the kiosk does it: draft, check, fit map, DXF, SVG, PDF on A4 tiles and on one plotter sheet,
-cutting ticket. Wall time per order and per step, p50 and p95. Target (issue 8): under 1 s.
+Pattern part: for each body (Size Korea 7th adults from ../shared/data/body, read by
+tests/body_data.py and never copied in; a design and options drawn at random per order), one
+order's work as the kiosk does it: draft, check, fit map, DXF, SVG, PDF on A4 tiles and on one
+plotter sheet, cutting ticket. Wall time per order and per step, p50 and p95. Target (issue 8):
+under 1 s.
 
-API part (kiosk API p99 at 200 requests/s): added by the kiosk app's helper in `api_bench()`.
+API part: bench/bench_kiosk_api.py in its own process (it starts PostgreSQL and a hub under
+uvicorn, so its figures are not disturbed by this process's drafting): kiosk API p50/p95/p99 per
+call at --api-rate requests/s, open loop. Target (issue 8): p99 under 50 ms at 200 requests/s.
 Figures, not a test.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import random
 import statistics
+import subprocess
+import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-from hub.kiosk.fit import fit_map
-from hub.kiosk.patterns import DESIGNS, PatternError, check, cutting_ticket, draft, to_dxf, to_pdf, to_svg
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "body"
-if not DATA.exists():
-    DATA = Path("/work/shared/data/body")
-COLUMNS = {"height": "003_키", "chest": "039_가슴둘레", "waist": "042_허리둘레", "hip": "045_엉덩이둘레",
-           "shoulder": "089_어깨너비", "arm": "064_팔길이", "neck": "037_목둘레"}
-
-
-@dataclass(frozen=True)
-class Body:
-    gender: str
-    height: float
-    chest: float
-    waist: float
-    hip: float
-    shoulder: float
-    arm: float
-    neck: float
+from hub.kiosk.fit import fit_map  # noqa: E402
+from hub.kiosk.measurements import FIELDS, Body  # noqa: E402
+from hub.kiosk.patterns import DESIGNS, PatternError, check, cutting_ticket, draft, to_dxf, to_pdf, to_svg  # noqa: E402
+from tests.body_data import DATA, have_size_korea, size_korea_adults  # noqa: E402
 
 
 def korean_bodies(n: int, rng: random.Random) -> list[Body]:
-    rows = []
-    with open(DATA / "sizekorea_7th_2015_direct_measurements_mm.csv", encoding="utf-8-sig") as f:
-        for r in csv.DictReader(f):
-            try:
-                v = {k: float(r[c]) for k, c in COLUMNS.items()}
-            except (KeyError, ValueError):
-                continue
-            rows.append(Body("male" if r["02_성별"].strip() == "남" else "female", **v))
-    return rng.sample(rows, min(n, len(rows)))
+    if not have_size_korea():
+        raise SystemExit(f"Size Korea's file is not in {DATA}")
+    people = [Body(gender=p.gender, **{f: p.values[f] for f in FIELDS}) for p in size_korea_adults()]
+    return rng.sample(people, min(n, len(people)))
 
 
 def pct(values: list[float], p: float) -> float:
@@ -96,18 +82,24 @@ def pattern_bench(n: int, seed: int) -> None:
           f"{'OK' if pct(totals, 95) < 1.0 else 'OVER TARGET'}")
 
 
-def api_bench() -> None:
-    """Kiosk API p99 at 200 requests/s: the kiosk app's helper fills this in."""
-    print("kiosk API: not measured here yet (the kiosk app's part)")
+def api_bench(rate: float, seconds: float) -> None:
+    """Kiosk API p99 at `rate` requests/s: bench/bench_kiosk_api.py, which prints its own table."""
+    print(flush=True)
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_kiosk_api.py"), "--rate", f"{rate:g}",
+                           "--seconds", f"{seconds:g}"], cwd=ROOT)
+    if done.returncode:
+        raise SystemExit(f"the kiosk API bench failed (exit {done.returncode})")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bodies", type=int, default=200)
     ap.add_argument("--seed", type=int, default=8)
+    ap.add_argument("--api-rate", type=float, default=200)
+    ap.add_argument("--api-seconds", type=float, default=15)
     args = ap.parse_args()
     pattern_bench(args.bodies, args.seed)
-    api_bench()
+    api_bench(args.api_rate, args.api_seconds)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,12 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
+
+import numpy as np
+
+from hub.kiosk.measurements import Body
 
 DATA = (Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "body").resolve()
 SIZE_KOREA = DATA / "sizekorea_7th_2015_direct_measurements_mm.csv"
@@ -28,8 +33,9 @@ SIZE_KOREA_COLUMNS = {
 }
 KIOSK_FIELDS = ("height", "chest", "waist", "hip", "shoulder", "arm", "neck", "weight")
 SIZE_KOREA_GENDER = {"남": "male", "여": "female"}
-# NHANES (cm, kg): only these match a kiosk field; its arm length is the upper arm alone.
-NHANES_COLUMNS = {"height": "BMXHT", "weight": "BMXWT", "waist": "BMXWAIST", "hip": "BMXHIP"}
+# NHANES (cm, kg): only these match a kiosk field; its arm length is the upper arm alone (kept as
+# upper_arm, not a kiosk field).
+NHANES_COLUMNS = {"height": "BMXHT", "weight": "BMXWT", "waist": "BMXWAIST", "hip": "BMXHIP", "upper_arm": "BMXARML"}
 
 ADULT_AGES = (18, 69)
 
@@ -56,6 +62,10 @@ def have_size_korea() -> bool:
 
 def have_nhanes() -> bool:
     return all(p.exists() for p in NHANES.values())
+
+
+def have_freesewing() -> bool:
+    return FREESEWING.exists()
 
 
 def size_korea_adults() -> list[Person]:
@@ -92,9 +102,12 @@ def nhanes_adults() -> list[Person]:
 
 def freesewing_bodies() -> list[Person]:
     """FreeSewing's 20 adult test bodies (no height, no weight): their shoulder is measured across
-    the back, their arm from the shoulder tip to the wrist."""
+    the back, their arm from the shoulder tip to the wrist. Also kept, not kiosk fields: seat (the
+    fullest round of the seat, below FreeSewing's hips), hps_to_waist_back, waist_to_floor and
+    shoulder_to_elbow, which the pattern bodies below derive from."""
     names = {"chest": "chest", "waist": "waist", "hip": "hips", "shoulder": "shoulderToShoulder",
-             "arm": "shoulderToWrist", "neck": "neck"}
+             "arm": "shoulderToWrist", "neck": "neck", "seat": "seat", "hps_to_waist_back": "hpsToWaistBack",
+             "waist_to_floor": "waistToFloor", "shoulder_to_elbow": "shoulderToElbow"}
     with open(FREESEWING, newline="") as f:
         return [Person(n, "female" if "Female" in row["group"] else "male", None,
                        {field: float(row[name]) for field, name in names.items()})
@@ -105,3 +118,65 @@ def held_out(person: Person) -> bool:
     """The estimate's test split: every fifth row of the file, fixed, so the figures in
     hub/kiosk/measurements.py can be checked again by the tests."""
     return person.row % 5 == 0
+
+
+# -- whole bodies for the pattern engine's tests ---------------------------------------------------
+# Drafting needs every field; the sources lack some, derived here from what they do measure.
+
+
+def _freesewing_arm_ratio() -> float:
+    """FreeSewing's mean shoulder-to-wrist over shoulder-to-elbow: NHANES measures the upper arm only."""
+    return float(np.mean([p.values["arm"] / p.values["shoulder_to_elbow"] for p in freesewing_bodies()]))
+
+
+def freesewing_pattern_bodies() -> list[tuple[str, Body]]:
+    """FreeSewing's 20 models as (name, Body). Hip is their seat (the fullest round, as drafting's
+    hip). They carry no height: height = (hpsToWaistBack + waistToFloor) / 0.83, the high point of
+    the shoulder being at about 83 % of stature."""
+    with open(FREESEWING, newline="") as f:
+        names = [row["model"] for row in csv.DictReader(f)]
+    out = []
+    for p in freesewing_bodies():
+        v = p.values
+        out.append((names[p.row], Body(gender=p.gender, height=(v["hps_to_waist_back"] + v["waist_to_floor"]) / 0.83,
+                                       chest=v["chest"], waist=v["waist"], hip=v["seat"], shoulder=v["shoulder"],
+                                       arm=v["arm"], neck=v["neck"])))
+    return out
+
+
+@cache
+def korean_lines() -> dict[str, dict[str, np.ndarray]]:
+    """Per gender, least-squares coefficients of chest, shoulder and neck on [1, height, weight,
+    waist, hip], fitted to Size Korea's adults."""
+    out = {}
+    for gender in ("female", "male"):
+        people = [p for p in size_korea_adults() if p.gender == gender]
+        a = np.array([[p.values[f] for f in ("height", "weight", "waist", "hip")] for p in people])
+        x = np.column_stack([np.ones(len(a)), a])
+        out[gender] = {name: np.linalg.lstsq(x, np.array([p.values[name] for p in people]), rcond=None)[0]
+                       for name in ("chest", "shoulder", "neck")}
+    return out
+
+
+def nhanes_pattern_bodies(n: int = 500) -> list[tuple[str, Body]]:
+    """n NHANES adults as (label, Body), half women and half men, every k-th row of each file
+    (deterministic). Height, weight, waist and hip as measured; arm = upper arm x FreeSewing's
+    shoulder-to-wrist / shoulder-to-elbow; chest, shoulder and neck from Size Korea's lines
+    (`korean_lines`): plausible, not measured. So NHANES tests the drafting on real combinations of
+    height, weight, waist and hip."""
+    lines, ratio = korean_lines(), _freesewing_arm_ratio()
+    people = nhanes_adults()
+    out = []
+    for gender in ("female", "male"):
+        rows = [p for p in people if p.gender == gender]
+        step = len(rows) / (n // 2)
+        for i in range(n // 2):
+            p = rows[int(i * step)]
+            v = p.values
+            x = np.array([1, v["height"], v["weight"], v["waist"], v["hip"]])
+            c = lines[gender]
+            out.append((f"nhanes {gender} row {p.row}",
+                        Body(gender=gender, height=v["height"], chest=float(x @ c["chest"]), waist=v["waist"],
+                             hip=v["hip"], shoulder=float(x @ c["shoulder"]), arm=v["upper_arm"] * ratio,
+                             neck=float(x @ c["neck"]), weight=v["weight"])))
+    return out

@@ -1,7 +1,8 @@
 """The pattern engine (issue 8 section 2) over real bodies, its files re-read, its checks made to fail.
 
-Bodies: FreeSewing's 20 adult models and 500 NHANES adults (tests/unit/kiosk_bodies.py says how
-their measurements map to Body; NHANES chest, shoulder and neck are derived from Size Korea).
+Bodies: FreeSewing's 20 adult models and 500 NHANES adults, read from ../shared/data/body by
+tests/body_data.py (which says how their measurements map to Body; NHANES chest, shoulder and neck
+are derived from Size Korea); the test over them skips, saying so, when the data is absent.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from typer.testing import CliRunner
 from hub.kiosk.fit import fit_map
 from hub.kiosk.patterns import (DESIGNS, Edge, PatternError, check, cutting_ticket, draft, grading_problems, ticket_text,
                                 to_dxf, to_pdf, to_svg)
-from tests.unit.kiosk_bodies import Body, freesewing, nhanes
+from hub.kiosk.measurements import Body
+from tests.body_data import (DATA, freesewing_pattern_bodies, have_freesewing, have_nhanes, have_size_korea,
+                             nhanes_pattern_bodies)
 
 AVERAGE_MAN = Body("male", 1722, 955, 816, 951, 396, 588, 380, 74)  # Size Korea 7th means
 AVERAGE_WOMAN = Body("female", 1587, 869, 754, 931, 358, 546, 330, 57)
@@ -35,17 +38,19 @@ PIECES = {"tshirt": {"front", "back", "sleeve", "neckband"},
           "shirt": {"front", "back", "yoke", "sleeve"}}
 
 
+@pytest.mark.skipif(not (have_freesewing() and have_nhanes() and have_size_korea()),
+                    reason=f"FreeSewing's, NHANES's or Size Korea's files are not in {DATA}")
 @pytest.mark.parametrize("design", ["tshirt", "shirt"])
 def test_every_check_passes_over_520_real_bodies_and_every_option_that_changes_the_pieces(design):
     """The pocket only adds a piece and its placement, so it is on throughout (its placement is checked)."""
     failures, drafted = [], 0
-    for body in freesewing() + nhanes(500):
+    for source, body in freesewing_pattern_bodies() + nhanes_pattern_bodies(500):
         for options in COMBOS[design]:
             pattern = draft(design, body, options)
             drafted += 1
             problems = check(pattern, body)
             if problems:
-                failures.append((body.source, options, problems))
+                failures.append((source, options, problems))
             names = {p.name for p in pattern.pieces}
             assert PIECES[design] <= names
             if design == "shirt":
@@ -285,6 +290,31 @@ def test_cli_writes_every_file_and_prints_finished_measurements(tmp_path):
     missing = CliRunner().invoke(app, ["kiosk", "pattern", "--design", "shirt", "--measurements", str(m), "--out",
                                        str(out)])
     assert missing.exit_code == 2 and "lacks chest" in missing.output
+
+
+def test_cli_refuses_a_body_no_adult_measures_and_warns_of_one_to_confirm(tmp_path):
+    from sewnet.cli import app
+
+    m, out = tmp_path / "m.json", tmp_path / "out"
+    body = {"gender": "female", "height": 1600, "chest": 860, "waist": 740, "hip": 930, "shoulder": 360,
+            "arm": 550, "neck": 330}
+    # Centimetres typed where millimetres belong: refused, one line per measurement, nothing written.
+    m.write_text(json.dumps({**body, "height": 160, "chest": 86}))
+    refused = CliRunner().invoke(app, ["kiosk", "pattern", "--design", "tshirt", "--measurements", str(m),
+                                       "--out", str(out)])
+    assert refused.exit_code == 2, refused.output
+    assert "Please enter a height between 120 and 203 cm." in refused.output.splitlines()
+    assert "Please enter a chest between 60 and 194 cm." in refused.output.splitlines()
+    assert not out.exists()
+    # Arms long for the height: the kiosk would ask the shopper to confirm; here a warning, and the
+    # pattern is drafted for the body as given.
+    m.write_text(json.dumps({**body, "arm": 660}))
+    confirmed = CliRunner().invoke(app, ["kiosk", "pattern", "--design", "tshirt", "--measurements", str(m),
+                                         "--out", str(out), "--option", "sleeve=long"])
+    assert confirmed.exit_code == 0, confirmed.output
+    assert "warning: Your arms are very long for your height." in confirmed.output
+    assert re.search(r"sleeve\s+660\s+20\s+680", confirmed.output)
+    assert (out / "tshirt.dxf").exists()
 
 
 def test_designs_offer_the_issues_options():

@@ -7,10 +7,10 @@ the chest, waist and hip lines, seams by the length of the polylines the exports
 from __future__ import annotations
 
 from shapely.errors import GEOSException
-from shapely.geometry import LinearRing, LineString, Polygon
+from shapely.geometry import LineString, Polygon
 
 from hub.kiosk.patterns.figures import body_figures
-from hub.kiosk.patterns.geometry import bbox
+from hub.kiosk.patterns.geometry import bbox, polygon, ring
 from hub.kiosk.patterns.model import BodyLike, Pattern, Piece
 
 SEAM_TOLERANCE = 1.0      # mm, seams sewn together
@@ -20,7 +20,7 @@ AREAS = ("chest", "waist", "hip", "shoulder", "sleeve", "length")
 
 def _half_width(piece: Piece, y: float) -> float:
     """How far the sew line reaches from the centre line (x = 0) at height y."""
-    cut = Polygon(piece.sew).intersection(LineString([(-1e5, y), (1e5, y)]))
+    cut = polygon(piece.sew).intersection(LineString([(-1e5, y), (1e5, y)]))
     if cut.is_empty:
         raise ValueError(f"{piece.name} does not reach the height {y:.0f}")
     return cut.bounds[2]
@@ -47,16 +47,16 @@ def _outline_problems(piece: Piece) -> list[str]:
         if len(pts) < 3:
             out.append(f"{piece.name}: the {what} has fewer than 3 points")
             continue
-        ring = LinearRing(pts)
-        if not ring.is_simple:
+        outline = ring(pts)
+        if not outline.is_simple:
             out.append(f"{piece.name}: the {what} crosses itself")
-        elif not Polygon(ring).is_valid:
+        elif not Polygon(outline).is_valid:
             out.append(f"{piece.name}: the {what} is not a valid outline")
     for a, b in zip(piece.edges, piece.edges[1:] + piece.edges[:1]):
         if LineString([a.points[-1], b.points[0]]).length > 1e-6:
             out.append(f"{piece.name}: the sew line is open between {a.name} and {b.name}")
     if not out:
-        sew, cut = Polygon(piece.sew), Polygon(piece.cut)
+        sew, cut = polygon(piece.sew), polygon(piece.cut)
         if not cut.buffer(0.01).contains(sew):
             out.append(f"{piece.name}: the cut line does not enclose the sew line")
         for what, line in piece.internal:

@@ -9,6 +9,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
+import numpy as np
+import shapely
+
 Pt = tuple[float, float]
 
 #: Points per cubic curve: 24 keeps the polyline within about 0.05 mm of the true curve at these sizes.
@@ -23,6 +26,18 @@ def cubic(p0: Pt, p1: Pt, p2: Pt, p3: Pt, steps: int = CURVE_STEPS) -> list[Pt]:
         a, b, c, d = u * u * u, 3 * u * u * t, 3 * u * t * t, t * t * t
         out.append((a * p0[0] + b * p1[0] + c * p2[0] + d * p3[0], a * p0[1] + b * p1[1] + c * p2[1] + d * p3[1]))
     return out
+
+
+def polygon(points: Sequence[Pt]) -> shapely.Polygon:
+    """shapely's Polygon(points), the same geometry, built from an array in one call: shapely's
+    constructor walks a list of points in Python, which cost drafting and checking more than
+    GEOS's own work on the outlines."""
+    return shapely.polygons(np.asarray(points, dtype=float))
+
+
+def ring(points: Sequence[Pt]) -> shapely.LinearRing:
+    """shapely's LinearRing(points), built as `polygon` is."""
+    return shapely.linearrings(np.asarray(points, dtype=float))
 
 
 def length(points: Sequence[Pt]) -> float:

@@ -11,10 +11,11 @@ import math
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from shapely.geometry import LineString, MultiPoint, Polygon, box
-from shapely.ops import unary_union
+import numpy as np
+import shapely
+from shapely.geometry import box
 
-from hub.kiosk.patterns.geometry import Pt, join, length, point_at, signed_area
+from hub.kiosk.patterns.geometry import Pt, join, length, point_at, polygon, signed_area
 
 
 class BodyLike(Protocol):
@@ -67,8 +68,9 @@ def _unit(a: Pt, b: Pt) -> Pt:
     return (b[0] - a[0]) / d, (b[1] - a[1]) / d
 
 
-def _corner(a: Edge, b: Edge) -> Polygon | None:
-    """The wedge of cut line at the corner where edge a ends and b starts, up to their mitre."""
+def _corner(a: Edge, b: Edge) -> list[Pt]:
+    """The points whose hull is the wedge of cut line at the corner where edge a ends and b
+    starts, up to their mitre."""
     v = a.points[-1]
     da, db = _unit(a.points[-2], v), _unit(v, b.points[1])
     na, nb = (da[1], -da[0]), (db[1], -db[0])  # outward, the outline running counter-clockwise
@@ -81,8 +83,18 @@ def _corner(a: Edge, b: Edge) -> Polygon | None:
         q = (pa[0] + t * da[0], pa[1] + t * da[1])
         if math.dist(q, v) <= 3 * max(a.allowance, b.allowance):
             pts.append(q)
-    hull = MultiPoint(pts).convex_hull
-    return hull if hull.geom_type == "Polygon" else None
+    return pts
+
+
+def _ragged(kind, point_lists: list) -> np.ndarray:
+    """One shapely call for many geometries (shapely's array functions): drafting makes thousands
+    of bands and corners a second, and building them one Python object at a time cost more than
+    GEOS's work on them."""
+    if not point_lists:
+        return np.empty(0, dtype=object)
+    coords = np.array([p for pts in point_lists for p in pts], dtype=float)
+    index = np.repeat(np.arange(len(point_lists)), [len(pts) for pts in point_lists])
+    return kind(coords, indices=index)
 
 
 @dataclass
@@ -111,16 +123,17 @@ class Piece:
         where the mitre would reach past three allowances). Merging, unlike offsetting point by
         point, cannot loop where a hollow curve (the bottom of an armhole) is tighter than its
         allowance. A piece cut on the fold is trimmed back to the fold."""
-        parts = [Polygon(self.sew)]
-        parts += [LineString(e.points).buffer(e.allowance, cap_style="flat", join_style="mitre", mitre_limit=3)
-                  for e in self.edges if e.allowance > 0]
-        for a, b in zip(self.edges, self.edges[1:] + self.edges[:1]):
-            corner = _corner(a, b)
-            if corner is not None:
-                # Grown by 0.01 mm so it overlaps the bands it meets rather than touching them
-                # along a line that rounding can open into a gap.
-                parts.append(corner.buffer(0.01, join_style="mitre"))
-        shape = unary_union(parts)
+        banded = [e for e in self.edges if e.allowance > 0]
+        bands = shapely.buffer(_ragged(shapely.linestrings, [e.points for e in banded]),
+                               np.array([e.allowance for e in banded]), quad_segs=16, cap_style="flat",
+                               join_style="mitre", mitre_limit=3)
+        hulls = shapely.convex_hull(_ragged(shapely.multipoints, [
+            _corner(a, b) for a, b in zip(self.edges, self.edges[1:] + self.edges[:1])]))
+        # Grown by 0.01 mm so each corner overlaps the bands it meets rather than touching them
+        # along a line that rounding can open into a gap. A corner with no width (its hull a
+        # line or a point) adds nothing.
+        corners = shapely.buffer(hulls[shapely.get_type_id(hulls) == 3], 0.01, quad_segs=16, join_style="mitre")
+        shape = shapely.union_all([polygon(self.sew), *bands, *corners])
         if self.on_fold:
             shape = shape.intersection(box(0, -1e5, 1e5, 1e5))
         if shape.geom_type != "Polygon":
