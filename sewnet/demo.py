@@ -17,6 +17,12 @@ The loop of issue 7 runs too: the demo's own workshops are the market's cheapest
 hub's spare capacity) is planned onto them and accepted, which makes an offer to each. Every
 demo gateway has its workshop's token (`issue_workshop_token`) and a [hub] section, so its page
 shows that offer with live accept and decline buttons; an answer goes back to the hub.
+
+The made-to-measure kiosk (issue 8) is mounted at /kiosk. It promises only from a workshop that
+sews the design's family, has the machines it needs and takes an order of one piece; a generated
+Dongdaemun has none of those (its minimums are 30 pieces and up), so the demo registers a few of
+its generated workshops per design as sample makers (`kiosk_workshops`). Orders need the store's
+device: the demo makes a fresh device token and prints the link that registers a browser.
 """
 
 from __future__ import annotations
@@ -90,16 +96,40 @@ def own_workshops(shops: dict[str, dict[str, str]], seed: int, names: tuple[str,
     return out
 
 
+#: Generated workshops per kiosk design registered as sample makers (two, so a decline can move).
+KIOSK_WORKSHOPS_PER_DESIGN = 2
+
+
+def kiosk_workshops(workshops, per_design: int = KIOSK_WORKSHOPS_PER_DESIGN) -> list:
+    """`workshops` with, per design the kiosk sells, the first `per_design` that sew its family and
+    have every machine type its standard minutes name (those that already take samples first)
+    turned into sample makers: minimum order one piece. Without them the kiosk's promise finds no
+    workshop, since generated minimums start at 30 pieces."""
+    from dataclasses import replace
+
+    from hub.kiosk.service import DESIGNS
+
+    chosen: list[str] = []
+    for design in DESIGNS.values():
+        need = {t for t, minutes in design.sam_minutes.items() if minutes > 0}
+        able = [w for w in workshops if w.id not in chosen and design.family in w.families
+                and need <= {m.type for m in w.machines}]
+        chosen += [w.id for w in sorted(able, key=lambda w: not w.takes_samples)[:per_design]]
+    return [replace(w, min_order_pieces=1, takes_samples=True) if w.id in chosen else w for w in workshops]
+
+
 def seed_registry(database_url: str, shops: dict[str, dict[str, str]], folder: Path) -> dict[str, str]:
     """The demo's registry: `shops` (workshop id: {device: machine id}, as the gateways have them)
-    plus a generated network, written as CSV to `folder` and imported; returns each kind's
-    import summary. Seeded, so a second start finds everything unchanged."""
+    plus a generated network with a few sample makers for the kiosk, written as CSV to `folder`
+    and imported; returns each kind's import summary. Seeded, so a second start finds everything
+    unchanged."""
     from simulators.network import Network, generate_network
 
     network = generate_network(REGISTRY_WORKSHOPS, seed=REGISTRY_SEED)
     demo = own_workshops(shops, seed=REGISTRY_SEED + 1)
-    return import_network(database_url, Network(network.seed, tuple(demo) + network.workshops, network.designers,
-                                                network.suppliers), folder)
+    workshops = tuple(demo) + tuple(kiosk_workshops(network.workshops))
+    return import_network(database_url, Network(network.seed, workshops, network.designers, network.suppliers),
+                          folder)
 
 
 def import_network(database_url: str, network, folder: Path) -> dict[str, str]:
@@ -299,12 +329,14 @@ async def _demo(workshops: int, machines: int, hub_port: int, data_dir: Path, in
     from hub.app import create_app
     from hub.core.db import upgrade
     from hub.core.settings import load_settings
+    from hub.kiosk.config import KioskSettings
     from hub.server import BackgroundServer
     from sewnet.embedded_broker import start_broker
 
     data_dir.mkdir(parents=True, exist_ok=True)
     # Fresh secrets every run; they live in memory and in data_dir/demo.json (mode 0600) only.
     api_token, write_token = secrets.token_urlsafe(18), secrets.token_urlsafe(18)
+    device_token = secrets.token_urlsafe(18)  # the store's kiosk: only a browser it registered places orders
     database_url = f"sqlite:///{data_dir / 'hub' / 'hub.sqlite'}"
     settings = load_settings(telemetry="embedded", embedded_path=data_dir / "hub" / "telemetry.sqlite",
                              embedded_write_token=write_token, api_tokens=[api_token], database_url=database_url)
@@ -314,7 +346,10 @@ async def _demo(workshops: int, machines: int, hub_port: int, data_dir: Path, in
     shops = {f"ws-demo-{w + 1:02d}": {f"sn-demo{w + 1:02d}{m + 1:06x}": f"m{m + 1:02d}" for m in range(machines)}
              for w in range(workshops)}
     registry = seed_registry(database_url, shops, data_dir / "registry")
-    hub = BackgroundServer(create_app(settings), host="127.0.0.1", port=_free_port(hub_port)).start()
+    # The demo's own device token outranks a SEWNET_KIOSK_DEVICE_TOKEN left in the shell, so the printed link holds.
+    kiosk = KioskSettings(device_token=device_token)
+    hub = BackgroundServer(create_app(settings, kiosk_settings=kiosk), host="127.0.0.1",
+                           port=_free_port(hub_port)).start()
     seoul_today = (datetime.now(timezone.utc) + timedelta(hours=9)).date()
     order = place_order(hub.url, api_token, seoul_today)
     # The demo's own workshops get a sample order, accepted, so their gateway pages show an offer
@@ -353,7 +388,8 @@ async def _demo(workshops: int, machines: int, hub_port: int, data_dir: Path, in
                               "offer_pieces": sample["workshops"].get(name, 0)})
 
         info = {"hub_url": hub.url, "api_token": api_token, "page": f"{hub.url}/?token={api_token}",
-                "workshops": shop_info, "registry": registry, "order": order, "sample_order": sample}
+                "workshops": shop_info, "registry": registry, "order": order, "sample_order": sample,
+                "kiosk": {"url": f"{hub.url}/kiosk", "device_url": f"{hub.url}/kiosk/device?token={device_token}"}}
         info_path = data_dir / "demo.json"
         info_path.write_text(json.dumps(info, indent=1))
         info_path.chmod(0o600)
@@ -371,6 +407,11 @@ async def _demo(workshops: int, machines: int, hub_port: int, data_dir: Path, in
         print(f"  Its plan (after the login link above): {order['page']}")
         print(f"  Sample order {sample['id']} ({sample['pieces']:,} tees) for the demo's own workshops: planned, "
               f"accepted, offered to each: {sample['page']}")
+        print(f"  Kiosk (made to measure, Korean / English / Chinese): {info['kiosk']['device_url']}  (registers "
+              f"this browser as the store's kiosk, which places orders; {info['kiosk']['url']} is the shoppers' "
+              "screens)")
+        print("    Try: 니트 티셔츠 Knit T-shirt or 우븐 셔츠 Woven shirt → options → 키·몸무게·성별 → 추정하기 Estimate "
+              "→ the preview and fit map → the promise (\"내일 14:00 준비\") → order, and follow its QR code.")
         for s in shop_info:
             offered = ("no offer" if not s["offer"] else f"its offer of {s['offer_pieces']:,} pieces is answered"
                        if s["workshop"] in sample["answered"] else

@@ -3,13 +3,17 @@ own store, a SQLite registry) and the hub's capacity API shows stitches from eve
 registry knows those workshops' machines and boards, and a generated Dongdaemun around them; the
 bulk order it places at start is planned, and its plan page is a login and a link away; its own
 workshops were offered a sample order, each demo gateway's page (after its login) shows that
-offer with an accept button, and accepting it reaches the hub."""
+offer with an accept button, and accepting it reaches the hub; its kiosk, on the printed link,
+takes a shopper from a design through the estimate and the preview to a promise for each design,
+and orders only from the registered device."""
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
+from html.parser import HTMLParser
 from pathlib import Path
 
 import httpx
@@ -17,6 +21,46 @@ import httpx
 from tests.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+class _Flow(HTMLParser):
+    """What a browser submits from the kiosk's form (`#flow`): its hidden fields and checked
+    choices; and its buttons by id (name, value, formaction)."""
+
+    def __init__(self, html: str):
+        super().__init__()
+        self.fields: list[tuple[str, str]] = []
+        self.buttons: dict[str, tuple[str | None, str | None, str | None]] = {}
+        self._inside = False
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "form" and a.get("id") == "flow":
+            self._inside = True
+        elif self._inside and tag == "input" and a.get("name") and (
+                a.get("type") not in ("radio", "checkbox") or "checked" in a):
+            self.fields.append((a["name"], a.get("value") or ""))
+        elif self._inside and tag == "button" and a.get("id"):
+            self.buttons[a["id"]] = (a.get("name"), a.get("value"), a.get("formaction"))
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self._inside = False
+
+
+def press(client: httpx.Client, page: httpx.Response, button: str, **entries: str) -> httpx.Response:
+    """Press `button` on a kiosk screen after typing or choosing `entries`, as a browser would."""
+    assert page.status_code == 200, page.text[-500:]
+    form = _Flow(page.text)
+    assert button in form.buttons, f"no #{button} on the screen: {sorted(form.buttons)}"
+    name, value, action = form.buttons[button]
+    sent: dict[str, list[str]] = {}
+    for n, v in [(n, v) for n, v in form.fields if n not in entries] + list(entries.items()):
+        sent.setdefault(n, []).append(v)
+    if name:
+        sent.setdefault(name, []).append(value or "")
+    return client.post(action or "/kiosk", data=sent)
 
 
 def test_demo_shows_live_capacity(tmp_path):
@@ -88,6 +132,32 @@ def test_demo_shows_live_capacity(tmp_path):
             return {o["workshop_id"]: o["status"] for o in offers}["ws-demo-01"] == "accepted"
 
         wait_for(accepted_on_the_hub, timeout=20, what="the demo owner's accept on the hub", interval=0.5)
+
+        # The kiosk: each design through its options, the estimate from height, weight and gender,
+        # and the preview with its fit map, to a promise the network can keep (the demo's sample makers).
+        kiosk = info["kiosk"]
+        assert kiosk["url"] == f"{info['hub_url']}/kiosk"
+        wait_for(lambda: kiosk["device_url"] in (tmp_path / "demo.log").read_text(), timeout=10,
+                 what="the kiosk's device link printed")
+        with httpx.Client(base_url=info["hub_url"], timeout=30) as shopper:
+            start = shopper.get("/kiosk")
+            for design in ("tshirt", "shirt"):
+                options = press(shopper, start, f"pick-{design}")
+                assert 'id="choice-sleeve"' in options.text, options.text[-500:]
+                measure = press(shopper, options, "next", sleeve="long", pocket="chest")
+                estimated = press(shopper, measure, "estimate", gender="female", height="162", weight="56")
+                assert 'id="estimated"' in estimated.text and 'id="problems"' not in estimated.text, estimated.text[-800:]
+                preview = press(shopper, estimated, "next")
+                assert 'id="preview"' in preview.text and preview.text.count("data-verdict=") == 6, preview.text[-800:]
+                promise = press(shopper, preview, "next")
+                words = re.search(r'id="promise">([^<]*)<', promise.text)
+                assert words and "준비" in words.group(1) and 'id="order"' in promise.text, (
+                    design, words.group(1) if words else "no promise on the screen")
+            # Orders come from the store's device only: refused here, until the printed link registers it.
+            assert press(shopper, promise, "order").status_code == 403
+            registered = shopper.get(kiosk["device_url"])
+            assert registered.status_code == 303 and registered.headers["location"] == "/kiosk"
+            assert "kiosk_device" in shopper.cookies
     finally:
         proc.send_signal(signal.SIGINT)
         try:
