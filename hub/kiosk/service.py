@@ -364,7 +364,8 @@ async def refresh(database: Database, telemetry: Any, settings: HubSettings, kio
                   now: datetime, solver: Any = None) -> None:
     """Move an open order on: when its workshop declined or let the offer expire, planning's
     re-plan moves it (same promise), or, when no workshop can keep that promise, a new route with
-    the next promise the network can keep; the tracking page reads the events."""
+    the next promise the network can keep (the old route's planning order cancelled: nothing of it
+    stays offered or booked); the tracking page reads the events."""
     with database.session() as s:
         row = s.get(KioskOrder, code)
         if row is None or row.status != "open":
@@ -392,8 +393,11 @@ async def refresh(database: Database, telemetry: Any, settings: HubSettings, kio
             view = plans.plan_view(s, order_id)
         new_view = view if view["feasible"] else None
     elif record is not None and record.status == "accepted":
-        planned = await plans.replan(database, telemetry, settings, order_id, plans.Change(declined=tuple(gone)),
-                                     when=now, solver=solver)
+        try:
+            planned = await plans.replan(database, telemetry, settings, order_id,
+                                         plans.Change(declined=tuple(gone)), when=now, solver=solver)
+        except plans.Conflict:
+            return  # cancelled meanwhile (the shopper deleted their measurements): nothing to move
         new_view = planned.view if planned.view["feasible"] else None
     if new_view is not None and new_view["assignments"]:
         try:
@@ -421,7 +425,15 @@ async def refresh(database: Database, telemetry: Any, settings: HubSettings, kio
             return
     with database.session() as s:
         row = s.get(KioskOrder, code)
+        if row.status != "open":
+            # The shopper cancelled while it was being moved: the new route goes too.
+            if routed["order_id"] != row.planning_order_id:
+                plans.cancel_order(s, routed["order_id"], now)
+            return
         if routed["order_id"] != row.planning_order_id:
+            # The old route's workshop is not making it: its offers withdrawn, its minutes freed,
+            # in the same transaction that points the order at the new route.
+            plans.cancel_order(s, row.planning_order_id, now)
             row.planning_order_id, row.routes = routed["order_id"], row.routes + 1
         row.workshop_id, row.workshop_name_ko, row.workshop_name_en = (routed["workshop_id"], routed["name_ko"],
                                                                       routed["name_en"])
@@ -504,7 +516,8 @@ def mark(database: Database, code: str, what: str, now: datetime) -> bool:
 
 def delete_body(database: Database, code: str, key: str, now: datetime) -> Optional[str]:
     """The shopper's request: the measurements deleted now. An order not made yet cannot be made
-    without them, so it is cancelled. The order's status after, or None for a wrong key."""
+    without them, so it is cancelled, and its planning order with it (offers withdrawn, booked
+    minutes released). The order's status after, or None for a wrong key."""
     with database.session() as s:
         row = find(s, code, key)
         if row is None:
@@ -513,6 +526,8 @@ def delete_body(database: Database, code: str, key: str, now: datetime) -> Optio
         if row.status == "open":
             row.status = "cancelled"
             _event(row, "cancelled", now)
+            # The workshop is told (its offer withdrawn) and its machine time freed, together.
+            plans.cancel_order(s, row.planning_order_id, now)
         return row.status
 
 

@@ -160,3 +160,16 @@ def sync_offers(session: Session, order_id: str, version: int, now: datetime, re
             for current in group:
                 current.status, current.updated_at = "withdrawn", now
     session.flush()
+
+
+def withdraw_all(session: Session, order_id: str, now: datetime) -> list[str]:
+    """Withdraw every live offer of the order (it was cancelled): the gateways show them withdrawn
+    and refuse answers to them as too late. Pieces and `changed` stay as they were (the work did not
+    change, it went). The ids."""
+    out = []
+    for o in session.scalars(select(Offer).where(Offer.order_id == order_id, Offer.status.in_(LIVE_STATES))
+                             .order_by(Offer.created_at, Offer.id)):
+        o.status, o.updated_at = "withdrawn", now
+        out.append(o.id)
+    session.flush()
+    return out

@@ -330,7 +330,8 @@ def pending_replans(session: Session) -> dict[str, tuple[str, ...]]:
     latest: dict[str, datetime] = {}
     for offer, order in session.execute(
             select(Offer, OrderRow).join(OrderRow, OrderRow.id == Offer.order_id)
-            .where(Offer.status.in_(("declined", "expired")), Offer.plan_version == OrderRow.accepted_version)):
+            .where(Offer.status.in_(("declined", "expired")), Offer.plan_version == OrderRow.accepted_version,
+                   OrderRow.status != "cancelled")):  # a cancelled order is not re-planned
         out.setdefault(order.id, set()).add(offer.workshop_id)
         latest[order.id] = max(latest.get(order.id, utc(offer.updated_at)), utc(offer.updated_at))
     pending = {}

@@ -51,6 +51,7 @@ STATUS_WORDS = {
     "infeasible": ("맞출 수 없음", "cannot be met as it is"),
     "accepted": ("승인됨", "accepted"),
     "replanned": ("다시 계획됨, 승인 대기", "re-planned, waiting for acceptance"),
+    "cancelled": ("취소됨", "cancelled"),
 }
 #: The form's fields in order: (name, Korean, English, input type, hint).
 FORM_FIELDS = [

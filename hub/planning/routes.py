@@ -122,7 +122,7 @@ class OrderOut(BaseModel):
     panels: Optional[dict[str, float]]
     panels_ready: Optional[str]
     transport_days: int
-    status: str = Field(description="draft | planned | infeasible | accepted | replanned")
+    status: str = Field(description="draft | planned | infeasible | accepted | replanned | cancelled")
     current_version: Optional[int]
     accepted_version: Optional[int]
     created_at: str
@@ -308,7 +308,8 @@ def read(db: Db, order_id: str):
 
 @router.post("/{order_id}/plan", response_model=PlannedOut,
              summary="Plan the order from scratch over today's spare capacity: the plan, explained",
-             responses={**NOT_FOUND, 409: {"model": Refused, "description": "planned twice at the same moment"}})
+             responses={**NOT_FOUND, 409: {"model": Refused, "description": "a cancelled order, or planned twice at "
+                                                                           "the same moment"}})
 async def plan(request: Request, db: Db, settings: Settings, order_id: str):
     """Candidates are the registry's workshops that sew the order's family, with capacity's spare
     SAM-minutes for the next `capacity_days` days less other orders' accepted work. The engine
@@ -320,6 +321,8 @@ async def plan(request: Request, db: Db, settings: Settings, order_id: str):
                                      cache=day_cache(request, settings), solver=solver_turn(request))
     except service.NotFound:
         return _not_found(order_id)
+    except service.Conflict as e:  # a cancelled order
+        return _conflict(e)
     except IntegrityError:
         return _conflict(service.Conflict("같은 주문을 동시에 두 번 계획했습니다: 다시 해 주세요",
                                           "the order was planned twice at the same moment: send it again"))
@@ -378,8 +381,9 @@ async def replan(request: Request, db: Db, settings: Settings, rejections: Rejec
 
 @router.post("/{order_id}/accept", response_model=PlanOut,
              summary="Accept the current plan: its minutes are booked on the workshops' machines",
-             responses={**NOT_FOUND, 409: {"model": Refused, "description": "no plan, a superseded version, or a "
-                                                                           "plan that does not meet the order"}})
+             responses={**NOT_FOUND, 409: {"model": Refused, "description": "no plan, a superseded version, a "
+                                                                           "plan that does not meet the order, or "
+                                                                           "a cancelled order"}})
 def accept(db: Db, settings: Settings, order_id: str, body: Annotated[Optional[AcceptIn], Body()] = None):
     """From then on capacity (`GET /api/v1/capacity/sam`) subtracts the plan's minutes per
     workshop, machine type and day as committed; accepting a later version replaces them. The

@@ -11,6 +11,8 @@ a transaction open meanwhile:
     view = await plan(db, telemetry, settings, record.id)           # version 1, with explanations
     with db.session() as s:
         accept(s, record.id, view["version"], now)      # books its minutes on the workshops' machines
+    with db.session() as s:
+        cancel_order(s, record.id, now)                 # offers withdrawn, minutes released, no more plans
     view = await replan(db, telemetry, settings, record.id, Change(declined=("ws-a",), started={"ws-b": 400}))
 
 Candidates: the workshops the registry says sew the order's family (and, for a re-plan, every
@@ -46,14 +48,15 @@ from hub.core.settings import HubSettings
 from hub.planning.allocation import DEFAULT_LIMITS, plan_order, replan_order
 from hub.planning.cpsat import Limits
 from hub.planning.model import Candidate, Order, Plan, Weights, candidates_from_capacity
-from hub.planning.offer_sync import sync_offers
+from hub.planning.offer_sync import sync_offers, withdraw_all
 from hub.planning.tables import Assignment, AssignmentDay
 from hub.planning.tables import Commitment as CommitmentRow
 from hub.planning.tables import Order as OrderRow
 from hub.planning.tables import Plan as PlanRow
 
 __all__ = ["AcceptedWork", "Change", "ChangeRefused", "Conflict", "NotFound", "OrderRecord", "Planned", "accept",
-           "booked", "candidates", "count_orders", "create_order", "get_order", "list_orders", "order_from_row",
+           "booked", "cancel_order", "Cancelled", "candidates", "count_orders", "create_order", "get_order",
+           "list_orders", "order_from_row",
            "plan", "plan_unsaved", "plan_view", "plan_versions", "replan", "save_plan", "today_in_seoul",
            "unsaved_view", "utc_now", "Finish", "earliest_finish"]
 
@@ -172,6 +175,41 @@ def _order_row(session: Session, order_id: str, lock: bool = False) -> OrderRow:
     return row
 
 
+def _refuse_cancelled(status: str) -> None:
+    if status == "cancelled":
+        raise Conflict("취소된 주문입니다: 다시 계획하거나 승인할 수 없습니다",
+                       "the order was cancelled: it cannot be planned or accepted again")
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    """What cancelling an order did: the offers withdrawn and the SAM-minutes no longer booked."""
+
+    order_id: str
+    withdrawn: list[str]
+    released_minutes: float
+    already: bool  # it was cancelled before: nothing changed
+
+
+def cancel_order(session: Session, order_id: str, now: datetime | None = None) -> Cancelled:
+    """Take the order back: its live offers (offered or accepted) withdrawn, so each workshop's
+    gateway shows them withdrawn and refuses answers to them; the minutes its accepted plan booked
+    released, so capacity offers them again; the order `cancelled`, which plan, replan and accept
+    refuse (Conflict) from then on. Its plan versions stay, for the record. Cancelling twice
+    changes nothing the second time. NotFound for an unknown order."""
+    now = now or datetime.now(timezone.utc)
+    order = _order_row(session, order_id, lock=True)
+    if order.status == "cancelled":
+        return Cancelled(order_id, [], 0.0, True)
+    withdrawn = withdraw_all(session, order_id, now)
+    released = session.scalar(select(func.coalesce(func.sum(CommitmentRow.minutes), 0.0))
+                              .where(CommitmentRow.order_id == order_id)) or 0.0
+    session.execute(delete(CommitmentRow).where(CommitmentRow.order_id == order_id))
+    order.status, order.updated_at = "cancelled", now
+    session.flush()
+    return Cancelled(order_id, withdrawn, float(released), False)
+
+
 # ============================================================================ plans in the store
 def save_plan(session: Session, order_id: str, result: Plan, now: datetime | None = None,
               based_on: int | None = None, change: Mapping[str, Any] | None = None) -> int:
@@ -179,6 +217,7 @@ def save_plan(session: Session, order_id: str, result: Plan, now: datetime | Non
     Two plans saved for one order at once: one of them gets an IntegrityError (same version)."""
     now = now or datetime.now(timezone.utc)
     row = _order_row(session, order_id, lock=True)
+    _refuse_cancelled(row.status)  # cancelled while the solve ran
     latest = session.scalar(select(func.max(PlanRow.version)).where(PlanRow.order_id == order_id)) or 0
     version = latest + 1
     d = result.to_dict()
@@ -281,11 +320,13 @@ def accept(session: Session, order_id: str, version: int | None = None, now: dat
     booked on the workshops' machines (replacing what an earlier accepted version booked), and
     capacity subtracts them from then on. The plan becomes offers to its workshops in the same
     transaction (hub.planning.offer_sync), answered by `settings.offer_response_hours` (the
-    setting's default without settings). Conflict for an infeasible or superseded version."""
+    setting's default without settings). Conflict for an infeasible or superseded version, or a
+    cancelled order."""
     now = now or datetime.now(timezone.utc)
     hours = (settings.offer_response_hours if settings is not None
              else HubSettings.model_fields["offer_response_hours"].default)
     order = _order_row(session, order_id, lock=True)
+    _refuse_cancelled(order.status)
     if order.current_version is None:
         raise Conflict("아직 계획이 없습니다: 먼저 계획을 세우세요", "the order has no plan yet: plan it first")
     version = order.current_version if version is None else version
@@ -469,9 +510,11 @@ async def plan(database: Database, telemetry: Any, settings: HubSettings, order_
                when: datetime | None = None, cache: DayCache | None = None, weights: Weights = Weights(),
                solver: anyio.CapacityLimiter | None = None) -> Planned:
     """Plan the order from scratch over today's candidates and store it as its next version.
-    `solver` bounds how many solves run at once (the solver takes every core it is given)."""
+    `solver` bounds how many solves run at once (the solver takes every core it is given).
+    Conflict for a cancelled order."""
     when = when or utc_now()
     record = await anyio.to_thread.run_sync(_order_record, database, order_id)
+    _refuse_cancelled(record.status)  # before a solve for nothing; save_plan checks again under lock
     result, found = await _afresh(database, telemetry, settings, record.order, when, cache, weights, solver)
     return Planned(await anyio.to_thread.run_sync(_save, database, order_id, result, when, None, None), found)
 
@@ -507,6 +550,7 @@ def _base(database: Database, order_id: str) -> tuple[OrderRecord, dict]:
         record = get_order(session, order_id)
         if record is None:
             raise NotFound(order_id)
+        _refuse_cancelled(record.status)
         version = record.accepted_version or record.current_version
         if version is None:
             raise Conflict("아직 계획이 없어 다시 계획할 수 없습니다: 먼저 계획을 세우세요",
@@ -540,7 +584,8 @@ async def replan(database: Database, telemetry: Any, settings: HubSettings, orde
                  when: datetime | None = None, cache: DayCache | None = None, weights: Weights = Weights(),
                  solver: anyio.CapacityLimiter | None = None) -> Planned:
     """Re-plan from the accepted (else current) plan after `change`, moving as few pieces as the
-    engine can and never started ones; stored as the next version, based on that one."""
+    engine can and never started ones; stored as the next version, based on that one. Conflict
+    for a cancelled order or one with no feasible plan to start from."""
     when = when or utc_now()
     record, base = await anyio.to_thread.run_sync(_base, database, order_id)
     previous = {a["workshop"]: a["pieces"] for a in base["assignments"]}

@@ -35,8 +35,10 @@ from hub.core.db import Base
 #: The order's states. planned: its current plan is feasible and waits to be accepted;
 #: infeasible: its current plan cannot meet it (the plan says why and what could);
 #: accepted: its current plan is the accepted one; replanned: accepted earlier, and a newer plan
-#: waits to be accepted (the accepted one still books the workshops' machines).
-ORDER_STATES = ("draft", "planned", "infeasible", "accepted", "replanned")
+#: waits to be accepted (the accepted one still books the workshops' machines); cancelled: taken
+#: back (hub.planning.service.cancel_order): its offers withdrawn, its booking released, never
+#: planned or accepted again (its versions stay, for the record).
+ORDER_STATES = ("draft", "planned", "infeasible", "accepted", "replanned", "cancelled")
 
 
 class Order(Base):

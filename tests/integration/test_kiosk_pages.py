@@ -329,6 +329,8 @@ def test_the_shopper_deletes_their_measurements_from_the_tracking_page(kiosk, br
     expect(page.locator("#now")).to_contain_text("cancelled")
     row = kiosk.row(code)
     assert row["body"] is None and row["status"] == "cancelled"
+    # The workshop is told: its offer withdrawn (nothing offered or accepted is left).
+    assert kiosk.live_offer(code) is None
     # Without the key, nothing: an order number alone shows no order.
     assert httpx.get(f"{kiosk.base}/kiosk/t/{code}", timeout=10).status_code == 404
     assert httpx.get(f"{kiosk.base}/kiosk/api/orders/{code}?k=wrong", timeout=10).status_code == 404

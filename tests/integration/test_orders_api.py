@@ -341,3 +341,36 @@ def test_fuzz_replan_changes_never_break_it_and_started_pieces_stay(fuzz_hub, fu
             for w in body.get("declined", []):
                 whole = -(-started.get(w, 0) // 50) * 50  # a started bundle stays whole
                 assert (now[w]["pieces"] if w in now else 0) == whole, (w, now.get(w))
+
+
+def test_a_cancelled_order_frees_its_minutes_withdraws_its_offers_and_is_refused_plan_and_accept(hub, postgresql):
+    hub.post("/api/v1/orders", json=tee_order(id="tee-x", quantity=2000, min_lot=0))
+    plan = hub.post("/api/v1/orders/tee-x/plan").json()
+    assert plan["feasible"] and hub.post("/api/v1/orders/tee-x/accept").status_code == 200
+    chosen = [a["workshop"] for a in plan["assignments"]]
+    assert sum(c for c, _ in committed(hub, chosen).values()) == pytest.approx(2000 * 6.0, abs=0.5)
+    offered = hub.get("/api/v1/orders/tee-x/offers").json()["offers"]
+    assert offered and {o["status"] for o in offered} == {"offered"}
+
+    database = db.Database(postgresql.url)
+    try:
+        with database.session() as session:
+            done = service.cancel_order(session, "tee-x", datetime.now(timezone.utc))
+        with database.session() as session:
+            again = service.cancel_order(session, "tee-x")  # twice: nothing more happens
+    finally:
+        database.close()
+    assert sorted(done.withdrawn) == sorted(o["id"] for o in offered) and not done.already
+    assert done.released_minutes == pytest.approx(2000 * 6.0, abs=0.5)
+    assert again.already and again.withdrawn == [] and again.released_minutes == 0
+
+    assert hub.get("/api/v1/orders/tee-x").json()["status"] == "cancelled"
+    assert [o["id"] for o in hub.get("/api/v1/orders", params={"status": "cancelled"}).json()["items"]] == ["tee-x"]
+    assert {o["status"] for o in hub.get("/api/v1/orders/tee-x/offers").json()["offers"]} == {"withdrawn"}
+    assert all(c == 0 for c, _ in committed(hub, chosen).values())  # capacity has the minutes back
+    for path, body in (("plan", None), ("accept", None), ("accept", {"version": 1}),
+                       ("replan", {"declined": [chosen[0]]})):
+        refused = hub.post(f"/api/v1/orders/tee-x/{path}", json=body)
+        assert refused.status_code == 409, (path, refused.text)
+        assert "cancelled" in refused.json()["en"] and refused.json()["ko"], path
+    assert [v["version"] for v in hub.get("/api/v1/orders/tee-x/plans").json()] == [1]  # kept, nothing added
