@@ -288,16 +288,22 @@ async def _route(database: Database, telemetry: Any, settings: HubSettings, kios
                  ) -> Optional[dict]:
     """One piece as a planning order due the day after its sewing day, planned and accepted (the
     offers loop makes the offer). The plan's assignment, or None when capacity went meanwhile."""
-    order_id = f"kiosk-{code}-{route}"
-    order = planning.Order(id=order_id, style=_style(design, options, code, link), family=design.family,
-                           sam_minutes=dict(design.sam_minutes), quantity=1,
-                           due=promise.day + timedelta(days=1), bundle_size=1, min_lot=0, max_workshops=1,
-                           panels_ready=promise.day, transport_days=1)
     with database.session() as s:
+        # A route that could not be planned keeps its (cancelled) order for the record: the next
+        # try takes the next free number instead of colliding with it.
+        while plans.get_order(s, f"kiosk-{code}-{route}") is not None:
+            route += 1
+        order_id = f"kiosk-{code}-{route}"
+        order = planning.Order(id=order_id, style=_style(design, options, code, link), family=design.family,
+                               sam_minutes=dict(design.sam_minutes), quantity=1,
+                               due=promise.day + timedelta(days=1), bundle_size=1, min_lot=0, max_workshops=1,
+                               panels_ready=promise.day, transport_days=1)
         plans.create_order(s, order, now)
     planned = await plans.plan(database, telemetry, settings, order_id, when=now, solver=solver)
     view = planned.view
     if not view["feasible"] or not view["assignments"]:
+        with database.session() as s:
+            plans.cancel_order(s, order_id, now)  # capacity went meanwhile: nothing of it may linger
         return None
     with database.session() as s:
         plans.accept(s, order_id, view["version"], now, settings=settings)

@@ -150,3 +150,20 @@ def test_a_new_route_cancels_the_old_planning_order_and_its_booking(world):
     # Planning's offer keeper does not re-plan the cancelled old order for its decline.
     with world.db.session() as s:
         assert old_id not in offers.pending_replans(s)
+
+
+def test_a_route_that_cannot_be_planned_is_cancelled_and_the_next_try_takes_the_next_number(world):
+    """Capacity went between the promise and the plan (here: a sewing day already past): the
+    route's planning order is cancelled, books nothing, and trying again does not collide with it."""
+    now = datetime.now(timezone.utc)
+    past = (now - timedelta(days=3)).date()
+    promise = kiosk_service.Promise("nobody", "", "", past, now - timedelta(days=2))
+
+    def route():
+        return asyncio.run(kiosk_service._route(world.db, None, world.settings, world.kiosk, DESIGN, {}, "T3ST", 1,
+                                                promise, "", now, None))
+
+    assert route() is None
+    assert world.status("kiosk-T3ST-1") == "cancelled" and world.booked("kiosk-T3ST-1") == 0
+    assert route() is None  # a second try: the next number, not a Conflict on the first
+    assert world.status("kiosk-T3ST-2") == "cancelled"
