@@ -50,8 +50,9 @@ from functools import cached_property, lru_cache
 from typing import Iterable, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
+from hub.core.days import WEEKDAYS_KO
+
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_WEEKDAYS_KO = ("월", "화", "수", "목", "금", "토", "일")
 DEFAULT_ZONE = "Asia/Seoul"
 #: Korean names of the machine types the registry uses; an unknown type is shown by its key.
 MACHINE_TYPES_KO = {"lockstitch": "본봉", "overlock": "오버록", "coverstitch": "삼봉", "flatlock": "평봉",
@@ -120,7 +121,7 @@ class WorkingHours:
         return sum(max(0.0, min(b, before) - max(a, after)) for a, b in self._spans)
 
     def describe(self) -> tuple[str, str]:
-        days_ko = "".join(_WEEKDAYS_KO[d] for d in sorted(self.workdays))
+        days_ko = "".join(WEEKDAYS_KO[d] for d in sorted(self.workdays))
         days_en = ", ".join(WEEKDAYS[d] for d in sorted(self.workdays))
         lunch_ko = f", 점심 {self.lunch_start:%H:%M}부터 {self.lunch_minutes}분" if self.lunch_minutes else ""
         lunch_en = f", lunch {self.lunch_minutes} min from {self.lunch_start:%H:%M}" if self.lunch_minutes else ""
@@ -323,7 +324,7 @@ class TypeCapacity:
 
     def sentence(self, d: DaySpare, hours: WorkingHours) -> tuple[str, str]:
         kind_ko = MACHINE_TYPES_KO.get(self.machine_type, self.machine_type)
-        day_ko = f"{d.day.month}/{d.day.day}({_WEEKDAYS_KO[d.day.weekday()]})"
+        day_ko = f"{d.day.month}/{d.day.day}({WEEKDAYS_KO[d.day.weekday()]})"
         day_en = f"{WEEKDAYS[d.day.weekday()].capitalize()} {d.day:%m-%d}"
         if d.working_minutes == 0 and not d.committed:
             if not hours.works_on(d.day):

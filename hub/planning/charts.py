@@ -13,7 +13,8 @@ from datetime import date
 from html import escape
 from typing import Sequence
 
-_WEEKDAYS_KO = "월화수목금토일"
+from hub.core.days import WEEKDAYS_KO
+
 BOOKED = "#1f4e8c"
 SPARE = "#9fd3a8"
 OVER = "#b42318"
@@ -95,7 +96,7 @@ def timeline(assignments: Sequence[dict], label: str, cell_w: int = 44, row_h: i
         colour = OVER if d.weekday() == 6 else "#555"
         body.append(f'<text x="{x:.0f}" y="13" font-size="11" text-anchor="middle" fill="{colour}">{d.month}/{d.day}</text>'
                     f'<text x="{x:.0f}" y="27" font-size="11" text-anchor="middle" fill="{colour}">'
-                    f'{_WEEKDAYS_KO[d.weekday()]}</text>')
+                    f'{WEEKDAYS_KO[d.weekday()]}</text>')
     totals = {d: 0 for d in span}
     for r, a in enumerate(assignments):
         y = 34 + r * row_h

@@ -16,21 +16,11 @@ from typing import Optional
 import segno
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen import canvas
 
-FONT = "HYGothic-Medium"
-_WEEKDAYS_KO = "월화수목금토일"
-_registered = False
+from hub.core.days import WEEKDAYS_KO
+from hub.core.pdf import korean_font
 
-
-def _font() -> str:
-    global _registered
-    if not _registered:
-        pdfmetrics.registerFont(UnicodeCIDFont(FONT))
-        _registered = True
-    return FONT
 
 
 def _qr(c: canvas.Canvas, link: str, x: float, y: float, size: float) -> None:
@@ -52,7 +42,7 @@ def dispatch_pdf(order: dict, assignment: dict, version: int, names: dict[str, t
                  workshop: Optional[object] = None, link: Optional[str] = None, now: Optional[datetime] = None) -> bytes:
     """One page: `order` (OrderRecord.to_dict()), `assignment` (one of plan_view's), the
     registry's workshop record if there is one (address, contact), the offer's phone link."""
-    font = _font()
+    font = korean_font()
     buf = BytesIO()
     c = canvas.Canvas(buf, pagesize=A4)
     c.setTitle(f"작업 지시서 {order['id']} {assignment['workshop']}")
@@ -76,7 +66,7 @@ def dispatch_pdf(order: dict, assignment: dict, version: int, names: dict[str, t
         line(f"주소 Address: {getattr(workshop, 'address_ko', '')}", 10, 5.5 * mm)
         line(f"연락처 Contact: {getattr(workshop, 'contact_phone', '')}", 10, 7 * mm)
     due = date.fromisoformat(order["due"])
-    line(f"납기 Due: {due.isoformat()} ({_WEEKDAYS_KO[due.weekday()]})", 12)
+    line(f"납기 Due: {due.isoformat()} ({WEEKDAYS_KO[due.weekday()]})", 12)
     line(f"수량 Pieces: {assignment['pieces']:,}벌 = {assignment['bundles']}묶음 × {order['bundle_size']}벌"
          f"  ({assignment['bundles']} bundles of {order['bundle_size']})", 13, 8 * mm)
     sam = ", ".join(f"{names.get(t, (t, t))[0]} {m:.1f}" for t, m in order["sam_minutes"].items())
@@ -100,7 +90,7 @@ def dispatch_pdf(order: dict, assignment: dict, version: int, names: dict[str, t
             continue
         total += s["pieces"]
         d = date.fromisoformat(s["day"])
-        c.drawString(left, y, f"{d.isoformat()} ({_WEEKDAYS_KO[d.weekday()]})")
+        c.drawString(left, y, f"{d.isoformat()} ({WEEKDAYS_KO[d.weekday()]})")
         c.drawRightString(left + 80 * mm, y, f"{s['pieces']:,}")
         c.drawRightString(left + 120 * mm, y, f"{total:,}")
         y -= 6 * mm

@@ -28,6 +28,7 @@ from markupsafe import Markup
 from sqlalchemy.exc import IntegrityError
 
 from hub import registry
+from hub.core.days import WEEKDAYS_KO
 from hub.core.db import Database
 from hub.core.dependencies import get_database, get_rejections, get_settings, session_token_id
 from hub.core.pages import render, templates_for
@@ -44,7 +45,6 @@ log = logging.getLogger("sewnet.hub.planning")
 templates = templates_for(Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False)
 
-_WEEKDAYS_KO = "월화수목금토일"
 STATUS_WORDS = {
     "draft": ("계획 전", "not planned yet"),
     "planned": ("계획됨, 승인 대기", "planned, waiting for acceptance"),
@@ -68,7 +68,7 @@ FORM_FIELDS = [
 
 def _day(iso: str | date) -> str:
     d = date.fromisoformat(iso) if isinstance(iso, str) else iso
-    return f"{d.month}/{d.day}({_WEEKDAYS_KO[d.weekday()]})"
+    return f"{d.month}/{d.day}({WEEKDAYS_KO[d.weekday()]})"
 
 
 def sewing_days(schedule: list[dict]) -> dict[str, Any]:

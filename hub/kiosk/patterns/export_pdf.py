@@ -13,29 +13,18 @@ import math
 
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen import canvas
 
+from hub.core.pdf import korean_font
 from hub.kiosk.patterns.geometry import Pt, bbox
 from hub.kiosk.patterns.layout import shelf
 from hub.kiosk.patterns.model import Pattern, Piece
 
-FONT = "HYGothic-Medium"
 MARGIN = 10.0       # mm, unprinted edge of a home printer
 OVERLAP = 10.0      # mm shared by neighbouring A4 tiles
 A4_COLUMNS = 4      # tiles across: the layout is packed to this width (a shirt front and back side by side)
 PLOTTER_WIDTH = 914.0  # mm, a 36-inch roll
 SQUARE = 100.0
-_registered = False
-
-
-def _font() -> str:
-    global _registered
-    if not _registered:
-        pdfmetrics.registerFont(UnicodeCIDFont(FONT))
-        _registered = True
-    return FONT
 
 
 def _poly(c: canvas.Canvas, points: list[Pt], close: bool) -> None:
@@ -83,11 +72,11 @@ def _draw_piece(c: canvas.Canvas, pattern: Pattern, piece: Piece, x: float, y: f
         c.setLineWidth(1.2)
         _poly(c, [fa, fb], False)
     c.setDash()
-    c.setFont(_font(), 9)
+    c.setFont(korean_font(), 9)
     c.drawString((x) * mm, (-y - 8) * mm,
                  f"{piece.words['ko']} {piece.words['en']} · {piece.quantity_words['ko']} / {piece.quantity_text}"
                  + (" · 골선 FOLD (굵은 선)" if piece.fold else ""))
-    c.setFont(_font(), 7)
+    c.setFont(korean_font(), 7)
     c.drawString((gx0 + 3) * mm, (gy0 + 3) * mm, f"SewNet {pattern.design} {piece.size_label}")
 
 
@@ -97,7 +86,7 @@ def _draw_square(c: canvas.Canvas, x: float, y: float) -> None:
     c.setDash()
     c.rect(x * mm, -(y + 12 + SQUARE) * mm, SQUARE * mm, SQUARE * mm, stroke=1, fill=0)
     c.setFillColorRGB(0.8, 0, 0)
-    c.setFont(_font(), 9)
+    c.setFont(korean_font(), 9)
     c.drawString(x * mm, (-y - 8) * mm, "10 cm 확인 사각형 · test square: must measure 100 mm")
     c.setFillColorRGB(0, 0, 0)
     c.setStrokeColorRGB(0, 0, 0)
@@ -128,7 +117,7 @@ def to_pdf(pattern: Pattern, layout: str = "a4") -> bytes:
         page = (PLOTTER_WIDTH * mm, (total + 2 * MARGIN + 10) * mm)
         c = canvas.Canvas(buf, pagesize=page, pageCompression=1)
         c.setTitle(title)
-        c.setFont(_font(), 10)
+        c.setFont(korean_font(), 10)
         c.drawString(MARGIN * mm, page[1] - 8 * mm, title + " · 1:1 plotter · 실물 크기")
         c.translate(MARGIN * mm, page[1] - (MARGIN + 10) * mm)
         _draw_all(c, pattern, pos, boxes)
@@ -153,7 +142,7 @@ def to_pdf(pattern: Pattern, layout: str = "a4") -> bytes:
     for r, col in tiles:
         if True:
             label = f"{chr(ord('A') + r)}{col + 1}"
-            c.setFont(_font(), 8)
+            c.setFont(korean_font(), 8)
             c.drawString(MARGIN * mm, (A4[1] / mm - 7) * mm,
                          f"{title} · 1:1 · page {label} (row {r + 1}/{rows}, column {col + 1}/{cols}) · "
                          f"{tiles.index((r, col)) + 1}/{len(tiles)} (blank pages left out)")
@@ -181,7 +170,7 @@ def to_pdf(pattern: Pattern, layout: str = "a4") -> bytes:
                 for cy in (MARGIN + OVERLAP / 2, MARGIN + ph - OVERLAP / 2):
                     c.line((cx - 3) * mm, cy * mm, (cx + 3) * mm, cy * mm)
                     c.line(cx * mm, (cy - 3) * mm, cx * mm, (cy + 3) * mm)
-            c.setFont(_font(), 14)
+            c.setFont(korean_font(), 14)
             c.drawString((MARGIN + pw / 2 - 5) * mm, (MARGIN + ph / 2) * mm, label)
             c.setStrokeColorRGB(0, 0, 0)
             c.restoreState()
