@@ -31,6 +31,11 @@ UTC = timezone.utc
 SEOUL = ZoneInfo("Asia/Seoul")
 
 
+def _tag(value: str) -> str:
+    """A tag value escaped for line protocol (comma, equals sign and space)."""
+    return value.replace(",", "\\,").replace("=", "\\=").replace(" ", "\\ ")
+
+
 @dataclass(frozen=True)
 class Pt:
     workshop: str
@@ -41,7 +46,7 @@ class Pt:
     interval_ms: int = 10_000
 
     def line(self) -> str:
-        return (f"sewing,machine={self.machine},workshop={self.workshop} interval_ms={self.interval_ms}i,"
+        return (f"sewing,machine={_tag(self.machine)},workshop={_tag(self.workshop)} interval_ms={self.interval_ms}i,"
                 f"run_ms={self.run_ms}i,stitches={self.stitches}i {self.t}")
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -21,6 +20,7 @@ from hub.telemetry import line_protocol as lp
 from hub.telemetry.embedded import EmbeddedTelemetry
 from hub.telemetry.influxql import InfluxQLTelemetry, influxql_string, workshop_queries
 from hub.telemetry.storage import EmbeddedStore
+from tests.integration.test_telemetry_buckets import Pt
 
 UTC = timezone.utc
 
@@ -37,25 +37,6 @@ ATTACKS = [
 ]
 # Ids that are odd but real: written through line protocol, read back exactly.
 ODD = ["o'brien 작업장", 'say "hi"', "a,b=c", "창신동-12"]
-
-
-def _tag(value: str) -> str:
-    """A tag value escaped for line protocol (comma, equals sign and space)."""
-    return value.replace(",", "\\,").replace("=", "\\=").replace(" ", "\\ ")
-
-
-@dataclass(frozen=True)
-class Pt:
-    workshop: str
-    machine: str
-    t: int  # epoch seconds
-    stitches: int
-    run_ms: int
-    interval_ms: int = 10_000
-
-    def line(self) -> str:
-        return (f"sewing,machine={self.machine},workshop={_tag(self.workshop)} interval_ms={self.interval_ms}i,"
-                f"run_ms={self.run_ms}i,stitches={self.stitches}i {self.t}")
 
 
 class Stores:
