@@ -102,6 +102,16 @@ def test_bom_crlf_blank_rows_and_columns_in_any_order_are_taken(files):
     pd.testing.assert_frame_equal(loaded.customers, SIM.market.customers)
 
 
+def test_line_numbers_count_blank_rows_and_crlf(files):
+    lines = files["t"].read_text().rstrip("\n").split("\n")
+    lines[5:5] = ["", "", ",,,,"]
+    cells = lines[9].split(",")
+    cells[3] = "x"
+    lines[9] = ",".join(cells)
+    files["t"].write_bytes(b"\xef\xbb\xbf" + "\r\n".join(lines).encode() + b"\r\n")
+    assert where(problems_of(files)) == [("transactions_train.csv", 10, "price")]
+
+
 def test_pandas_index_column_and_leading_zeros_are_taken(files):
     frame = pd.read_csv(files["a"], dtype=str, keep_default_na=False)
     frame["article_id"] = "0" + frame["article_id"]
