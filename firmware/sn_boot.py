@@ -97,6 +97,7 @@ def journal():
 
 def add_event(event):
     """Kept on flash until the gateway has it (sn_ota sends them with every check)."""
+    mkdirs()
     events = read_json(EVENTS, [])
     if not isinstance(events, list):
         events = []
@@ -131,6 +132,7 @@ def health_s(value):
 def stage_done(kind, files, removed, version, extra=None):
     """Called by the app once ota/new/ holds every file of the update, each checked: from here
     on the update happens at the next start, whatever cuts the power."""
+    mkdirs()
     j = {"phase": "staged", "kind": kind, "files": list(files), "removed": list(removed),
          "version": version}
     if extra:
