@@ -155,3 +155,15 @@ def test_configuration_offers_and_the_boards_answer(ota):
         ota.set_config(["a1"], {"password": 1})
     with pytest.raises(OtaError, match="not registered"):
         ota.set_config(["zz"], {"interval_ms": 5000})
+
+
+def test_the_flash_bundle_carries_the_release_key(tmp_path):
+    key, pub = new_key(tmp_path)
+    args = ["device", "bundle", "--device", "sn-0a0b0c0d0e09", "--wifi-ssid", "ws", "--broker-host", "192.0.2.1",
+            "--password", "pw-1", "--out", str(tmp_path / "b")]
+    r = runner.invoke(sewnet_app, args + ["--release-key", str(key) + ".pub"])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "b" / "release.pub").read_text().strip() == pub
+    (tmp_path / "bad.pub").write_text("not a key\n")
+    r = runner.invoke(sewnet_app, args + ["--release-key", str(tmp_path / "bad.pub")])
+    assert r.exit_code == 2 and "64 hex digits" in r.output
