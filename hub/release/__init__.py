@@ -14,17 +14,20 @@ from hub.release.manifest import (
     manifest_bytes,
     release_files,
 )
-from hub.release.keys import (
-    generate_key,
-    key_id,
-    load_private_key,
-    load_public_key,
-    public_key_hex,
-    read_release,
-    sign_manifest,
-    verify_manifest,
-    write_release,
-)
+
+#: Signing and checking need `cryptography`, loaded on first use: every `sewnet` command imports
+#: this package (the command line), and most never sign anything.
+_KEYS = ("generate_key", "key_id", "load_private_key", "load_public_key", "public_key_hex", "read_release",
+         "sign_manifest", "verify_manifest", "write_release")
+
+
+def __getattr__(name: str):
+    if name in _KEYS:
+        from hub.release import keys
+
+        return getattr(keys, name)
+    raise AttributeError(f"module 'hub.release' has no attribute {name!r}")
+
 
 __all__ = [
     "FORMAT",
