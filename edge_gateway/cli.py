@@ -117,3 +117,31 @@ def main(argv: list[str] | None = None) -> None:
     if argv and argv[0].startswith("-") and argv[0] not in ("--help", "-h"):
         argv = ["run", *argv]
     app(argv, prog_name="python -m edge_gateway")
+
+
+release_app = typer.Typer(no_args_is_help=True, help="Firmware releases the gateway serves to its boards.")
+app.add_typer(release_app, name="release")
+
+
+@release_app.command("add")
+def release_add(folder: Path = typer.Argument(..., help="a release folder from `sewnet hub release sign`"),
+                config: Path = CONFIG) -> None:
+    """Check a release against the hub's release key and keep it for the boards (safe while the
+    gateway runs). Start its rollout on the page's /updates."""
+    from .ota import Ota, OtaError, load_release_key
+
+    cfg = _load(config)
+    if cfg.ota is None:
+        typer.echo("config error: no [ota] section: add release_key_file there first", err=True)
+        raise typer.Exit(2)
+    try:
+        cfg.data_dir.mkdir(parents=True, exist_ok=True)
+        ota = Ota(cfg.data_dir / "ota.sqlite", load_release_key(cfg.ota.release_key_file))
+        try:
+            m = ota.add_release(folder)
+        finally:
+            ota.close()
+    except OtaError as exc:
+        typer.echo(f"release refused: {exc.en} / {exc.ko}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"release {m['version']} kept: {len(m['files'])} files; start it on /updates")

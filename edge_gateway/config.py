@@ -174,6 +174,19 @@ class HubConfig(_Section):
         return _secret(self.workshop_token, self.workshop_token_file, "SEWNET_WORKSHOP_TOKEN", "hub.workshop_token")
 
 
+class OtaConfig(_Section):
+    """Over-the-air updates and remote configuration of the boards (issue 10 §2, edge_gateway/ota.py).
+    No [ota] section: no updates are served."""
+
+    #: The hub's release public key (64 hex digits, `sewnet hub release keygen` writes KEY.pub).
+    release_key_file: Path
+    #: The broker's password file: boards log in to the update API with their MQTT credentials.
+    #: The gateway's user must be able to read it.
+    board_passwd_file: Path = Path("/etc/mosquitto/passwd")
+    #: A board offered an update that has not reported healthy after this long fails the rollout.
+    rollout_timeout_s: float = Field(1800.0, ge=10, le=7 * 86400)
+
+
 class StoreConfig(_Section):
     #: SQLite synchronous level; FULL survives a power cut of the Pi, NORMAL only a crash.
     synchronous: Literal["NORMAL", "FULL", "EXTRA"] = "FULL"
@@ -210,6 +223,7 @@ class GatewayConfig(_Section):
     web: WebConfig = WebConfig()
     store: StoreConfig = StoreConfig()
     hub: HubConfig | None = None
+    ota: OtaConfig | None = None
 
     @field_validator("data_dir")
     @classmethod

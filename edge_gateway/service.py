@@ -53,6 +53,13 @@ class Gateway:
         self.ingest = Ingest(config, self.outbox, on_committed=lambda r: self.uplink.notify(r.accepted))
         # No [hub] section: no offers (the page says so).
         self.hub = HubLink(config.hub, self.outbox, workshop=config.hub_workshop) if config.hub else None
+        # No [ota] section: no board updates (issue 10 §2).
+        self.ota = None
+        if config.ota is not None:
+            from .ota import Ota, load_release_key
+
+            self.ota = Ota(config.data_dir / "ota.sqlite", load_release_key(config.ota.release_key_file),
+                           devices=lambda: list(config.registry), rollout_timeout_s=config.ota.rollout_timeout_s)
         self.web_server: uvicorn.Server | None = None
         if config.web.enabled:
             web = config.web
@@ -67,6 +74,8 @@ class Gateway:
                 login_window_s=web.login_window_s,
                 timezone=config.timezone,
                 hub=self.hub,
+                ota=self.ota,
+                ota_passwd_file=config.ota.board_passwd_file if config.ota else None,
             )
             self.web_server = _Server(
                 uvicorn.Config(app, host=config.web.host, port=config.web.port, log_level="warning", access_log=False)
@@ -104,6 +113,8 @@ class Gateway:
                     t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             self.outbox.close()
+            if self.ota is not None:
+                self.ota.close()
 
 
     async def _serve_page(self, server: uvicorn.Server) -> None:

@@ -219,6 +219,8 @@ def create_app(
     login_window_s: int = 900,
     timezone: str = "Asia/Seoul",
     hub: HubLink | None = None,
+    ota=None,
+    ota_passwd_file: Path | None = None,
 ) -> FastAPI:
     """`health()` returns {"uplink": {...}, "ingest": {...}, "alerts": [...]} from the running
     tasks. Without `session_key` sessions last as long as the process."""
@@ -517,6 +519,7 @@ def create_app(
                 "duplicates": s["counters"].get("duplicate", 0),
                 "offers": offers_view(now, doc, fetched, on_order, s["hub"]),
                 "reasons": offer_store.DECLINE_REASONS,
+                "ota_enabled": ota is not None,
             },
         )
 
@@ -706,4 +709,11 @@ def create_app(
         response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
         return response
 
+    # Board updates and settings (issue 10 §2): the boards' API and the operator's /updates page.
+    if ota is not None:
+        from . import ota_web
+
+        ota_web.install(app, ota, passwd_file=ota_passwd_file or Path("/etc/mosquitto/passwd"),
+                        has_session=has_session, templates=TEMPLATES, workshop=workshop, timezone=timezone,
+                        registry=dict(outbox.registry), read_form=read_form, message_page=message_page)
     return app

@@ -20,6 +20,7 @@ import sn_config
 import sn_counting
 import sn_hw
 import sn_mqtt
+import sn_ota      # over-the-air updates and remote configuration (issue 10 §2)
 import sn_queue
 import sn_state
 import sn_summary
@@ -104,6 +105,8 @@ class App:
         asyncio.create_task(self.mqtt.run())
         asyncio.create_task(self._publisher())
         asyncio.create_task(self._ntp())
+        # OTA (issue 10 §2): asks the gateway for updates; confirms a trial once self.sent > 0.
+        asyncio.create_task(sn_ota.Updater(self, FW_VERSION, log=_log).run())
         await self._sampler()
 
     async def _sampler(self):

@@ -28,6 +28,9 @@ DEFAULTS = {
     "state_save_ms": 60000,     # flash sectors endure ~100k erases: save the total once a minute
     "backoff_max_ms": 30000,
     "wdt_ms": 0,                # 0 = no watchdog
+    # over-the-air updates (sn_ota): the gateway's HTTP port on the broker's host (0 = off)
+    "ota_port": 8080,
+    "ota_poll_s": 600,
 }
 
 # name: (type, low, high); None bounds are open
@@ -42,6 +45,9 @@ _INTS = {
     "state_save_ms": (10000, 86400000),
     "backoff_max_ms": (1000, 600000),
     "wdt_ms": (0, 3600000),
+    # over-the-air updates (sn_ota)
+    "ota_port": (0, 65535),
+    "ota_poll_s": (1, 86400),
 }
 _STRS = ("device", "password", "variant", "counter", "ntp_host", "machine")
 _KNOWN = set(_INTS) | set(_STRS) | {"wifi", "broker"}

@@ -17,6 +17,10 @@ app = typer.Typer(help="SewNet hub: live capacity per workshop.", no_args_is_hel
 db_app = typer.Typer(help="The hub's database: apply the schema's migrations, show its revision.",
                      no_args_is_help=True)
 app.add_typer(db_app, name="db")
+# Firmware releases for the boards (issue 10 §2): `sewnet hub release keygen|public-key|sign|verify`.
+from hub.release.cli import app as release_app  # noqa: E402
+
+app.add_typer(release_app, name="release")
 
 
 @app.callback()

@@ -63,8 +63,9 @@ def _secret(value: Optional[str], file: Optional[Path], env: str, what: str) -> 
     return os.environ.get(env)
 
 
-def build_bundle(out: Path, config: dict) -> Path:
-    """Write the firmware files and sewnet.json into `out` (the board's flash root)."""
+def build_bundle(out: Path, config: dict, release_key: Optional[Path] = None) -> Path:
+    """Write the firmware files and sewnet.json into `out` (the board's flash root), and the hub's
+    release public key as release.pub (without it the board refuses every firmware update)."""
     sn_config = _firmware_config_checker()
     try:
         sn_config.check(config)
@@ -76,6 +77,12 @@ def build_bundle(out: Path, config: dict) -> Path:
     target = out / "sewnet.json"
     target.write_text(json.dumps(config, indent=1) + "\n")
     target.chmod(0o600)  # it holds the board's Wi-Fi and MQTT passwords
+    if release_key is not None:
+        text = release_key.read_text(encoding="ascii", errors="replace").strip()
+        if len(text) != 64 or any(c not in "0123456789abcdefABCDEF" for c in text):
+            raise typer.BadParameter(f"{release_key}: a release key's .pub file holds 64 hex digits "
+                                     "(sewnet hub release public-key)")
+        (out / "release.pub").write_text(text.lower() + "\n")
     return out
 
 
@@ -107,6 +114,9 @@ _Port = Annotated[int, typer.Option(min=1, max=65535)]
 _Variant = Annotated[str, typer.Option(help="Board variant from hardware/boards.json.")]
 _Interval = Annotated[int, typer.Option(min=1000, max=3_600_000, help="Summary interval, ms.")]
 _Machine = Annotated[Optional[str], typer.Option(help="Machine id painted on the sewing machine (informative).")]
+_ReleaseKey = Annotated[Optional[Path], typer.Option(exists=True, dir_okay=False,
+                                                     help="The hub's release key .pub: lets the board take "
+                                                          "signed updates over the air.")]
 
 
 @app.command("id")
@@ -121,11 +131,11 @@ def bundle(device: _Device, wifi_ssid: _Ssid, broker_host: _Host,
            password: _Password = None, password_file: _PasswordFile = None,
            wifi_password: _WifiPw = None, wifi_password_file: _PasswordFile = None,
            broker_port: _Port = 1883, variant: _Variant = "esp32-devkitc", interval_ms: _Interval = 10_000,
-           machine: _Machine = None) -> None:
+           machine: _Machine = None, release_key: _ReleaseKey = None) -> None:
     """Write a board's flash bundle: the firmware files and a validated sewnet.json."""
     config = _config_from_options(device, password, password_file, wifi_ssid, wifi_password, wifi_password_file,
                                   broker_host, broker_port, variant, interval_ms, machine)
-    build_bundle(out, config)
+    build_bundle(out, config, release_key)
     typer.echo(f"bundle for {device} written to {out}")
 
 
@@ -141,7 +151,7 @@ def flash(port: Annotated[str, typer.Option(help="Serial port of the board, e.g.
           password: _Password = None, password_file: _PasswordFile = None,
           wifi_password: _WifiPw = None, wifi_password_file: _PasswordFile = None,
           broker_port: _Port = 1883, variant: _Variant = "esp32-devkitc", interval_ms: _Interval = 10_000,
-          machine: _Machine = None,
+          machine: _Machine = None, release_key: _ReleaseKey = None,
           dry_run: Annotated[bool, typer.Option(help="Print the mpremote commands instead of running them.")] = False,
           ) -> None:
     """Copy the firmware and this board's sewnet.json onto a board running MicroPython (>= 1.26),
@@ -149,7 +159,7 @@ def flash(port: Annotated[str, typer.Option(help="Serial port of the board, e.g.
     config = _config_from_options(device, password, password_file, wifi_ssid, wifi_password, wifi_password_file,
                                   broker_host, broker_port, variant, interval_ms, machine)
     with tempfile.TemporaryDirectory(prefix="sewnet-bundle-") as tmp:
-        bundle_dir = build_bundle(Path(tmp), config)
+        bundle_dir = build_bundle(Path(tmp), config, release_key)
         for cmd in mpremote_commands(port, bundle_dir):
             if dry_run:
                 typer.echo(" ".join(cmd))

@@ -72,6 +72,8 @@ class HubSettings(BaseSettings):
     # --- who may read
     api_tokens: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list, repr=False)
     api_token_file: Path | None = None
+    # the Ed25519 key firmware releases are signed with (`sewnet hub release keygen`); never in the repo
+    release_key_file: Path | None = None
     session_secret: SecretStr | None = None
     session_max_age: timedelta = timedelta(hours=12)
     cookie_secure: bool = False  # set true behind HTTPS so the session cookie never goes out in clear

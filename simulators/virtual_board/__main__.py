@@ -26,7 +26,7 @@ import threading
 from pathlib import Path
 
 from simulators.sewing import SewingMachine
-from simulators.virtual_board.board import BOARDS_FILE, VirtualBoard, unique_id_for
+from simulators.virtual_board.board import BOARDS_FILE, BoardReset, VirtualBoard, unique_id_for
 from simulators.virtual_board.clock import RealClock
 
 VARIANT_FOR_COUNTER = {"pcnt": "esp32-devkitc", "irq": "esp32-c3"}
@@ -54,6 +54,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="cap of the reconnect backoff (boards default to 30 s)")
     p.add_argument("--no-ntp", action="store_true", help="no ntptime: summaries go without time")
     p.add_argument("--queue-len", type=int, default=360)
+    p.add_argument("--ota-port", type=int, default=0, help="the gateway's OTA port (0: no updates)")
+    p.add_argument("--ota-poll-s", type=int, default=600)
     a = p.parse_args(argv)
     host, sep, port = a.broker.rpartition(":")
     if not sep or not host or not port.isdigit():
@@ -82,6 +84,8 @@ def board_config(a: argparse.Namespace) -> dict:
         "queue_len": a.queue_len,
         "state_save_ms": 10000,
         "ntp_host": None if a.no_ntp else "pool.ntp.org",
+        "ota_port": a.ota_port,
+        "ota_poll_s": a.ota_poll_s,
     }
 
 
@@ -145,7 +149,14 @@ def main(argv=None) -> int:
     watcher.start()
     board.install(chdir=True)
     try:
-        board.run_main()
+        while True:
+            try:
+                board.run_main()
+                break
+            except BoardReset:
+                # machine.reset(): the board boots again from its flash (an update, a rollback).
+                print("virtual board: reset", file=sys.stderr)
+                board.restart()
     except KeyboardInterrupt:
         return 0
     finally:

@@ -103,6 +103,8 @@ class VirtualBoard:
         self._in_irq = False
         self._irq_now_us: int | None = None
         self._scheduled: list = []
+        self._timers: dict = {}          # machine.Timer id -> [due_us, period_us, one_shot, callback, timer]
+        self._in_timer = False
         self._saved: dict = {}
         self._installed = False
 
@@ -194,6 +196,7 @@ class VirtualBoard:
 
     def _purge_firmware_modules(self) -> None:
         names = {p.stem for p in firmware_files(self.firmware_dir)}
+        names |= {p.stem for p in firmware_files(self.flash_dir)}   # files an update brought
         for name in list(sys.modules):
             if name in names:
                 del sys.modules[name]
@@ -261,6 +264,8 @@ class VirtualBoard:
             pending, self._scheduled = self._scheduled, []
             for func, arg in pending:
                 func(arg)
+        if self._timers and not self._in_timer:
+            self._run_timers(now_us)
 
     def attach_irq(self, pin, handler, hard: bool) -> None:
         cursor = self._edge_cursor()
@@ -318,7 +323,40 @@ class VirtualBoard:
             raise RuntimeError("schedule queue full")
         self._scheduled.append((func, arg))
 
+    # -- machine.Timer (soft callbacks at safe points, as ESP32's timers schedule them) --------
+
+    def start_timer(self, timer, one_shot: bool, period_ms: int, callback) -> None:
+        now = self.clock.now_us()
+        self._timers[timer.id] = [now + int(period_ms * 1000), int(period_ms * 1000), one_shot, callback, timer]
+
+    def stop_timer(self, timer) -> None:
+        self._timers.pop(timer.id, None)
+
+    def _run_timers(self, now_us: int) -> None:
+        self._in_timer = True
+        try:
+            for tid, t in list(self._timers.items()):
+                if t[0] <= now_us and self._timers.get(tid) is t:
+                    if t[2]:
+                        del self._timers[tid]
+                    else:
+                        t[0] += max(1, t[1])
+                    if t[3] is not None:
+                        t[3](t[4])
+        finally:
+            self._in_timer = False
+
     # -- the rest of the board ------------------------------------------------------------------
+
+    def restart(self) -> None:
+        """After machine.reset(): what lived in RAM is gone (modules, timers, interrupts, counters)
+        and ticks start again from 0; the flash folder stays. Then run_main() boots again."""
+        self._timers.clear()
+        self._irq_lines.clear()
+        self._counters.clear()
+        self._scheduled.clear()
+        self._purge_firmware_modules()
+        self.ticks_offset_us = -self.clock.now_us()
 
     def set_link(self, up: bool) -> None:
         self.link_up = bool(up)

@@ -1,5 +1,5 @@
 """Simulated `machine` for an ESP32: Pin (with interrupts), Counter (the 16-bit PCNT),
-unique_id, reset, WDT, disable_irq/enable_irq.
+unique_id, reset, WDT, Timer (soft callbacks), disable_irq/enable_irq.
 
 Only the sensor pin carries a signal (the board's sewing machine); other pins are plain
 latches. The Counter wraps at 65536 like the raw PCNT register, so the firmware's wrap
@@ -124,6 +124,26 @@ class Counter:
         if v is not None:
             self._raw = v & 0xFFFF
         return old
+
+
+class Timer:
+    ONE_SHOT = 0
+    PERIODIC = 1
+
+    def __init__(self, id, **kwargs):
+        self.id = id
+        if kwargs:
+            self.init(**kwargs)
+
+    def init(self, *, mode=PERIODIC, period=-1, callback=None, freq=None):
+        if freq is not None:
+            period = 1000 // freq
+        if period < 0:
+            raise ValueError("period")
+        runtime.board().start_timer(self, mode == Timer.ONE_SHOT, period, callback)
+
+    def deinit(self):
+        runtime.board().stop_timer(self)
 
 
 class WDT:

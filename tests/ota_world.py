@@ -1,0 +1,55 @@
+"""Shared pieces of the OTA tests: a release key, releases made from a copy of the firmware with
+another FW_VERSION (and, for some tests, a change), the gateway's OTA store and web server."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sqlite3
+from pathlib import Path
+
+from hub.release import (build_manifest, firmware_bootloader, generate_key, release_files, sign_manifest,
+                         load_private_key, write_release)
+
+REPO = Path(__file__).resolve().parents[1]
+FIRMWARE = REPO / "firmware"
+
+
+def firmware_copy(dest: Path, version: str, edit=None) -> Path:
+    """The shipped firmware with FW_VERSION = version; `edit(folder)` may change files."""
+    shutil.copytree(FIRMWARE, dest)
+    app = dest / "sn_app.py"
+    text, n = re.subn(r'^FW_VERSION = "[^"]*"', f'FW_VERSION = "{version}"', app.read_text(), count=1, flags=re.M)
+    assert n == 1
+    app.write_text(text)
+    if edit is not None:
+        edit(dest)
+    return dest
+
+
+def make_release(tmp: Path, key_file: Path, version: str, *, edit=None, min_bootloader: int | None = None,
+                 health_s: int = 300) -> Path:
+    fw = firmware_copy(tmp / f"fw-{version}", version, edit)
+    boot = firmware_bootloader(fw) if min_bootloader is None else min_bootloader
+    manifest = build_manifest(release_files(fw), version, boot, health_s)
+    data, sig = sign_manifest(load_private_key(key_file), manifest)
+    return write_release(tmp / f"release-{version}", data, sig, fw)
+
+
+def new_key(folder: Path) -> tuple[Path, str]:
+    key = folder / "release.key"
+    return key, generate_key(key)
+
+
+def tamper_file(ota_db: Path, version: str, name: str, change) -> None:
+    """Changes a kept release file in the gateway's store, as a damaged disk or an attacker would."""
+    with sqlite3.connect(ota_db) as db:
+        (data,) = db.execute("SELECT data FROM release_files WHERE version=? AND name=?", (version, name)).fetchone()
+        db.execute("UPDATE release_files SET data=? WHERE version=? AND name=?", (change(bytes(data)), version, name))
+
+
+def tamper_signature(ota_db: Path, version: str) -> None:
+    with sqlite3.connect(ota_db) as db:
+        (sig,) = db.execute("SELECT signature FROM releases WHERE version=?", (version,)).fetchone()
+        flipped = ("0" if sig[10] != "0" else "1")
+        db.execute("UPDATE releases SET signature=? WHERE version=?", (sig[:10] + flipped + sig[11:], version))
