@@ -161,9 +161,12 @@ class PulseGen:
 
     def _ok(self, line: str, timeout: float = 5.0) -> list[str]:
         answer = self.link.command(line, timeout)
-        if not answer.startswith("OK "):
+        words = answer.split()
+        if words[0] != "OK":
             raise PulseGenError(f"{line!r}: {answer}")
-        return answer.split()[1:]
+        if words[1:2] != [line.split()[0].upper()]:
+            raise PulseGenError(f"{line!r} was answered {answer!r}: the generator and the suite are out of step")
+        return words[1:]
 
     def hello(self) -> tuple[int, int]:
         words = self._ok("HELLO")

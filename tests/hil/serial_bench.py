@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-from pathlib import Path
 
 from tests.hil.board import Board
 from tests.hil.pulsegen import PulseGen, SerialLink
@@ -30,7 +29,7 @@ class SerialBench(Board):
     kind = "serial"
 
     def __init__(self, console_port: str, pulsegen_port: str, device: str, host_for_board: str, *,
-                 serial_factory=None, log_dir: Path | None = None) -> None:
+                 serial_factory=None, fs_root: str = "/", raw_paste: bool = True) -> None:
         if serial_factory is None:
             import serial
 
@@ -46,7 +45,8 @@ class SerialBench(Board):
         self._ser = None
         self._reader: threading.Thread | None = None
         self._reading = threading.Event()
-        self.log_dir = log_dir
+        self.fs_root = fs_root          # the board's filesystem; "/" on an ESP32 (boot.py stays)
+        self.raw_paste = raw_paste
 
     # -- Board -------------------------------------------------------------------------------------
 
@@ -64,12 +64,12 @@ class SerialBench(Board):
             self.power(False)
             self.power(True)
             self._stop_reading()          # the REPL reads the port itself for a while
-            repl = RawRepl(self._ser, raw_paste=True, timeout=10)
+            repl = RawRepl(self._ser, raw_paste=self.raw_paste, timeout=10)
             try:
                 repl.interrupt()
                 repl.enter()
-                repl.wipe("/")
-                repl.put_files(files, "/")
+                repl.wipe(self.fs_root)
+                repl.put_files(files, self.fs_root)
                 repl.leave()
                 self.power(False)
                 with self._log_lock:
@@ -96,20 +96,28 @@ class SerialBench(Board):
 
     # -- the console port ------------------------------------------------------------------------
 
+    @property
+    def console_open(self) -> bool:
+        return self._ser is not None
+
     def _open_console(self, timeout: float = 15.0) -> None:
         deadline = time.monotonic() + timeout
         while True:
             if os.path.exists(self.console_port):
                 try:
                     # dtr/rts low: on ESP32 DevKits they drive EN and GPIO0 through the bridge
-                    # (a reset, or the ROM bootloader); mpremote sets them the same way.
+                    # (both low: the board runs; a wrong mix resets it or starts its ROM loader).
                     self._ser = self.serial_factory(self.console_port, baudrate=BAUD, timeout=0.05,
                                                     dsrdtr=False, rtscts=False)
-                    self._ser.dtr = False
-                    self._ser.rts = False
-                    break
                 except OSError:
-                    pass
+                    self._ser = None
+                else:
+                    try:
+                        self._ser.dtr = False
+                        self._ser.rts = False
+                    except OSError:
+                        pass            # a port without modem lines (a USB CDC board, a test's pty)
+                    break
             if time.monotonic() > deadline:
                 raise OSError(f"{self.console_port} did not come back within {timeout:.0f} s of power on")
             time.sleep(0.1)

@@ -140,7 +140,7 @@ def main():
     poll = select.poll()
     poll.register(sys.stdin, select.POLLIN)
     buf = ""
-    print("OK READY pulsegen %d" % pg_proto.VERSION)
+    print("READY pulsegen %d" % pg_proto.VERSION)     # not an answer: no OK in front
     while True:
         if poll.poll(5):
             c = sys.stdin.read(1)

@@ -37,7 +37,7 @@ MAX_LINE = 80
 
 class ProtocolError(Exception):
     def __init__(self, ko, en):
-        Exception.__init__(self, en)
+        super().__init__(en)
         self.ko = ko
         self.en = en
 
@@ -45,7 +45,7 @@ class ProtocolError(Exception):
         return "ERR %s / %s" % (self.ko, self.en)
 
 
-def _int(word, name, low, high):
+def _int(word, name, low=0, high=9999999999):
     # int() would take "1_000", "+5" and " 7 " too; the protocol's numbers are plain digits.
     if not word or len(word) > 10 or not all("0" <= c <= "9" for c in word):
         raise ProtocolError("%s 값이 숫자가 아님: %s" % (name, word[:12]),
@@ -156,13 +156,11 @@ class Controller:
             self.powered = bool(on)
             return "OK POWER %d" % on
         if cmd == "TRAIN" and len(args) in (3, 5):
-            n = _int(args[0], "n", 1, MAX_PULSES)
-            period = _int(args[1], "period_us", MIN_PERIOD_US, MAX_PERIOD_US)
-            width = _int(args[2], "width_us", 1, MAX_PERIOD_US)
+            # Digits here; the ranges, with their reasons, are check_train's (the host's too).
+            n, period, width = _int(args[0], "n"), _int(args[1], "period_us"), _int(args[2], "width_us")
             every = spike = 0
             if len(args) == 5:
-                every = _int(args[3], "every", 0, MAX_PULSES)
-                spike = _int(args[4], "spike_ns", 0, MAX_SPIKE_NS)
+                every, spike = _int(args[3], "every"), _int(args[4], "spike_ns")
             check_train(n, period, width, every, spike)
             if not self.powered:
                 raise ProtocolError("보드 전원이 꺼져 있음 (POWER 1 먼저)",
