@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import dataclass
@@ -10,7 +11,9 @@ import pytest
 
 from tests.hil.board import Board
 from tests.hil.options import bench_settings
-from tests.hil.world import World
+from tests.hil.world import REPO, World
+
+BOARDS_FILE = REPO / "hardware" / "boards.json"
 
 #: The device id the suite gives the board under test (sewnet.json; the broker's user name).
 DEVICE = "sn-0a11b0a7d001"
@@ -40,13 +43,14 @@ def bench(request, tmp_path):
                             " hardware/hil/README.md says how to wire and run the bench")
         try:
             settings = bench_settings(opt("--pulsegen"), opt("--bench-host"), opt("--wifi-ssid"),
-                                      os.environ.get("SEWNET_HIL_WIFI_PASSWORD"))
+                                      os.environ.get("SEWNET_HIL_WIFI_PASSWORD"), opt("--variant"),
+                                      json.loads(BOARDS_FILE.read_text()))
         except ValueError as e:
             raise pytest.UsageError(str(e)) from None
         from tests.hil.serial_bench import SerialBench
 
         world = World(tmp_path / "world", DEVICE, bind="0.0.0.0", board_host=settings.host,
-                      wifi=(settings.wifi_ssid, settings.wifi_password))
+                      wifi=(settings.wifi_ssid, settings.wifi_password), variant=settings.variant)
         board = SerialBench(spec.port, settings.pulsegen_port, DEVICE, settings.host)
     t0 = time.monotonic()
     try:

@@ -46,9 +46,11 @@ class BenchSettings:
     host: str                  # this machine's address on the bench LAN, as the board reaches it
     wifi_ssid: str
     wifi_password: str
+    variant: str = "esp32-devkitc"
 
 
-def bench_settings(pulsegen_port: str, host: str | None, ssid: str | None, password: str | None) -> BenchSettings:
+def bench_settings(pulsegen_port: str, host: str | None, ssid: str | None, password: str | None,
+                   variant: str = "esp32-devkitc", variants: dict | None = None) -> BenchSettings:
     """Checks a serial bench's settings; raises ValueError naming each problem (Korean, English)."""
     problems = []
     if not host or not _HOST.fullmatch(host) or host in ("127.0.0.1", "localhost"):
@@ -63,9 +65,15 @@ def bench_settings(pulsegen_port: str, host: str | None, ssid: str | None, passw
     if not pulsegen_port.startswith("/"):
         problems.append(f"--pulsegen: 펄스 발생기의 직렬 포트 경로 / the pulse generator's serial port path, got"
                         f" {pulsegen_port!r}")
+    if variants is not None and variant not in variants:
+        problems.append(f"--variant: hardware/boards.json에 없는 보드 / not a board of hardware/boards.json:"
+                        f" {variant!r} (one of {', '.join(sorted(variants))})")
+    elif variants is not None and variants[variant].get("counter") != "pcnt":
+        problems.append(f"--variant {variant}: 펄스 카운터가 없는 보드는 지원하지 않음 / a board without a pulse"
+                        " counter is not supported (hardware/README.md)")
     if problems:
         raise ValueError("; ".join(problems))
-    return BenchSettings(pulsegen_port, host, ssid, password)
+    return BenchSettings(pulsegen_port, host, ssid, password, variant)
 
 
 def add_options(parser) -> None:
@@ -76,5 +84,8 @@ def add_options(parser) -> None:
                     help="serial bench: the pulse generator's port (default /dev/ttyACM0)")
     group.addoption("--bench-host", default=os.environ.get("SEWNET_HIL_BENCH_HOST"),
                     help="serial bench: this machine's address on the bench LAN (the board's broker and gateway)")
+    group.addoption("--variant", default="esp32-devkitc",
+                    help="serial bench: the board's variant in hardware/boards.json (its sensor pin is wired to the"
+                         " pulse generator); default esp32-devkitc")
     group.addoption("--wifi-ssid", default=os.environ.get("SEWNET_HIL_WIFI_SSID"),
                     help="serial bench: the bench Wi-Fi's name (its password: SEWNET_HIL_WIFI_PASSWORD)")

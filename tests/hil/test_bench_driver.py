@@ -59,6 +59,10 @@ def test_bench_settings_name_every_problem():
     text = str(e.value)
     for name in ("--bench-host", "--wifi-ssid", "SEWNET_HIL_WIFI_PASSWORD", "--pulsegen"):
         assert name in text
+    boards = json.loads((REPO / "hardware" / "boards.json").read_text())
+    with pytest.raises(ValueError, match="not a board of hardware/boards.json: 'esp32-xyz'"):
+        bench_settings("/dev/ttyACM0", "192.168.4.2", "ap", "", "esp32-xyz", boards)
+    assert bench_settings("/dev/ttyACM0", "192.168.4.2", "ap", "", "esp32-devkitc", boards).variant == "esp32-devkitc"
 
 
 def test_an_absent_port_skips_the_scenarios_with_the_reason():

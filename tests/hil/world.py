@@ -175,8 +175,9 @@ class GatewayThread:
 
 class World:
     def __init__(self, root: Path, device: str, *, bind: str = "127.0.0.1", board_host: str = "127.0.0.1",
-                 wifi: tuple[str, str] = ("sewnet-virtual", "virtual")) -> None:
+                 wifi: tuple[str, str] = ("sewnet-virtual", "virtual"), variant: str = "esp32-devkitc") -> None:
         self.root = Path(root)
+        self.variant = variant
         self.device = device
         self.board_host = board_host
         self.wifi = wifi
@@ -215,7 +216,7 @@ class World:
         cfg = {"device": self.device, "password": self.password,
                "wifi": {"ssid": self.wifi[0], "password": self.wifi[1]},
                "broker": {"host": self.board_host, "port": self.broker.port},
-               "variant": "esp32-devkitc", "ntp_host": None}
+               "variant": self.variant, "ntp_host": None}
         wanted = {"interval_ms": 1000, "keepalive_s": 10, "backoff_max_ms": 2000, "state_save_ms": 10000,
                   "ota_port": self.web_port, "ota_poll_s": 2, "ack_timeout_ms": 5000, **settings}
         cfg.update({k: v for k, v in wanted.items() if k in known})
