@@ -29,7 +29,8 @@ class SerialBench(Board):
     kind = "serial"
 
     def __init__(self, console_port: str, pulsegen_port: str, device: str, host_for_board: str, *,
-                 serial_factory=None, fs_root: str = "/", raw_paste: bool = True) -> None:
+                 serial_factory=None, fs_root: str = "/", raw_paste: bool = True,
+                 port_gone_s: float = 5.0) -> None:
         if serial_factory is None:
             import serial
 
@@ -47,6 +48,7 @@ class SerialBench(Board):
         self._reading = threading.Event()
         self.fs_root = fs_root          # the board's filesystem; "/" on an ESP32 (boot.py stays)
         self.raw_paste = raw_paste
+        self.port_gone_s = port_gone_s
 
     # -- Board -------------------------------------------------------------------------------------
 
@@ -54,6 +56,7 @@ class SerialBench(Board):
         if not on:
             self._close_console()
             self.pulsegen.power(False)
+            self._wait_port_gone()
             return
         self.pulsegen.power(True)
         self._open_console()
@@ -122,6 +125,14 @@ class SerialBench(Board):
                 raise OSError(f"{self.console_port} did not come back within {timeout:.0f} s of power on")
             time.sleep(0.1)
         self._start_reading()
+
+    def _wait_port_gone(self) -> None:
+        """After the relay opens, until the bridge's port has gone (udev takes a moment): opening
+        it again before would reach the dying device. A port that stays (a board powered some
+        other way) is left after port_gone_s."""
+        deadline = time.monotonic() + self.port_gone_s
+        while os.path.exists(self.console_port) and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     def _start_reading(self) -> None:
         if self._ser is None or self._reader is not None:

@@ -492,7 +492,7 @@ def test_the_serial_bench_provisions_a_board_over_its_two_ports(pico, mp_board):
     files = {p.name: p.read_bytes() for p in sorted((REPO / "firmware").glob("*.py"))}
     files["sewnet.json"] = json.dumps({"device": "sn-0a11b0a7d001", "password": "pw"}).encode()
     bench = SerialBench(mp_board.path, pico.path, "sn-0a11b0a7d001", "192.168.4.2", fs_root="/flash",
-                        raw_paste=False)
+                        raw_paste=False, port_gone_s=0)      # a pseudo-terminal stays when "unpowered"
     try:
         t0 = time.monotonic()
         bench.provision(files)
