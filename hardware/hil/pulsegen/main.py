@@ -89,12 +89,15 @@ class Hardware:
 
     def _feed(self, train_id, segments):
         # Core 1. Counts what it hands to the PIO; on a stop, what still sits in the FIFO was
-        # never played and is taken off again (kinds of the last few segments are kept).
+        # never played and is taken off again (kinds of the last few segments are kept). It puts
+        # a segment only when the FIFO has room for it, so a stop never waits on a long period.
         sm = self.sm
         pulses = spikes = 0
         recent = []                  # kinds of the segments that may still be in the FIFO
         last_us = 0
         for high, low, is_spike in segments:
+            while sm.tx_fifo() > 6 and not self._stop:     # 8 words joined: room for 2
+                time.sleep_us(20)
             if self._stop:
                 break
             sm.put(high - pg_proto.MIN_HIGH)
@@ -116,10 +119,12 @@ class Hardware:
                     spikes -= 1
                 else:
                     pulses -= 1
-            sm.restart()
-            sm.exec("set(pins, 0)")
+            # A new state machine: its FIFO empty (the words left would play at the next train)
+            # and the pin low; or the pin floating if the relay is off.
             if self.relay.value():
-                sm.active(1)
+                self._drive()
+            else:
+                self._float()
         else:
             while sm.tx_fifo():
                 time.sleep_us(50)
