@@ -454,3 +454,74 @@ def test_acknowledgements_are_parsed_or_ignored(fw):
     assert fw.summary.parse_ack(b'{"v":2,"boot":3,"nonce":9,"seqs":[[1,4],[6,6]]}') == (3, 9, [(1, 4), (6, 6)])
     for bad in (b"", b"[]", b'{"boot":3}', b'{"boot":"3","nonce":9,"seqs":[]}', b"\xff"):
         assert fw.summary.parse_ack(bad) is None
+
+
+# -- nothing blocks the loop: name lookups, NTP ----------------------------------------------------
+
+
+def _ticking(coro_factory):
+    """Runs a coroutine beside a 10 ms ticker; returns (result, ticks seen meanwhile)."""
+    import asyncio
+
+    async def main():
+        ticks = 0
+        done = False
+
+        async def ticker():
+            nonlocal ticks
+            while not done:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        t = asyncio.create_task(ticker())
+        try:
+            return await coro_factory(), ticks
+        finally:
+            done = True
+            await t
+
+    return asyncio.run(main())
+
+
+def test_a_name_is_resolved_once_per_attempt_in_a_thread(fw, monkeypatch):
+    import time as _time
+
+    calls = []
+
+    def slow_lookup(host, port):            # a DNS server that takes 300 ms to answer
+        calls.append(host)
+        _time.sleep(0.3)
+        return [(2, 1, 6, "", ("192.168.0.2", port))]
+
+    monkeypatch.setattr(fw.mqtt.socket, "getaddrinfo", slow_lookup)
+    addr, ticks = _ticking(lambda: fw.mqtt.resolve("gateway.local", 1883))
+    assert addr == "192.168.0.2" and calls == ["gateway.local"]
+    assert ticks >= 15, f"the loop ran on during the lookup ({ticks} ticks)"
+    assert _ticking(lambda: fw.mqtt.resolve("192.168.0.9", 1883))[0] == "192.168.0.9"
+    assert calls == ["gateway.local"], "an IP address needs no lookup"
+
+
+def test_ntp_from_the_gateway_does_not_block_the_loop(fw):
+    import socket
+    import struct
+    import threading
+    import time as _time
+
+    server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    server.bind(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+
+    def answer():                           # an NTP server answering after 300 ms
+        data, addr = server.recvfrom(64)
+        _time.sleep(0.3)
+        reply = bytearray(48)
+        struct.pack_into("!I", reply, 40, 3_972_000_000)
+        server.sendto(bytes(reply), addr)
+
+    threading.Thread(target=answer, daemon=True).start()
+    try:
+        t, ticks = _ticking(lambda: fw.mqtt.ntp_query("127.0.0.1", port, 2000))
+    finally:
+        server.close()
+    assert t == 3_972_000_000
+    assert ticks >= 15, f"the loop ran on while waiting for the answer ({ticks} ticks)"
