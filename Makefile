@@ -10,10 +10,13 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 # being whatever Debian's `postgresql` pulls in; the shell expands the pattern, and an unmatched one
 # counts as missing. (/usr/bin/psql or pg_config would not do: the client and libpq-dev have them.)
 # faketime runs a gateway on a clock a year ahead in bench/bench_faults.py.
-APT_PACKAGES := mosquitto influxdb victoria-metrics chromium fonts-noto-cjk postgresql faketime
+# nodejs, npm: the official MicroPython WebAssembly build (npm) runs the firmware's asyncio code
+# on the real MicroPython VM (tests/mpvm, tests/unit/test_firmware_vm.py).
+APT_PACKAGES := mosquitto influxdb victoria-metrics chromium fonts-noto-cjk postgresql faketime nodejs npm
 APT_FILES := /usr/sbin/mosquitto /usr/bin/influxd /usr/bin/victoria-metrics /usr/bin/chromium \
              /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc /usr/lib/postgresql/*/bin/postgres \
-             /usr/bin/faketime
+             /usr/bin/faketime /usr/bin/node /usr/bin/npm
+MPVM := tests/mpvm/node_modules/.installed
 
 .PHONY: demo test test-unit test-e2e bench venv system-deps clean
 
@@ -24,6 +27,11 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-* && touch $@
 
 venv: $(STAMP)
+
+# The MicroPython VM for the firmware tests, pinned by tests/mpvm/package-lock.json.
+$(MPVM): tests/mpvm/package.json tests/mpvm/package-lock.json
+	cd tests/mpvm && npm ci --no-audit --no-fund
+	touch $@
 
 # Installs the Debian packages of the real servers when one is missing.
 # As root this runs apt-get; otherwise it stops and names the packages.
@@ -42,11 +50,11 @@ demo: $(STAMP)
 	$(VENV)/bin/sewnet demo
 
 # The import contracts (pyproject.toml, [tool.importlinter]) first: a wrong import fails in a second, not after the suite.
-test: $(STAMP) system-deps
+test: $(STAMP) system-deps $(MPVM)
 	$(VENV)/bin/lint-imports
 	$(VPY) -m pytest -q -ra tests
 
-test-unit: $(STAMP)
+test-unit: $(STAMP) $(MPVM)
 	$(VPY) -m pytest -q -ra tests/unit
 
 bench: $(STAMP) system-deps

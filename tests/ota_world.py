@@ -13,6 +13,9 @@ from hub.release import (build_manifest, firmware_bootloader, generate_key, rele
 
 REPO = Path(__file__).resolve().parents[1]
 FIRMWARE = REPO / "firmware"
+#: The version a freshly flashed board runs; test releases take other numbers (9.x) so a shipped
+#: bump (0.2.0 came with contract v2) never makes a "new" release the board already has.
+SHIPPED = re.search(r'^FW_VERSION = "([^"]*)"', (FIRMWARE / "sn_app.py").read_text(), re.M).group(1)
 
 
 def firmware_copy(dest: Path, version: str, edit=None) -> Path:
