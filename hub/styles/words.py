@@ -150,10 +150,10 @@ REASONS: dict[str, tuple[str, str, str]] = {
     "bought_together_plain": ("함께 자주 사는 옷", "Often bought together with what you chose", "常与您的选择一起购买"),
     "like_your_picks": ("{like}처럼 고르신 옷과 비슷함", "Like your picks, such as {like}", "与您的选择相似，例如{like}"),
     "like_your_picks_plain": ("고르신 옷들과 비슷함", "Like the ones you picked", "与您挑选的衣服相似"),
-    "popular_segment": ("이번 주 {segment}에게 인기", "Popular this week with {segment}", "本周在{segment}中很受欢迎"),
+    "popular_segment": ("이번 주 {segment} 고객에게 인기", "Popular this week with {segment}", "本周在{segment}中很受欢迎"),
     "popular_segment_plain": ("비슷한 분들에게 이번 주 인기", "Popular this week with shoppers like you",
                               "本周在与您相似的顾客中很受欢迎"),
-    "popular_week": ("이번 주 인기 상품", "Popular this week", "本周热门"),
+    "popular_week": ("이번 주 인기 {rank}위", "Popular this week: no. {rank}", "本周热销第{rank}名"),
     "popular_week_plain": ("이번 주 인기 상품", "Popular this week", "本周热门"),
     "new_like": ("새로 들어온 옷, {like}와(과) 비슷함", "New in, like {like}", "新品，与{like}相似"),
     "new_like_plain": ("새로 들어온 옷, 고르신 옷과 비슷함", "New in, like what you chose", "新品，与您的选择相似"),
@@ -168,15 +168,13 @@ REASONS: dict[str, tuple[str, str, str]] = {
     "in_budget_plain": ("예산 안", "Within your budget", "在预算内"),
 }
 
-#: Shopper segments the popularity reasons name (age bands as the recommender writes them).
+#: Shopper segments the popularity reasons name (the recommender's age bands).
 SEGMENTS: dict[str, tuple[str, str, str]] = {
-    "teens": ("10대", "teens", "10多岁的人"),
-    "20s": ("20대", "people in their 20s", "20多岁的人"),
-    "30s": ("30대", "people in their 30s", "30多岁的人"),
-    "40s": ("40대", "people in their 40s", "40多岁的人"),
-    "50s": ("50대", "people in their 50s", "50多岁的人"),
-    "60s": ("60대 이상", "people 60 and over", "60岁以上的人"),
-    "all": ("모든 분", "everyone", "所有人"),
+    "-24": ("24세 이하", "shoppers up to 24", "24岁及以下的顾客"),
+    "25-34": ("25~34세", "shoppers aged 25 to 34", "25至34岁的顾客"),
+    "35-44": ("35~44세", "shoppers aged 35 to 44", "35至44岁的顾客"),
+    "45-54": ("45~54세", "shoppers aged 45 to 54", "45至54岁的顾客"),
+    "55-": ("55세 이상", "shoppers 55 and over", "55岁及以上的顾客"),
 }
 
 WEEKDAYS = {"ko": "월화수목금토일", "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
@@ -203,10 +201,7 @@ def all_langs(fn: Callable[[str], str]) -> dict[str, str]:
 
 
 def segment_words(segment: object, lang: str) -> str | None:
-    key = str(segment).lower().replace("age_", "").replace("age", "")
-    if key.isdigit() and len(key) <= 3:  # an age band's lower bound: 20 -> 20s
-        key = "teens" if int(key) < 20 else f"{min(int(key) // 10 * 10, 60)}s"
-    found = SEGMENTS.get(key)
+    found = SEGMENTS.get(str(segment))
     return found[INDEX[lang_of(lang)]] if found else None
 
 
@@ -243,6 +238,9 @@ def reason_words(code: str, args: Mapping[str, object], lang: str,
         seg = segment_words(args["segment"], lang)
         if seg:
             fields["segment"] = seg
+    rank = args.get("rank")
+    if isinstance(rank, int) and rank > 0:
+        fields["rank"] = str(rank)
     price = args.get("price_krw", args.get("price"))
     if isinstance(price, (int, float)) and price > 0:
         fields["price"] = f"{int(price):,}"
