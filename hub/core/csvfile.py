@@ -20,6 +20,7 @@ from its first), its column and the reason, in Korean and English.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import math
 import re
@@ -33,6 +34,8 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069
 _FORMULA_START = ("=", "+", "-", "@", "'")
 _INTEGER = re.compile(r"-?[0-9]+")
 _DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?|-?\.[0-9]+")
+_REAL = re.compile(r"-?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _CLOCK = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
 
 
@@ -95,6 +98,10 @@ _EMPTY = ("비어 있습니다. 값을 넣어 주세요", "is empty; it needs a 
 class Cell:
     """Parses a cell's text into its value (raising Invalid) and formats a value back into its
     canonical text."""
+
+    #: A number's text is never a formula (a spreadsheet reads -1 as minus one), so numbers are
+    #: written as they are; text that could start a formula gets the ' in front.
+    escapes = True
 
     def parse(self, raw: str) -> Any:
         raise NotImplementedError
@@ -164,6 +171,7 @@ class Choice(Cell):
 class Integer(Cell):
     low: int
     high: int
+    escapes = False
 
     def parse(self, raw: str) -> int:
         text = raw.strip()
@@ -187,6 +195,7 @@ class Decimal(Cell):
     example: str = "0.55"
     hint_ko: str = ""
     hint_en: str = ""
+    escapes = False
 
     def parse(self, raw: str) -> float:
         text = raw.strip()
@@ -202,6 +211,54 @@ class Decimal(Cell):
 
     def format(self, value: float) -> str:
         return f"{value:.{self.places}f}"
+
+
+@dataclass(frozen=True)
+class Real(Cell):
+    """A measured number kept as given (no rounding; 5e-05 as written by a program is fine), an
+    empty cell being None when not required."""
+
+    low: float
+    high: float
+    required: bool = True
+    example: str = "0.03"
+    escapes = False
+
+    def parse(self, raw: str) -> float | None:
+        text = raw.strip()
+        if not text:
+            if self.required:
+                raise Invalid(*_EMPTY)
+            return None
+        if not _REAL.fullmatch(text):
+            raise Invalid(f"{{v}}: 숫자가 아닙니다 (예: {self.example})", f"{{v}} is not a number (like {self.example})")
+        value = float(text)
+        if not (math.isfinite(value) and self.low <= value <= self.high):
+            raise Invalid(f"{{v}}: {self.low:g}부터 {self.high:g}까지여야 합니다",
+                          f"{{v}} is outside {self.low:g} to {self.high:g}")
+        return value + 0.0
+
+    def format(self, value: float | None) -> str:
+        return "" if value is None or value != value else repr(float(value))
+
+
+class Date(Cell):
+    """A day as YYYY-MM-DD (a real one: no 2026-02-30)."""
+
+    def parse(self, raw: str) -> dt.date:
+        text = raw.strip()
+        if not text:
+            raise Invalid(*_EMPTY)
+        if _DATE.fullmatch(text):
+            try:
+                return dt.date.fromisoformat(text)
+            except ValueError:
+                raise Invalid("{v}: 달력에 없는 날짜입니다", "{v} is not a day on the calendar") from None
+        raise Invalid("{v}: 날짜는 YYYY-MM-DD로 적어 주세요 (예: 2026-07-06)",
+                      "{v} is not a date as YYYY-MM-DD (like 2026-07-06)")
+
+    def format(self, value: dt.date) -> str:
+        return value.isoformat()
 
 
 class Flag(Cell):
@@ -456,6 +513,7 @@ def write_csv(s: Spec, records: Iterable[Mapping[str, Any]], out: TextIO) -> int
     writer.writerow(s.header)
     n = 0
     for values in records:
-        writer.writerow([escape_cell(text) for text in s.canonical(values)])
+        writer.writerow([escape_cell(text) if column.cell.escapes else text
+                         for column, text in zip(s.columns, s.canonical(values), strict=True)])
         n += 1
     return n
