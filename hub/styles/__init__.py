@@ -1,0 +1,1 @@
+"""My Style Lab: a catalogue of Dongdaemun products and style recommendations for shoppers."""
