@@ -51,6 +51,7 @@ class Evaluation:
     shoppers: int                # who bought in the test week
     new_shoppers: int            # of them, with no purchase before the split
     models: dict[str, ModelScore] = field(default_factory=dict)
+    recommender: Recommender | None = field(default=None, repr=False, compare=False)  # the one trained
 
     def ratio(self, name: str) -> float:
         """MAP@k of a model over the popularity baseline's."""
@@ -133,19 +134,20 @@ def evaluate(market: Market, split: date | None = None, k: int = 12, *, seed: in
     seen = set(train.transactions["customer_id"].unique())
 
     scores: dict[str, ModelScore] = {}
+    trained: dict[str, object] = {}
 
     def score(name: str, fit: Callable[[], object], lists: Callable[[object], dict[str, list[int]]]) -> None:
         say(name, "training", 0.0)
         with PeakMemory() as memory:
             started = time.perf_counter()
-            model = fit()
-            trained = time.perf_counter() - started
+            model = trained[name] = fit()
+            seconds = time.perf_counter() - started
         say(name, "recommending", 1.0)
         started = time.perf_counter()
         recs = lists(model)
         recommending = time.perf_counter() - started
         scores[name] = ModelScore(map_at_k=map_at_k(recs, truth, k=k), recall_at_100=recall_at_k(recs, truth, k=RECALL_AT),
-                                  train_seconds=trained, recommend_seconds=recommending,
+                                  train_seconds=seconds, recommend_seconds=recommending,
                                   peak_memory_mb=memory.peak_mb)
 
     score("recommender",
@@ -155,7 +157,8 @@ def evaluate(market: Market, split: date | None = None, k: int = 12, *, seed: in
           lambda m: m.recommend(shoppers, k=max(k, RECALL_AT)))
     score("als", lambda: AlsAlone.fit(train, seed=seed), lambda m: m.recommend_many(shoppers, k=max(k, RECALL_AT)))
     return Evaluation(split=split, k=k, train_purchases=len(train.transactions), test_purchases=len(test.transactions),
-                      shoppers=len(shoppers), new_shoppers=sum(1 for c in shoppers if c not in seen), models=scores)
+                      shoppers=len(shoppers), new_shoppers=sum(1 for c in shoppers if c not in seen), models=scores,
+                      recommender=trained["recommender"])
 
 
 def run_cli(articles: Path, customers: Path, transactions: Path, split_date: date | str | None = None,

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._arrays import lookup
+from ._arrays import lookup, rank_in_group
 from .candidates import SOURCES, Candidates
 from .cf import Factors
 from .history import Snapshot
 
 ITEM = ("c_1w", "c_2w", "c_4w", "c_all", "buyers", "repeat", "mean_price", "age", "last_sold", "trend", "popular")
 USER = ("n", "n_4w", "n_1w", "distinct", "last", "mean_price", "age", "segment")
-CATEGORIES = ("product_type", "index_group", "garment_group", "colour_master")
-PAIR = ("als", "content", "bought", "bought_last", "bought_weight", "style_bought", "style_last",
+# No article attribute enters as a category: a ranker that may split on "product type 12" learns
+# the training week's fashion and carries it into a week where it has moved on. Attributes enter
+# as the shopper's share of purchases in the article's level (aff_*), which means the same any week.
+CATEGORIES: tuple[str, ...] = ()
+PAIR = ("als", "als_gap", "als_rank", "content", "content_gap", "bought", "bought_last", "bought_weight", "style_bought", "style_last",
         "segment_popular", "price_ratio")
 
 
@@ -22,8 +25,8 @@ def names(snap: Snapshot) -> list[str]:
             + [f"cat_{c}" for c in CATEGORIES if c in snap.items.attrs] + [f"user_{c}" for c in USER])
 
 
-def categorical(snap: Snapshot) -> list[str]:
-    return [f"cat_{c}" for c in CATEGORIES if c in snap.items.attrs]
+def categorical_names() -> list[str]:
+    return [f"cat_{c}" for c in CATEGORIES]
 
 
 def build(snap: Snapshot, factors: Factors, cands: Candidates) -> np.ndarray:
@@ -47,7 +50,12 @@ def build(snap: Snapshot, factors: Factors, cands: Candidates) -> np.ndarray:
     style_last = _pick(snap.uc_last, at, hit, np.nan)
     segment_popular = snap.segment_score[snap.log.segment[u], i]
     price_ratio = snap.item["mean_price"][i] / snap.user["mean_price"][u]
-    cols += [als, content, bought, bought_last, bought_weight, style_bought, style_last, segment_popular,
+    # ALS scores from two fits (the training week's and the serving one) are not on one scale;
+    # the distance to the shopper's best candidate and the rank among their candidates are
+    als_gap = als - _group_max(cands.row, als, len(cands.users))[cands.row]
+    als_rank = _group_rank(cands.row, als)
+    content_gap = content - _group_max(cands.row, content, len(cands.users))[cands.row]
+    cols += [als, als_gap, als_rank, content, content_gap, bought, bought_last, bought_weight, style_bought, style_last, segment_popular,
              price_ratio]
     for name, share in snap.affinity.items():
         cols.append(share[u, items.attrs[name][i]])
@@ -62,3 +70,16 @@ def _pick(values: np.ndarray, at: np.ndarray, hit: np.ndarray, default: float) -
     out = np.full(len(hit), default, dtype=np.float32)
     out[hit] = values[at]
     return out
+
+
+def _group_max(row: np.ndarray, value: np.ndarray, n: int) -> np.ndarray:
+    out = np.full(n, -np.inf, dtype=np.float64)
+    np.maximum.at(out, row, value)
+    return out
+
+
+def _group_rank(row: np.ndarray, value: np.ndarray) -> np.ndarray:
+    order = np.lexsort((-value, row))
+    rank = np.empty(len(row), dtype=np.float32)
+    rank[order] = rank_in_group(row[order])
+    return rank

@@ -46,7 +46,8 @@ class Log:
         customers = market.customers
         known = customers.index.astype(str).to_numpy()
         bought = pd.unique(tx["customer_id"].astype(str).to_numpy())
-        user_ids = np.concatenate([known, np.setdiff1d(bought, known)]).astype(object)
+        strangers = bought[~pd.Index(bought).isin(known)]   # buyers customers.csv does not list
+        user_ids = np.concatenate([known, strangers]).astype(object)
         user_position = {c: n for n, c in enumerate(user_ids)}
         age = np.full(len(user_ids), np.nan)
         if "age" in customers:

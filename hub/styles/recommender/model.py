@@ -29,7 +29,8 @@ from .types import Preferences, Recommendation
 Progress = Callable[[str, float], None]
 CHUNK = 4000          # shoppers scored together in a batch
 DEPTH = 100           # a known shopper's ranked list kept for filtering
-TRAIN_SHOPPERS = 25_000
+TRAIN_SHOPPERS = 20_000   # per training week
+TRAIN_WEEKS = 2          # the ranker learns from the last two weeks before the end of the data
 CACHE = 50_000
 
 
@@ -62,38 +63,41 @@ class Recommender:
         if log.last_day is None:
             raise ValueError("no purchases to learn from / 학습할 구매 기록이 없습니다")
         now = log.last_day + 1
-        label_start = now - 7
-        say("history before the training week", 0.08)
         booster, names = None, None
-        train_snap = Snapshot.build(log, label_start)
-        if train_snap.ui_key.size:
-            say("ALS for the training week", 0.12)
+        xs, ys, rows, offset = [], [], [], 0
+        for week in range(TRAIN_WEEKS):
+            label_start = now - 7 * (week + 1)
+            part = f"training week {week + 1} of {TRAIN_WEEKS}"
+            say(f"history before {part}", 0.3 * week / TRAIN_WEEKS)
+            train_snap = Snapshot.build(log, label_start)
+            if not train_snap.ui_key.size:
+                break
+            say(f"ALS for {part}", 0.3 * (week + 0.3) / TRAIN_WEEKS)
             train_factors = fit_als(train_snap, seed=seed)
-            say("candidates for the training week", 0.25)
-            week = (log.day >= label_start) & (log.day < now)
-            buyers = np.unique(log.u[week])
+            say(f"candidates and features for {part}", 0.3 * (week + 0.6) / TRAIN_WEEKS)
+            in_week = (log.day >= label_start) & (log.day < label_start + 7)
+            buyers = np.unique(log.u[in_week])
             if len(buyers) > TRAIN_SHOPPERS:
-                buyers = np.sort(np.random.default_rng(seed).choice(buyers, TRAIN_SHOPPERS, replace=False))
-            bought = np.unique(log.u[week].astype(np.int64) * log.items.n + log.i[week])
-            xs, ys, rows = [], [], []
+                buyers = np.sort(np.random.default_rng(seed + week).choice(buyers, TRAIN_SHOPPERS, replace=False))
+            bought = np.unique(log.u[in_week].astype(np.int64) * log.items.n + log.i[in_week])
             for start in range(0, len(buyers), CHUNK):
                 cands = generate(train_snap, train_factors, buyers[start:start + CHUNK])
                 xs.append(feats.build(train_snap, train_factors, cands))
                 ys.append(ranker.labels(cands.users, cands.row, cands.item, bought, log.items.n))
-                rows.append(cands.row + start)
+                rows.append(cands.row + offset)
+                offset += len(cands.users)
             names = feats.names(train_snap)
+            del train_snap, train_factors
+        if xs:
             x, y, row = np.vstack(xs), np.concatenate(ys), np.concatenate(rows)
             del xs, ys, rows
-            rounds = 150
 
             def tick(env):
-                say("ranker (LightGBM LambdaRank)", 0.35 + 0.4 * (env.iteration + 1) / rounds)
+                say("ranker (LightGBM LambdaRank)", 0.3 + 0.5 * (env.iteration + 1) / ranker.ROUNDS)
 
-            say("ranker (LightGBM LambdaRank)", 0.35)
-            booster = ranker.train(x, y, row, names, feats.categorical(train_snap), seed=seed, rounds=rounds,
-                                   callback=tick)
-            del x, y, row, train_factors
-        del train_snap
+            say("ranker (LightGBM LambdaRank)", 0.3)
+            booster = ranker.train(x, y, row, names, feats.categorical_names(), seed=seed, callback=tick)
+            del x, y, row
         say("history for serving", 0.8)
         snap = Snapshot.build(log, now)
         say("ALS for serving", 0.85)

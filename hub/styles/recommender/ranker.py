@@ -8,13 +8,15 @@ import numpy as np
 from ._arrays import lookup
 
 THREADS = 2
+ROUNDS = 150
 
 
 def params(seed: int, threads: int = THREADS) -> dict:
     return {
         "objective": "lambdarank", "metric": "map", "eval_at": [12],
-        "learning_rate": 0.05, "num_leaves": 31, "min_data_in_leaf": 50,
-        "feature_fraction": 0.8, "bagging_fraction": 0.8, "bagging_freq": 1,
+        # small trees on many rows: a training week is a noisy sample of what the next week does
+        "learning_rate": 0.05, "num_leaves": 15, "min_data_in_leaf": 200, "lambda_l2": 10.0,
+        "feature_fraction": 0.6, "bagging_fraction": 0.8, "bagging_freq": 1,
         "lambdarank_truncation_level": 30, "num_threads": threads, "seed": seed,
         "deterministic": True, "force_row_wise": True, "verbosity": -1,
     }
@@ -27,7 +29,7 @@ def labels(users: np.ndarray, row: np.ndarray, item: np.ndarray, bought_keys: np
 
 
 def train(x: np.ndarray, y: np.ndarray, row: np.ndarray, feature_names: list[str], categorical: list[str],
-          *, seed: int, rounds: int = 150, callback=None) -> lgb.Booster | None:
+          *, seed: int, rounds: int = ROUNDS, callback=None) -> lgb.Booster | None:
     """Rows must come grouped by shopper (row ascending). Groups without a purchase teach nothing
     to a ranking objective and are dropped. None when nothing is left to learn from."""
     positives = np.bincount(row, weights=y, minlength=int(row.max(initial=-1)) + 1)
