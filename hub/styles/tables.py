@@ -25,24 +25,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.core.db import Base
 
-#: H&M's article columns, in its order (the catalogue's first 25 columns).
-ARTICLE_COLUMNS = (
-    "article_id", "product_code", "prod_name", "product_type_no", "product_type_name", "product_group_name",
-    "graphical_appearance_no", "graphical_appearance_name", "colour_group_code", "colour_group_name",
-    "perceived_colour_value_id", "perceived_colour_value_name", "perceived_colour_master_id",
-    "perceived_colour_master_name", "department_no", "department_name", "index_code", "index_name",
-    "index_group_no", "index_group_name", "section_no", "section_name", "garment_group_no", "garment_group_name",
-    "detail_desc")
-#: The Dongdaemun columns of a catalogue import (the contract's DDM columns), in order.
-DDM_COLUMNS = ("shop_id", "name_ko", "name_en", "name_zh", "wholesale_krw", "retail_krw", "min_order", "fresh_date",
-               "lab_l", "lab_a", "lab_b", "season")
-#: H&M's customers.csv and transactions_train.csv columns, in its order (the stored names are
-#: lower case: `FN` is `fn`, `Active` is `active`).
-CUSTOMER_COLUMNS = ("customer_id", "FN", "Active", "club_member_status", "fashion_news_frequency", "age",
-                    "postal_code")
-TRANSACTION_COLUMNS = ("t_dat", "customer_id", "article_id", "price", "sales_channel_id")
-
-
 class Product(Base):
     __tablename__ = "styles_products"
 
@@ -92,10 +74,10 @@ class Shopper(Base):
     customer_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     fn: Mapped[float | None] = mapped_column(Float)
     active: Mapped[float | None] = mapped_column(Float)
-    club_member_status: Mapped[str] = mapped_column(String(20))
-    fashion_news_frequency: Mapped[str] = mapped_column(String(20))
-    age: Mapped[int | None] = mapped_column(Integer)
-    postal_code: Mapped[str] = mapped_column(String(64))
+    club_member_status: Mapped[str] = mapped_column(String(40))
+    fashion_news_frequency: Mapped[str] = mapped_column(String(40))
+    age: Mapped[float | None] = mapped_column(Float)
+    postal_code: Mapped[str] = mapped_column(String(100))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
