@@ -43,8 +43,8 @@ from hub.core.pages import render, templates_for
 from hub.core.settings import HubSettings
 from hub.styles import service
 from hub.styles.config import StylesSettings
-from hub.styles.recommender import Reason
-from hub.styles.words import LANGS, REASONS, SEASON_WORDS, budget_words, lang_of, t, term
+from hub.styles.recommender import REASON_CODES, Reason
+from hub.styles.words import LANGS, SEASON_WORDS, budget_words, lang_of, t, term
 
 log = logging.getLogger("sewnet.styles")
 templates = templates_for(Path(__file__).parent / "templates")
@@ -464,11 +464,15 @@ async def flow(request: Request) -> HTMLResponse:
 
 
 # ----------------------------------------------------------------------------- the phone link
+#: The reason arguments the words use (hub.styles.words.reason_words): the rest stays off the link.
+_LINK_ARGS = ("article_id", "season", "segment", "rank", "price_krw")
+
+
 def _list_payload(answer: service.Answer) -> str:
     """The picks with their reasons, compact (JSON, deflated, URL-safe base64): the link holds the
     list, so nothing about the session is stored anywhere."""
-    data = [[p.item.article_id, [[r.code, {k: v for k, v in r.args.items() if isinstance(v, (int, str, float))}]
-                                 for r in p.reasons]] for p in answer.picks]
+    data = [[p.item.article_id, [[r.code, {k: v for k, v in r.args.items() if k in _LINK_ARGS}] for r in p.reasons]]
+            for p in answer.picks]
     raw = zlib.compress(json.dumps([answer.model, data], separators=(",", ":")).encode(), 9)
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
@@ -491,7 +495,7 @@ def _read_payload(payload: str) -> tuple[str, list[tuple[int, tuple[Reason, ...]
         model, data = json.loads(raw)
         out = []
         for article_id, reasons in data[:100]:
-            out.append((int(article_id), tuple(Reason(str(c), dict(a)) for c, a in reasons[:10] if str(c) in REASONS)))
+            out.append((int(article_id), tuple(Reason(str(c), dict(a)) for c, a in reasons[:10] if str(c) in REASON_CODES)))
         return str(model), out
     except (ValueError, TypeError, zlib.error):
         return None

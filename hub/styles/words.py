@@ -111,10 +111,10 @@ WORDS: dict[str, tuple[str, str, str]] = {
 
 #: Personal colour: the four seasons and the terms of a colour reading (hub.styles.colour).
 TERMS: dict[str, tuple[str, str, str]] = {
-    "spring": ("봄 웜", "spring warm", "春季暖色"),
-    "summer": ("여름 쿨", "summer cool", "夏季冷色"),
-    "autumn": ("가을 웜", "autumn warm", "秋季暖色"),
-    "winter": ("겨울 쿨", "winter cool", "冬季冷色"),
+    "spring": ("봄 웜", "spring warm", "春季暖调"),
+    "summer": ("여름 쿨", "summer cool", "夏季冷调"),
+    "autumn": ("가을 웜", "autumn warm", "秋季暖调"),
+    "winter": ("겨울 쿨", "winter cool", "冬季冷调"),
     "warm": ("따뜻한 톤", "warm", "暖"),
     "cool": ("차가운 톤", "cool", "冷"),
     "neutral": ("중간 톤", "neutral", "中性"),
