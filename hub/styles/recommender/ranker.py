@@ -8,6 +8,9 @@ import numpy as np
 from ._arrays import lookup, rank_in_group
 
 THREADS = 2
+# Below this many rows a second OpenMP thread costs more than it gives, and on a machine whose two
+# cores are also busy with other work its spinning makes training many times slower.
+ONE_THREAD_BELOW = 300_000
 ROUNDS = 150
 NEGATIVES = 40
 
@@ -51,4 +54,5 @@ def train(x: np.ndarray, y: np.ndarray, row: np.ndarray, feature_names: list[str
     data = lgb.Dataset(x, label=y, group=group, feature_name=feature_names,
                        categorical_feature=categorical, free_raw_data=True)
     callbacks = [callback] if callback else []
-    return lgb.train(params(seed), data, num_boost_round=rounds, callbacks=callbacks)
+    threads = 1 if len(y) < ONE_THREAD_BELOW else THREADS
+    return lgb.train(params(seed, threads), data, num_boost_round=rounds, callbacks=callbacks)
