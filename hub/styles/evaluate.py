@@ -27,8 +27,8 @@ from hub.styles.metrics import map_at_k, recall_at_k
 from hub.styles.recommender import AlsAlone, Popularity, Recommender
 
 MODELS = ("recommender", "popularity", "als")
-LABELS = {"recommender": "recommender (two-stage) 추천기", "popularity": "popularity 인기순 (baseline)",
-          "als": "ALS alone ALS 단독"}
+LABELS = {"recommender": "추천기 recommender (two-stage)", "popularity": "인기순 popularity (baseline)",
+          "als": "ALS 단독 ALS alone"}
 RECALL_AT = 100
 WEEK = timedelta(days=7)
 
@@ -209,12 +209,12 @@ def run_cli(articles: Path, customers: Path, transactions: Path, split_date: dat
     end = result.split + WEEK - timedelta(days=1)
     table = Table(title=f"학습 ~{result.split - timedelta(days=1)}, 평가 {result.split}~{end} "
                         f"/ trained before {result.split}, scored {result.split} to {end}")
-    table.add_column("model 모델")
+    table.add_column("모델 model")
     table.add_column(f"MAP@{k}", justify="right")
     table.add_column(f"recall@{RECALL_AT}", justify="right")
-    table.add_column("× popularity 인기순 대비", justify="right")
-    table.add_column("training s 학습 시간", justify="right")
-    table.add_column("peak MB 최대 메모리", justify="right")
+    table.add_column("인기순 대비 × popularity", justify="right")
+    table.add_column("학습 초 training s", justify="right")
+    table.add_column("최대 메모리 MB peak memory", justify="right")
     for name in MODELS:
         m = result.models[name]
         table.add_row(LABELS[name], f"{m.map_at_k:.5f}", f"{m.recall_at_100:.4f}", f"{result.ratio(name):.2f}",

@@ -5,10 +5,14 @@ from __future__ import annotations
 import lightgbm as lgb
 import numpy as np
 
-from ._arrays import lookup
+from ._arrays import lookup, rank_in_group
 
 THREADS = 2
+# Below this many rows a second OpenMP thread costs more than it gives, and on a machine whose two
+# cores are also busy with other work its spinning makes training many times slower.
+ONE_THREAD_BELOW = 300_000
 ROUNDS = 150
+NEGATIVES = 40
 
 
 def params(seed: int, threads: int = THREADS) -> dict:
@@ -29,17 +33,26 @@ def labels(users: np.ndarray, row: np.ndarray, item: np.ndarray, bought_keys: np
 
 
 def train(x: np.ndarray, y: np.ndarray, row: np.ndarray, feature_names: list[str], categorical: list[str],
-          *, seed: int, rounds: int = ROUNDS, callback=None) -> lgb.Booster | None:
+          *, seed: int, rounds: int = ROUNDS, negatives: int = NEGATIVES,
+          callback=None) -> lgb.Booster | None:
     """Rows must come grouped by shopper (row ascending). Groups without a purchase teach nothing
     to a ranking objective and are dropped. None when nothing is left to learn from."""
     positives = np.bincount(row, weights=y, minlength=int(row.max(initial=-1)) + 1)
     keep = positives[row] > 0
     if not keep.any():
         return None
+    # LambdaRank's cost grows with the square of a group's size: keep every purchase and a random
+    # NEGATIVES of the rest per shopper (the ranker still sees every kind of candidate)
+    draw = np.random.default_rng(seed).random(len(y))
+    order = np.lexsort((draw, y > 0, row))          # per shopper: negatives in random order, then positives
+    negative_rank = np.empty(len(y), dtype=np.int64)
+    negative_rank[order] = rank_in_group(row[order])
+    keep &= (y > 0) | (negative_rank < negatives)
     x, y, row = x[keep], y[keep], row[keep]
     group = np.bincount(row)
     group = group[group > 0]
     data = lgb.Dataset(x, label=y, group=group, feature_name=feature_names,
                        categorical_feature=categorical, free_raw_data=True)
     callbacks = [callback] if callback else []
-    return lgb.train(params(seed), data, num_boost_round=rounds, callbacks=callbacks)
+    threads = 1 if len(y) < ONE_THREAD_BELOW else THREADS
+    return lgb.train(params(seed, threads), data, num_boost_round=rounds, callbacks=callbacks)

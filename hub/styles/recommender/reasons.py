@@ -24,13 +24,15 @@ class Explainer:
         self.snap = snap
         self.taste = taste
         n = snap.items.n
+        # a rank is 1 + the number of articles that sold better (ties share a rank)
         self.popular_rank = np.full(n, -1, dtype=np.int64)
-        self.popular_rank[snap.popular[:TOP_RANK]] = np.arange(min(TOP_RANK, len(snap.popular)))
+        best = snap.popular[:TOP_RANK]
+        self.popular_rank[best] = _ranks(snap.popular_score, best)
         self.segment_rank = np.full((len(SEGMENTS), n), -1, dtype=np.int64)
         for s in range(len(SEGMENTS)):
             best = snap.segment_popular[s, :TOP_RANK]
             best = best[best >= 0]
-            self.segment_rank[s, best] = np.arange(len(best))
+            self.segment_rank[s, best] = _ranks(snap.segment_score[s], best)
 
     def explain(self, items: np.ndarray, *, user: int | None = None, liked: np.ndarray | None = None,
                 anchor: int | None = None, season: str | None = None,
@@ -84,9 +86,9 @@ class Explainer:
                     why.append(Reason("like_your_picks", {"article_id": int(ids[closest[n]])}))
             if segment is not None and self.segment_rank[segment, r] >= 0:
                 why.append(Reason("popular_segment", {"segment": SEGMENTS[segment],
-                                                      "rank": int(self.segment_rank[segment, r]) + 1}))
+                                                      "rank": int(self.segment_rank[segment, r])}))
             if self.popular_rank[r] >= 0:
-                why.append(Reason("popular_week", {"rank": int(self.popular_rank[r]) + 1}))
+                why.append(Reason("popular_week", {"rank": int(self.popular_rank[r])}))
             if not why and closest[n] >= 0:
                 why.append(Reason("like_your_picks", {"article_id": int(ids[closest[n]])}))
             if not why and self.rank_this_week(r):
@@ -116,3 +118,7 @@ class Explainer:
         best = np.argmax(sims, axis=1)
         value = sims[np.arange(len(items)), best]
         return np.where(np.isfinite(value), picks[best], -1), np.where(np.isfinite(value), value, 0.0)
+
+
+def _ranks(score: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    return np.array([int((score > score[r]).sum()) + 1 for r in rows.tolist()], dtype=np.int64)

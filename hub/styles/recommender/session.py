@@ -32,12 +32,10 @@ def _season_masks(items) -> dict[str, np.ndarray] | None:
         return None
     from hub.styles import colour   # pure, and only needed when the catalogue has CIELAB swatches
 
-    masks = {}
-    for season in colour.SEASONS:
-        masks[season] = np.array([bool(colour.suits(season, float(l), float(a), float(b)))
-                                  if np.isfinite(l) and np.isfinite(a) and np.isfinite(b) else False
-                                  for l, a, b in items.lab])
-    return masks
+    lab = items.lab
+    ok = np.isfinite(lab).all(axis=1)
+    matrix = colour.season_matrix(*np.where(ok[:, None], lab, 0.0).T)
+    return {season: matrix[:, n] & ok for n, season in enumerate(colour.SEASONS)}
 
 
 class Sessions:
