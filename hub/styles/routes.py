@@ -166,28 +166,42 @@ def recommendations(request: Request, _token: Token, shopper: str = "", k: str |
     return JSONResponse(service.answer_json(answer, styles.catalogue, _now()))
 
 
+def _whole(raw: str | None, default: int | None) -> int | None:
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        return -1
+
+
 @api.get("/products", summary="The catalogue: search and list (by article id)")
 def list_products(request: Request, db: Db, _token: Token, q: str = "", shop: str = "", season: str = "",
-                  max_krw: int | None = None, limit: int = 50, offset: int = 0) -> JSONResponse:
+                  max_krw: str | None = None, limit: str | None = None, offset: str | None = None) -> JSONResponse:
     if season and season not in ("all", "ss", "fw"):
         return _bad(request, "bad_season", "season은 all, ss, fw 중 하나입니다", "season is one of all, ss, fw")
-    if not 1 <= limit <= 1000 or offset < 0:
-        return _bad(request, "bad_page", "limit은 1~1000, offset은 0 이상입니다", "limit is 1 to 1,000 and offset 0 or more")
+    limit_, offset_, max_ = _whole(limit, 50), _whole(offset, 0), _whole(max_krw, None)
+    if not 1 <= limit_ <= 1000 or offset_ < 0 or (max_ is not None and max_ < 0):
+        return _bad(request, "bad_page", "limit은 1~1000, offset과 max_krw는 0 이상의 정수입니다",
+                    "limit is a whole number from 1 to 1,000; offset and max_krw whole numbers, 0 or more")
     with db.session() as session:
         total, rows = service.product_rows(session, q=q[:100] or None, shop_id=shop or None, season=season or None,
-                                           max_krw=max_krw, limit=limit, offset=offset)
+                                           max_krw=max_, limit=limit_, offset=offset_)
     styles = styles_of(request)
-    return JSONResponse({"total": total, "limit": limit, "offset": offset,
+    return JSONResponse({"total": total, "limit": limit_, "offset": offset_,
                          "items": [_product_json(r, styles) for r in rows]})
 
 
 @api.get("/products/{article_id}", summary="One product, with its shop and colour reading")
-def one_product(request: Request, db: Db, _token: Token, article_id: int) -> JSONResponse:
-    with db.session() as session:
-        _total, rows = service.product_rows(session, ids=[article_id])
+def one_product(request: Request, db: Db, _token: Token, article_id: str) -> JSONResponse:
+    found = _whole(article_id, None)
+    rows = []
+    if found is not None and found > 0:
+        with db.session() as session:
+            _total, rows = service.product_rows(session, ids=[found])
     if not rows:
-        return _bad(request, "not_found", f"상품 {article_id}이(가) 카탈로그에 없습니다",
-                    f"article {article_id} is not in the catalogue", status=404)
+        return _bad(request, "not_found", f"상품 {article_id[:20]}이(가) 카탈로그에 없습니다",
+                    f"article {article_id[:20]} is not in the catalogue", status=404)
     return JSONResponse(_product_json(rows[0], styles_of(request)))
 
 
@@ -345,9 +359,9 @@ async def session_picks(request: Request) -> JSONResponse:
 
 
 @api.get("/quiz", summary="Cards for the kiosk's quiz: like or skip each (no login)")
-def quiz(request: Request, n: int | None = None) -> JSONResponse:
+def quiz(request: Request, n: str | None = None) -> JSONResponse:
     cfg = styles_settings(request)
-    n = n or cfg.quiz_cards
+    n = _whole(n, cfg.quiz_cards)
     if not 10 <= n <= 20:
         return _bad(request, "bad_n", "카드는 10장부터 20장까지입니다", "a quiz has 10 to 20 cards")
     styles = styles_of(request)

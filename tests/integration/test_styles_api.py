@@ -62,6 +62,32 @@ def test_shop_side_needs_the_token_and_the_kiosk_side_does_not(market, tmp_path)
         assert c.post(f"{API}/sessions", json={"liked": [quiz.json()["cards"][0]["article_id"]]}).status_code == 200
 
 
+def test_the_catalogue_lists_searches_and_shows_one_product_with_its_stall(market, tmp_path):
+    articles = simulated().market.articles
+    with serving(market, tmp_path, train_on_start=False) as hub, httpx.Client(base_url=hub.url, timeout=60) as c:
+        wait_loaded(c)
+        page = c.get(f"{API}/products", params={"limit": 5, "offset": 10}, headers=AUTH).json()
+        assert page["total"] == len(articles) and [p["article_id"] for p in page["items"]] == sorted(articles.index)[10:15]
+        word = articles["name_ko"].iloc[0].split()[-1]
+        found = c.get(f"{API}/products", params={"q": word, "limit": 1000}, headers=AUTH).json()
+        assert found["total"] == sum(word in n for n in articles["name_ko"]) > 0
+        shop = articles["shop_id"].iloc[3]
+        by_shop = c.get(f"{API}/products", params={"shop": shop, "limit": 1000}, headers=AUTH).json()
+        assert by_shop["total"] == (articles["shop_id"] == shop).sum()
+        cheap = c.get(f"{API}/products", params={"max_krw": 20000, "season": "ss", "limit": 1000}, headers=AUTH).json()
+        assert cheap["items"] and all(p["retail_krw"] <= 20000 and p["season"] in ("ss", "all") for p in cheap["items"])
+        one_id = int(articles.index[7])
+        one = c.get(f"{API}/products/{one_id}", headers=AUTH).json()
+        assert one["name_zh"] == articles.loc[one_id, "name_zh"] and re.fullmatch(r"#[0-9a-f]{6}", one["swatch_hex"])
+        assert one["where"]["shop_id"] == articles.loc[one_id, "shop_id"] and one["colour"]["why"]["en"]
+        missing = c.get(f"{API}/products/1", headers=AUTH)
+        assert missing.status_code == 404 and missing.json()["ko"]
+        for params in ({"limit": 0}, {"limit": "ten"}, {"max_krw": "-5"}):
+            bad = c.get(f"{API}/products", params=params, headers=AUTH)
+            assert bad.status_code == 422 and "limit" in bad.json()["en"] and bad.json()["ko"]
+        assert c.get(f"{API}/products/abc", headers=AUTH).status_code == 404
+
+
 def test_popularity_serves_and_says_so_until_the_recommender_is_trained(market, tmp_path):
     with serving(market, tmp_path, train_on_start=False) as hub, httpx.Client(base_url=hub.url, timeout=60) as c:
         shopper = simulated().market.transactions["customer_id"].value_counts().index[0]
