@@ -122,7 +122,7 @@ class Pick:
 @dataclass(frozen=True)
 class Answer:
     #: "recommender" (the two-stage model), "popularity" (the baseline, while the model trains or
-    #: when it could not be trained), "none" (no catalogue or no purchases yet).
+    #: when it could not be trained), "none" (no purchases yet: the newest products; or no catalogue).
     model: str
     picks: tuple[Pick, ...]
     #: Word keys (hub.styles.words) of what the shopper should know about this answer.
@@ -178,7 +178,8 @@ class Styles:
         self.market = None
         self.popularity: Popularity | None = None
         self.recommender: Recommender | None = None
-        self._popular: tuple[int, ...] = ()
+        self._popular: tuple[int, ...] = ()  # the week's sellers by popularity, then the rest newest first
+        self._sold = 0  # how many of _popular sold this week
         self.status = Status("loading", "none")
 
     # ------------------------------------------------------------------ loading and training
@@ -192,8 +193,14 @@ class Styles:
         if len(market.transactions):
             popularity = Popularity.fit(market)
             popular = tuple(popularity.recommend([""], k=max(len(cat.items), 1)).get("", ()))
+        # After the week's sellers, the rest of the catalogue newest first: a filter (a season, a
+        # budget) that leaves few of the sellers still fills the list, without calling them popular.
+        sold = set(popular)
+        rest = sorted((i for i in cat.items.values() if i.article_id not in sold),
+                      key=lambda i: (i.fresh_date, i.article_id), reverse=True)
         with self._lock:
-            self.market, self.catalogue, self.popularity, self._popular = market, cat, popularity, popular
+            self.market, self.catalogue, self.popularity = market, cat, popularity
+            self._popular, self._sold = popular + tuple(i.article_id for i in rest), len(popular)
             # A recommender trained on older data keeps serving (it knows fewer items) until the
             # next training replaces it.
             model = "recommender" if self.recommender else "popularity" if popularity else "none"
@@ -264,7 +271,7 @@ class Styles:
             if per_style.get(item.product_code, 0) >= VARIANTS_PER_STYLE:
                 continue
             per_style[item.product_code] = per_style.get(item.product_code, 0) + 1
-            reasons = [Reason("popular_week", {})]
+            reasons = [Reason("popular_week", {"rank": rank + 1})] if rank < self._sold else []
             if fits:
                 reasons.append(Reason("colour_suits", {"season": fits[0]}))
             if budget.as_tuple() is not None:
@@ -283,9 +290,16 @@ class Styles:
             picks = self._merged([rec.recommend(customer_id, k, season=s, budget_krw=budget.as_tuple())
                                   for s in (seasons or (None,))], cat, k)
             return Answer("recommender", tuple(picks))
+        return self._fallback(cat, k, seasons, budget)
+
+    def _fallback(self, cat: Catalogue, k: int, seasons: Sequence[str], budget: Budget) -> Answer:
+        """Before the recommender: popularity's list; with no purchases at all, the newest products."""
         if not self._popular:
             return Answer("none", (), ("model_none",))
-        return Answer("popularity", tuple(self._popular_picks(cat, k, seasons, budget)), ("model_popular",))
+        picks = tuple(self._popular_picks(cat, k, seasons, budget))
+        if not self._sold:
+            return Answer("none", picks, ("model_new",))
+        return Answer("popularity", picks, ("model_failed" if self.status.state == "failed" else "model_popular",))
 
     def for_session(self, liked: Sequence[int], skipped: Sequence[int], tone: str | None, budget: Budget,
                     k: int) -> Answer:
@@ -297,9 +311,7 @@ class Styles:
             runs = [rec.for_session(Preferences(liked=tuple(liked), skipped=tuple(skipped), season=s,
                                                 budget_krw=budget.as_tuple()), k) for s in (seasons or (None,))]
             return Answer("recommender", tuple(self._merged(runs, cat, k)))
-        if not self._popular:
-            return Answer("none", (), ("model_none",))
-        return Answer("popularity", tuple(self._popular_picks(cat, k, seasons, budget)), ("model_popular",))
+        return self._fallback(cat, k, seasons, budget)
 
     def _merged(self, runs: Sequence[Sequence[Recommendation]], cat: Catalogue, k: int) -> list[Pick]:
         """One list from one run per season of a tone (warm: spring and autumn), by score, with at

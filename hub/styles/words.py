@@ -93,6 +93,10 @@ WORDS: dict[str, tuple[str, str, str]] = {
                       "个性化模型仍在训练中，目前显示的是热门商品。"),
     "loading": ("상품 목록을 읽는 중입니다. 잠시 뒤에 다시 해 주세요.", "The catalogue is being read: please try again in a "
                 "moment.", "正在读取商品目录，请稍后再试。"),
+    "model_failed": ("개인 추천 모델을 만들지 못해 인기 상품을 보여 드립니다.", "The personal model could not be trained: "
+                     "these are the most popular items.", "个性化模型未能训练完成，显示的是热门商品。"),
+    "model_new": ("아직 구매 기록이 없어 새로 들어온 상품을 보여 드립니다.", "There are no purchases yet: these are the newest "
+                  "products.", "还没有购买记录，显示的是最新商品。"),
     "model_none": ("아직 상품 목록이 없습니다.", "There is no catalogue yet.", "目前还没有商品目录。"),
     "too_many": ("요청이 너무 잦습니다. 잠시 뒤에 다시 해 주세요.", "Too many requests from here: please wait a moment "
                  "and try again.", "请求过于频繁，请稍后再试。"),
