@@ -9,9 +9,11 @@ warns, then clears; nothing the shopper chose reaches a log."""
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
 from collections import Counter
+from pathlib import Path
 
 import httpx
 import pytest
@@ -53,6 +55,15 @@ def lab(market, tmp_path):
         yield hub.url
 
 
+def shot(page, name: str, tmp_path: Path) -> None:
+    """The first screenful, to SEWNET_SCREENS when it names a folder (docs/screens for the README)."""
+    folder = os.environ.get("SEWNET_SCREENS")
+    path = Path(folder) / f"{name}.png" if folder else tmp_path / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(path))
+    assert path.stat().st_size > 10_000
+
+
 def line_of(article_id: int) -> str:
     return simulated().truth.articles.loc[article_id, "line"]
 
@@ -63,7 +74,7 @@ def targets_are_big(page) -> None:
     assert sizes and not small, small
 
 
-def test_liking_one_style_leans_the_picks_to_it_and_the_qr_link_opens_the_same_list(lab, browser, caplog):
+def test_liking_one_style_leans_the_picks_to_it_and_the_qr_link_opens_the_same_list(lab, browser, caplog, tmp_path):
     caplog.set_level(logging.DEBUG)
     page = browser.new_context(viewport={"width": 1280, "height": 1000}).new_page()
     page.goto(f"{lab}/styles")
@@ -79,10 +90,12 @@ def test_liking_one_style_leans_the_picks_to_it_and_the_qr_link_opens_the_same_l
     liked = [a for a in shown if line_of(a) == liked_line]
     for a in shown:
         page.click(f"#{'like' if a in liked else 'skip'}-{a} + span")
+    shot(page, "styles-quiz", tmp_path)
     page.click("#next")
     expect(page.locator("#colour-intro")).to_contain_text("CIELAB")
     expect(page.locator("#readings .card")).to_have_count(len(liked))
     targets_are_big(page)
+    shot(page, "styles-colour", tmp_path)
     page.click("#colour-none + span")
     page.click("#next")
     targets_are_big(page)
@@ -91,6 +104,7 @@ def test_liking_one_style_leans_the_picks_to_it_and_the_qr_link_opens_the_same_l
     picks = page.locator("#picks .pick")
     expect(picks.first).to_be_visible()
     targets_are_big(page)
+    shot(page, "styles-picks", tmp_path)
     got = [int(a) for a in picks.evaluate_all("els => els.map(e => e.dataset.article)")]
     assert len(got) == 12
     # The liked line's share of the picks, against its share of the catalogue and of the picks a
@@ -114,6 +128,7 @@ def test_liking_one_style_leans_the_picks_to_it_and_the_qr_link_opens_the_same_l
     phone = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
     phone.goto(link)
     expect(phone.locator("#picks .pick")).to_have_count(12)
+    shot(phone, "styles-phone", tmp_path)
     assert [int(a) for a in phone.locator("#picks .pick").evaluate_all("els => els.map(e => e.dataset.article)")] == got
     phone.click("#lang-en")
     expect(phone.locator("#main")).to_have_attribute("lang", "en")
