@@ -56,24 +56,31 @@ def fit_als(snap: Snapshot, *, seed: int = 0, factors: int = 64, iterations: int
     return Factors(user=user, item=item, reg=regularization, gram=(item.T @ item).astype(np.float32))
 
 
-def top_items(vectors: np.ndarray, item_factors: np.ndarray, allowed: np.ndarray, k: int,
-              chunk: int = 2048) -> tuple[np.ndarray, np.ndarray]:
-    """The k best allowed articles per row of `vectors` by dot product: (rows, scores), best first."""
-    pool = np.flatnonzero(allowed)
-    k = min(k, len(pool))
-    out_i = np.zeros((len(vectors), k), dtype=np.int64)
-    out_s = np.zeros((len(vectors), k), dtype=np.float32)
-    if k == 0:
+@dataclass
+class Pool:
+    """Articles to search by dot product, stored transposed once so a query is one matrix product."""
+    rows: np.ndarray
+    matrix: np.ndarray      # (dims, len(rows)), C-contiguous
+
+    @classmethod
+    def of(cls, vectors: np.ndarray, rows: np.ndarray) -> "Pool":
+        return cls(rows=rows, matrix=np.ascontiguousarray(vectors[rows].T))
+
+    def top(self, queries: np.ndarray, k: int, chunk: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+        """The k best articles per query row: (article rows, scores), best first."""
+        k = min(k, len(self.rows))
+        out_i = np.zeros((len(queries), k), dtype=np.int64)
+        out_s = np.zeros((len(queries), k), dtype=np.float32)
+        if k == 0:
+            return out_i, out_s
+        for start in range(0, len(queries), chunk):
+            s = queries[start:start + chunk] @ self.matrix
+            part = np.argpartition(-s, k - 1, axis=1)[:, :k]
+            ps = np.take_along_axis(s, part, axis=1)
+            order = np.argsort(-ps, axis=1, kind="stable")
+            out_i[start:start + chunk] = self.rows[np.take_along_axis(part, order, axis=1)]
+            out_s[start:start + chunk] = np.take_along_axis(ps, order, axis=1)
         return out_i, out_s
-    f = item_factors[pool].T.copy()
-    for start in range(0, len(vectors), chunk):
-        s = vectors[start:start + chunk] @ f
-        part = np.argpartition(-s, k - 1, axis=1)[:, :k]
-        ps = np.take_along_axis(s, part, axis=1)
-        order = np.argsort(-ps, axis=1, kind="stable")
-        out_i[start:start + chunk] = pool[np.take_along_axis(part, order, axis=1)]
-        out_s[start:start + chunk] = np.take_along_axis(ps, order, axis=1)
-    return out_i, out_s
 
 
 class AlsAlone:
@@ -112,8 +119,8 @@ class AlsAlone:
         rows = np.array([self.log.user_position.get(c, -1) for c in customer_ids], dtype=np.int64)
         has = np.flatnonzero(rows >= 0)
         has = has[self.known[rows[has]]]
-        allowed = np.ones(self.log.items.n, dtype=bool)
-        top, _ = top_items(self.user_factors[rows[has]], self.item_factors, allowed, k)
+        pool = Pool.of(self.item_factors, np.arange(self.log.items.n))
+        top, _ = pool.top(self.user_factors[rows[has]], k)
         for c in customer_ids:
             out[c] = list(self.fallback[:k])
         ids = self.log.items.ids

@@ -17,7 +17,7 @@ import numpy as np
 
 from . import features as feats
 from . import ranker
-from .candidates import Limits, generate
+from .candidates import Limits, Pools, generate
 from .cf import Factors, fit_als
 from .diversity import diversify, diversify_one
 from .history import Log, Snapshot
@@ -44,6 +44,8 @@ class Recommender:
         self.log = snap.log
         self.items = snap.items
         self.factors = factors
+        self.pools = Pools.of(snap, factors)
+        self.pools.precompute(snap, factors, Limits())
         self.booster = booster
         self.feature_names = feature_names
         self.seed = seed
@@ -74,6 +76,7 @@ class Recommender:
                 break
             say(f"ALS for {part}", 0.3 * (week + 0.3) / TRAIN_WEEKS)
             train_factors = fit_als(train_snap, seed=seed)
+            train_pools = Pools.of(train_snap, train_factors)
             say(f"candidates and features for {part}", 0.3 * (week + 0.6) / TRAIN_WEEKS)
             in_week = (log.day >= label_start) & (log.day < label_start + 7)
             buyers = np.unique(log.u[in_week])
@@ -81,13 +84,13 @@ class Recommender:
                 buyers = np.sort(np.random.default_rng(seed + week).choice(buyers, TRAIN_SHOPPERS, replace=False))
             bought = np.unique(log.u[in_week].astype(np.int64) * log.items.n + log.i[in_week])
             for start in range(0, len(buyers), CHUNK):
-                cands = generate(train_snap, train_factors, buyers[start:start + CHUNK])
+                cands = generate(train_snap, train_factors, train_pools, buyers[start:start + CHUNK])
                 xs.append(feats.build(train_snap, train_factors, cands))
                 ys.append(ranker.labels(cands.users, cands.row, cands.item, bought, log.items.n))
                 rows.append(cands.row + offset)
                 offset += len(cands.users)
             names = feats.names(train_snap)
-            del train_snap, train_factors
+            del train_snap, train_factors, train_pools
         if xs:
             x, y, row = np.vstack(xs), np.concatenate(ys), np.concatenate(rows)
             del xs, ys, rows
@@ -102,6 +105,7 @@ class Recommender:
         snap = Snapshot.build(log, now)
         say("ALS for serving", 0.85)
         factors = fit_als(snap, seed=seed)
+        say("each shopper's ALS and new-article lists", 0.92)
         model = cls(snap, factors, booster, names or feats.names(snap), seed=seed)
         say("done", 1.0)
         return model
@@ -139,7 +143,7 @@ class Recommender:
 
     def _rank(self, users: np.ndarray, threads: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per shopper, the candidates best first: (index into users, article row, score)."""
-        cands = generate(self.snap, self.factors, users, Limits())
+        cands = generate(self.snap, self.factors, self.pools, users, Limits())
         score = self._score(cands, threads)
         order = np.lexsort((cands.item, -score, cands.row))
         return cands.row[order], cands.item[order], score[order]
