@@ -371,8 +371,9 @@ def market(session: Session):
         "fashion_news_frequency": shoppers["fashion_news_frequency"].astype(str),
         "age": shoppers["age"].astype("float64"), "postal_code": shoppers["postal_code"].astype(str)},
         index=pd.Index(shoppers["customer_id"].astype(str), name="customer_id")).sort_index()
-    bought = pd.DataFrame(all_rows(session, "purchases"),
-                          columns=[*TRANSACTION_COLUMNS, "pieces", "updated_at"])
+    # Column by column through pandas (a million purchases as dicts would cost gigabytes).
+    bought = pd.read_sql(select(*[getattr(Purchase, c) for c in (*TRANSACTION_COLUMNS, "pieces")]),
+                         session.connection())
     repeat = bought["pieces"].to_numpy(dtype="int64") if len(bought) else np.zeros(0, dtype="int64")
     transactions = pd.DataFrame({
         "t_dat": pd.to_datetime(bought["t_dat"]).to_numpy().repeat(repeat),
