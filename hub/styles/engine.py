@@ -389,9 +389,10 @@ class SessionLimiter:
 def pick_words(pick: Pick, cat: Catalogue, lang: str, now: datetime) -> dict[str, Any]:
     """What a card shows, in one language."""
     shop, item = pick.shop, pick.item
+    state = shop.open_state(now) if shop else OpenState("unknown")
     return {"reasons": [reason_words(r.code, r.args, lang, cat.name) for r in pick.reasons],
-            "where": where_words(shop, lang), "open": open_words_of(shop, lang, now),
-            "open_state": shop.open_state(now).state if shop else "unknown",
+            "where": where_words(shop, lang), "open": open_words(state.state, lang, state.until, state.next_open, now),
+            "open_state": state.state,
             "reading": reading_words(item.reading, lang)}
 
 
@@ -402,13 +403,6 @@ def where_words(shop: Shop | None, lang: str) -> str:
     if building:
         return t("floor_stall", lang, building=building, floor=shop.floor, stall=shop.stall)
     return shop.address_ko if lang == "ko" else shop.address_en or shop.address_ko
-
-
-def open_words_of(shop: Shop | None, lang: str, now: datetime) -> str:
-    if shop is None:
-        return t("hours_unknown", lang)
-    state = shop.open_state(now)
-    return open_words(state.state, lang, state.until, state.next_open, now)
 
 
 def reading_words(reading: colour.ColourReading, lang: str) -> dict[str, Any]:
@@ -441,7 +435,7 @@ def answer_json(answer: Answer, cat: Catalogue, now: datetime) -> dict[str, Any]
                 "open_now": {"open": True, "closed": False}.get(state.state),
                 "until": state.until.isoformat() if state.until else None,
                 "opens": state.next_open.isoformat() if state.next_open else None,
-                **all_langs(lambda lang: open_words_of(shop, lang, now))},
+                **all_langs(lambda lang, s=state: open_words(s.state, lang, s.until, s.next_open, now))},
         })
     return {"model": answer.model, "notes": [{"key": n, **all_langs(lambda lang, n=n: t(n, lang))}
                                              for n in answer.notes], "items": items}

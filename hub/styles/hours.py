@@ -12,8 +12,9 @@ no building, a designer's studio) is "hours unknown", never a guess.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 SEOUL = ZoneInfo("Asia/Seoul")
@@ -35,18 +36,23 @@ class Hours:
         o, c = _minutes(self.opens), _minutes(self.closes)
         return timedelta(minutes=(c - o) % 1440 or 1440)
 
-    def openings(self, around: datetime) -> list[tuple[datetime, datetime]]:
+    def openings(self, around: datetime) -> tuple[tuple[datetime, datetime], ...]:
         """The openings (start, end) that start from the day before `around` to a week after it."""
-        local = around.astimezone(SEOUL)
-        out = []
-        for shift in range(-1, 8):
-            day = local.date() + timedelta(days=shift)
-            if DAYS[day.weekday()] not in self.start_days:
-                continue
-            hh, mm = divmod(_minutes(self.opens), 60)
-            start = datetime.combine(day, time(hh, mm), SEOUL)
-            out.append((start, start + self.length))
-        return out
+        return _openings(self, around.astimezone(SEOUL).date())
+
+
+@functools.lru_cache(maxsize=512)
+def _openings(hours: Hours, today: date) -> tuple[tuple[datetime, datetime], ...]:
+    # Every card of every answer asks; a building's openings change once a day.
+    out = []
+    for shift in range(-1, 8):
+        day = today + timedelta(days=shift)
+        if DAYS[day.weekday()] not in hours.start_days:
+            continue
+        hh, mm = divmod(_minutes(hours.opens), 60)
+        start = datetime.combine(day, time(hh, mm), SEOUL)
+        out.append((start, start + hours.length))
+    return tuple(out)
 
 
 @dataclass(frozen=True)
