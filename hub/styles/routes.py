@@ -467,11 +467,15 @@ async def flow(request: Request) -> HTMLResponse:
         return _page(request, "styles_message.html", {**st, "step": "results", "message": t("too_many", lang)}, 429)
     budget = service.Budget(*BUDGETS[st["budget"]])
     tone = None if st["colour"] == "none" else st["colour"]
-    answer = await anyio.to_thread.run_sync(
-        lambda: styles.for_session(st["liked"], st["skipped"], tone, budget, styles_settings(request).k_default))
-    now = _now()
-    link = _list_link(request, answer, lang, now)
-    qr = segno.make(link, error="m").svg_data_uri(scale=5, border=2)
+    now, k = _now(), styles_settings(request).k_default
+
+    def picks_and_code() -> tuple[service.Answer, str, str]:
+        # Both off the event loop: the ranking, and the QR code's mask search (tens of ms).
+        found = styles.for_session(st["liked"], st["skipped"], tone, budget, k)
+        url = _list_link(request, found, lang, now)
+        return found, url, segno.make(url, error="m").svg_data_uri(scale=5, border=2)
+
+    answer, link, qr = await anyio.to_thread.run_sync(picks_and_code)
     return _page(request, "styles_results.html", {
         **st, "step": "results", "answer": answer, "qr": qr, "link": link,
         "cards_words": [service.pick_words(p, styles.catalogue, lang, now) for p in answer.picks]})
