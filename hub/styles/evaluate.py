@@ -40,6 +40,7 @@ class ModelScore:
     train_seconds: float
     recommend_seconds: float
     peak_memory_mb: float        # the process's resident memory at its highest while training
+    added_memory_mb: float       # that peak less the resident memory when training started
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ class PeakMemory:
     def __init__(self, every: float = 0.02):
         self.every = every
         self.peak = 0
+        self.start = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -94,7 +96,7 @@ class PeakMemory:
             self._stop.wait(self.every)
 
     def __enter__(self):
-        self.peak = self.rss()
+        self.peak = self.start = self.rss()
         self._thread.start()
         return self
 
@@ -106,6 +108,10 @@ class PeakMemory:
     @property
     def peak_mb(self) -> float:
         return self.peak / 2**20
+
+    @property
+    def added_mb(self) -> float:
+        return (self.peak - self.start) / 2**20
 
 
 def default_split(market: Market) -> date:
@@ -148,7 +154,7 @@ def evaluate(market: Market, split: date | None = None, k: int = 12, *, seed: in
         recommending = time.perf_counter() - started
         scores[name] = ModelScore(map_at_k=map_at_k(recs, truth, k=k), recall_at_100=recall_at_k(recs, truth, k=RECALL_AT),
                                   train_seconds=seconds, recommend_seconds=recommending,
-                                  peak_memory_mb=memory.peak_mb)
+                                  peak_memory_mb=memory.peak_mb, added_memory_mb=memory.added_mb)
 
     score("recommender",
           lambda: Recommender.fit(train, seed=seed, progress=lambda stage, f: say("recommender", stage, f)),
@@ -215,10 +221,11 @@ def run_cli(articles: Path, customers: Path, transactions: Path, split_date: dat
     table.add_column("인기순 대비 × popularity", justify="right")
     table.add_column("학습 초 training s", justify="right")
     table.add_column("최대 메모리 MB peak memory", justify="right")
+    table.add_column("학습 중 증가 MB added by training", justify="right")
     for name in MODELS:
         m = result.models[name]
         table.add_row(LABELS[name], f"{m.map_at_k:.5f}", f"{m.recall_at_100:.4f}", f"{result.ratio(name):.2f}",
-                      f"{m.train_seconds:.1f}", f"{m.peak_memory_mb:.0f}")
+                      f"{m.train_seconds:.1f}", f"{m.peak_memory_mb:.0f}", f"{m.added_memory_mb:.0f}")
     out.print(table)
     out.print(f"구매자 {result.shoppers:,}명 (처음 산 사람 {result.new_shoppers:,}명), 학습 구매 {result.train_purchases:,}건, "
               f"평가 구매 {result.test_purchases:,}건 / {result.shoppers:,} shoppers ({result.new_shoppers:,} new), "

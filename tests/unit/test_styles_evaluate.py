@@ -43,7 +43,8 @@ def test_it_trains_on_the_weeks_before_the_split_and_scores_the_week_after(resul
     for name in MODELS:
         m = result.models[name]
         assert 0 < m.map_at_k < 1 and 0 < m.recall_at_100 < 1
-        assert m.train_seconds >= 0 and m.peak_memory_mb > 50
+        assert m.train_seconds >= 0 and m.peak_memory_mb > 50 and 0 <= m.added_memory_mb <= m.peak_memory_mb
+    assert result.models["recommender"].added_memory_mb > 1
 
 
 def test_the_figures_are_the_metric_of_the_models_lists(result):

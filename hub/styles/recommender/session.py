@@ -99,11 +99,13 @@ class Sessions:
             return rows, self.prior[rows], liked
         pool = np.flatnonzero(allowed)
         vector = model.factors.user_from_items(liked)
-        als = model.factors.item[pool] @ vector
+        # whole-catalogue products, then the pool: a product over contiguous rows is cheaper than
+        # copying the pool's rows out first
+        als = (model.factors.item @ vector)[pool]
         profile = model.items.content[liked].mean(axis=0)
         if len(skipped):
             profile = profile - SKIP_WEIGHT * model.items.content[skipped].mean(axis=0)
-        content = model.items.content[pool] @ profile
+        content = (model.items.content @ profile)[pool]
         score = (WEIGHTS["als"] * _z(als) + WEIGHTS["content"] * _z(content)
                  + WEIGHTS["popular"] * _z(self.prior[pool]))
         n = min(n, len(pool))
@@ -142,7 +144,7 @@ class Sessions:
         allowed = snap.available.copy()
         allowed[row] = False
         pool = np.flatnonzero(allowed)
-        score = model.taste[pool] @ model.taste[row]
+        score = (model.taste @ model.taste[row])[pool]
         score = score + 0.5 * (model.items.code[pool] == model.items.code[row])
         nb = snap.nb_item[snap.nb_ptr[row]:snap.nb_ptr[row + 1]]
         if len(nb):
