@@ -488,7 +488,7 @@ def simulate(spec: MarketSpec = MarketSpec(), registry_shops: Sequence[str] | No
     lab = np.round(lab, 1) + 0.0
     art_seasons = colour.season_matrix(lab[:, 0], lab[:, 1], lab[:, 2])   # (articles, 4)
     article_ids = code_number[art_code] * 1000 + 1 + variant_no * 2 + (variant_no > 4) * 7
-    # Shops: each specialises in a line or two; a style's shop is one of its line's.
+    # Shops: each specialises in one line; a style is sold by a shop of its line.
     if registry_shops:
         shop_ids = np.array(list(registry_shops), dtype=object)
     else:

