@@ -1,9 +1,9 @@
 """The two-stage recommender: candidates from several sources, ordered by a LambdaRank model.
 
-Training is honest in time: the ranker learns on the last week of the data it is given (its
-features built from what came before that week, its labels that week's purchases), then every
-figure is rebuilt on all the data for serving. Nothing after the end of the given market is
-seen, so `evaluate` can hold out the week after a split.
+Training is honest in time: the ranker learns on each of the last two weeks of the data it is
+given (the features of a week built only from what came before it, its labels that week's
+purchases), then every figure is rebuilt on all the data for serving. Nothing after the end of the
+given market is seen, so `evaluate` can hold out the week after a split.
 """
 
 from __future__ import annotations
@@ -39,6 +39,10 @@ def _day(n: int) -> date:
 
 
 class Recommender:
+    """A trained model; read-only once made, so one instance may answer from many threads (a
+    known shopper's ranked list is cached, under a lock). `fit` builds one; `recommend`,
+    `for_session`, `similar` and `quiz_cards` answer in milliseconds; `recommend_many` batches."""
+
     def __init__(self, snap: Snapshot, factors: Factors, booster, feature_names: list[str], *, seed: int = 0):
         self.snap = snap
         self.log = snap.log

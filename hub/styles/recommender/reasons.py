@@ -89,7 +89,7 @@ class Explainer:
                                                       "rank": int(self.segment_rank[segment, r])}))
             if self.popular_rank[r] >= 0:
                 why.append(Reason("popular_week", {"rank": int(self.popular_rank[r])}))
-            if not why and closest[n] >= 0:
+            if not why and closest[n] >= 0 and closeness[n] > 0:
                 why.append(Reason("like_your_picks", {"article_id": int(ids[closest[n]])}))
             if not why and self.rank_this_week(r):
                 why.append(Reason("popular_week", {"rank": self.rank_this_week(r)}))
