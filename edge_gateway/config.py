@@ -155,6 +155,11 @@ class HubConfig(_Section):
     #: While the hub refuses the token (401) or the body (400/413/422): only a person can fix
     #: that, so a try every 15 minutes is enough.
     refused_backoff_max_s: float = Field(900.0, gt=0, le=86400)
+    #: With an [ota] section too: how often the gateway asks the hub for a new firmware release (on
+    #: the offers' poll and connection). An unchanged list is a 304 of a few hundred bytes
+    #: (bench/bench_release_fetch.py); releases are rare and the operator starts each rollout, so
+    #: once an hour is soon enough (the /updates page can ask at once). 0: never.
+    release_check_s: float = Field(3600.0, ge=0, le=7 * 86400)
 
     @field_validator("url")
     @classmethod
