@@ -185,9 +185,10 @@ class OtaConfig(_Section):
 
     #: The hub's release public key (64 hex digits, `sewnet hub release keygen` writes KEY.pub).
     release_key_file: Path
-    #: The broker's password file: boards log in to the update API with their MQTT credentials.
-    #: The gateway's user must be able to read it.
-    board_passwd_file: Path = Path("/etc/mosquitto/passwd")
+    #: The boards' lines of the broker's password file: boards log in to the update API with their
+    #: MQTT user and password. `sewnet gateway install`, `add-board` and `enable-updates` keep this
+    #: copy (root's, group sewnet, 640) beside the broker's own file, which only Mosquitto reads.
+    board_passwd_file: Path = Path("/etc/sewnet/boards.passwd")
     #: A board offered an update that has not reported healthy after this long fails the rollout.
     rollout_timeout_s: float = Field(1800.0, ge=10, le=7 * 86400)
 

@@ -195,7 +195,8 @@ class Ota:
             self._db.execute("UPDATE releases SET manifest_sha256=? WHERE version=?",
                              (hashlib.sha256(data).hexdigest(), version))
         self.key_id = key_id(release_key)
-        self.counts = {"checks": 0, "auth_failed": 0, "bad_requests": 0, "files_served": 0, "bytes_served": 0}
+        self.counts = {"checks": 0, "auth_failed": 0, "bad_requests": 0, "files_served": 0, "bytes_served": 0,
+                       "passwd_unreadable": 0}
 
     def close(self) -> None:
         with self._lock:

@@ -71,12 +71,31 @@ def install(app: FastAPI, ota: Ota, *, passwd_file: Path, has_session: Callable[
 
     def board_refusal(request: Request, device: str) -> Response | None:
         creds = _basic(request)
-        if creds is None or creds[0] != device or not DEVICE_ID.fullmatch(device) \
-                or not board_password_ok(passwd_file, device, creds[1]):
+        try:
+            ok = creds is not None and creds[0] == device and bool(DEVICE_ID.fullmatch(device)) \
+                and board_password_ok(passwd_file, device, creds[1])
+        except OSError as e:
+            # Not the board's fault: say so (503, counted, on /updates), never a bare 500.
+            ota.counts["passwd_unreadable"] += 1
+            log.error("boards cannot log in: the gateway cannot read %s (%s)", passwd_file, e.strerror or e)
+            return JSONResponse({"detail": "게이트웨이가 보드 비밀번호 파일을 읽을 수 없습니다 / the gateway cannot read "
+                                           "the boards' password file"}, status_code=503)
+        if not ok:
             ota.counts["auth_failed"] += 1
             return JSONResponse({"detail": "보드 인증 실패 / board login failed"}, status_code=401,
                                 headers={"WWW-Authenticate": 'Basic realm="SewNet OTA"'})
         return None
+
+    def passwd_problem() -> tuple[str, str] | None:
+        """Why boards cannot log in to the update server at all, for the page."""
+        try:
+            with open(passwd_file, "rb"):
+                return None
+        except OSError as e:
+            return ("보드가 업데이트 서버에 로그인할 수 없습니다. 게이트웨이가 보드 비밀번호 파일을 읽을 수 없습니다: "
+                    "설치 기술자에게 sewnet gateway enable-updates 를 다시 실행해 달라고 하세요",
+                    f"Boards cannot log in to the update server: the gateway cannot read {passwd_file} "
+                    f"({e.strerror or e}); ask your installer to run `sewnet gateway enable-updates` again")
 
     @app.post("/ota/v1/boards/{device}/check")
     async def board_check(device: str, request: Request):
@@ -166,6 +185,7 @@ def install(app: FastAPI, ota: Ota, *, passwd_file: Path, has_session: Callable[
             hub_view = {**releases_link.status(), "last_check": at(h.last_check_at), "fetched": h.fetched,
                         "refused": h.refused, "withdrawn": h.withdrawn, "last_fetch": h.last_fetch}
         return {"workshop": workshop, "boards": boards, "rollout": rollout, "releases": v["releases"],
+                "passwd_problem": passwd_problem(),
                 "offered": [r for r in v["releases"] if not r["withdrawn"]], "refusals": v["refusals"],
                 "hub": hub_view, "running": bool(rollout and rollout["state"] in ("first", "rest")),
                 "fields": CONFIG_FIELDS}

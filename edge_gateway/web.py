@@ -715,7 +715,7 @@ def create_app(
     if ota is not None:
         from . import ota_web
 
-        ota_web.install(app, ota, passwd_file=ota_passwd_file or Path("/etc/mosquitto/passwd"), hub=hub,
+        ota_web.install(app, ota, passwd_file=ota_passwd_file or Path("/etc/sewnet/boards.passwd"), hub=hub,
                         has_session=has_session, templates=TEMPLATES, workshop=workshop, timezone=timezone,
                         registry=dict(outbox.registry), read_form=read_form, message_page=message_page)
     return app
