@@ -29,11 +29,12 @@ from hub.kiosk import routes as kiosk_routes
 from hub.kiosk.config import KioskSettings
 from hub.kiosk.service import OrderLimiter
 from hub.planning import network_pages as planning_network
-from hub.planning import offer_routes
+from hub.planning import offer_routes, offers
 from hub.planning import pages as planning_pages
 from hub.planning import routes as planning_routes
 from hub.planning.service import AcceptedWork
 from hub.registry import routes as registry_routes
+from hub.release import routes as release_routes
 from hub.styles import routes as styles_routes
 from hub.styles.config import StylesSettings
 from hub.styles.service import SessionLimiter, Styles
@@ -86,6 +87,14 @@ def create_app(settings: HubSettings | None = None, *, workshop_source: Workshop
             log.error("the hub cannot start: %s", e.message)
             raise
         app.state.db = database
+
+        def workshop_of_token(token: str) -> str | None:
+            with database.session() as session:
+                return offers.workshop_for_token(session, token)
+
+        # The releases' API takes the gateways' workshop tokens; planning owns them (a port, so
+        # neither capability imports the other).
+        app.state.workshop_of_token = workshop_of_token
         if app.state.workshop_source is None:
             app.state.workshop_source = RegistryWorkshops(database)
         if app.state.commitment_source is None:
@@ -184,6 +193,7 @@ def create_app(settings: HubSettings | None = None, *, workshop_source: Workshop
     app.include_router(kiosk_routes.api)
     app.include_router(styles_routes.api)
     app.include_router(styles_routes.pages)
+    app.include_router(release_routes.router)
     if settings.telemetry == "embedded":
         app.include_router(embedded_routes.router)
     return app

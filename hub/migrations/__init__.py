@@ -17,7 +17,7 @@ from sqlalchemy import MetaData
 
 #: Every capability module that declares tables on hub.core.db.Base.
 MODEL_MODULES = ("hub.registry.models", "hub.planning.tables", "hub.planning.offer_tables", "hub.kiosk.tables",
-                 "hub.styles.tables")
+                 "hub.styles.tables", "hub.release.tables")
 
 
 def target_metadata() -> MetaData:

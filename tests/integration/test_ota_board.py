@@ -304,3 +304,27 @@ def test_a_board_with_a_wrong_password_gets_nothing(world):
             asyncio.run(updater.check())
     assert world["ota"].counts["auth_failed"] == 1
     assert world["ota"].view()["boards"] == {}
+
+
+def test_a_password_file_the_gateway_cannot_read_is_said_not_a_crash(tmp_path):
+    """The field fault of issue 10 §2: the gateway pointed at a password file it cannot read (the
+    broker's own, 600 mosquitto). Boards get 503 with the reason (not a 500), it is counted, and
+    /updates says what to do. (A folder in its place: the test runs as root, who reads any file.)"""
+    import httpx
+
+    key_file, _ = new_key(tmp_path)
+    ota = Ota(tmp_path / "ota.sqlite", load_release_key(Path(str(key_file) + ".pub")), devices=lambda: list(REGISTRY))
+    unreadable = tmp_path / "passwd-folder"
+    unreadable.mkdir()
+    with Outbox(tmp_path / "gw.sqlite", "ws-ota", REGISTRY) as outbox:
+        app = create_app(outbox, workshop="ws-ota", operator_password="operator-pw", ota=ota,
+                         ota_passwd_file=unreadable)
+        with BackgroundServer(app) as server, httpx.Client(base_url=server.url, timeout=10) as client:
+            r = client.post(f"/ota/v1/boards/{DEVICE}/check", json={"firmware": "0.1.0", "bootloader": 1},
+                            auth=(DEVICE, PASSWORD))
+            assert r.status_code == 503 and "password file" in r.json()["detail"]
+            assert ota.counts["passwd_unreadable"] == 1 and ota.counts["auth_failed"] == 0
+            client.post("/login", data={"password": "operator-pw"})
+            page = client.get("/updates").text
+            assert 'id="passwd-problem"' in page and "sewnet gateway enable-updates" in page
+    ota.close()
