@@ -109,6 +109,7 @@ def status(config: Path = CONFIG, as_json: bool = typer.Option(False, "--json"))
 app.command("install")(provision.install_command)
 app.command("add-board")(provision.add_board_command)
 app.command("connect-hub")(provision.connect_hub_command)
+app.command("enable-updates")(provision.enable_updates_command)
 
 
 def main(argv: list[str] | None = None) -> None:

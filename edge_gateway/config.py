@@ -155,6 +155,11 @@ class HubConfig(_Section):
     #: While the hub refuses the token (401) or the body (400/413/422): only a person can fix
     #: that, so a try every 15 minutes is enough.
     refused_backoff_max_s: float = Field(900.0, gt=0, le=86400)
+    #: With an [ota] section too: how often the gateway asks the hub for a new firmware release (on
+    #: the offers' poll and connection). An unchanged list is a 304 of a few hundred bytes
+    #: (bench/bench_release_fetch.py); releases are rare and the operator starts each rollout, so
+    #: once an hour is soon enough (the /updates page can ask at once). 0: never.
+    release_check_s: float = Field(3600.0, ge=0, le=7 * 86400)
 
     @field_validator("url")
     @classmethod
@@ -180,9 +185,10 @@ class OtaConfig(_Section):
 
     #: The hub's release public key (64 hex digits, `sewnet hub release keygen` writes KEY.pub).
     release_key_file: Path
-    #: The broker's password file: boards log in to the update API with their MQTT credentials.
-    #: The gateway's user must be able to read it.
-    board_passwd_file: Path = Path("/etc/mosquitto/passwd")
+    #: The boards' lines of the broker's password file: boards log in to the update API with their
+    #: MQTT user and password. `sewnet gateway install`, `add-board` and `enable-updates` keep this
+    #: copy (root's, group sewnet, 640) beside the broker's own file, which only Mosquitto reads.
+    board_passwd_file: Path = Path("/etc/sewnet/boards.passwd")
     #: A board offered an update that has not reported healthy after this long fails the rollout.
     rollout_timeout_s: float = Field(1800.0, ge=10, le=7 * 86400)
 

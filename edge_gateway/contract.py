@@ -12,7 +12,10 @@ import re
 from dataclasses import dataclass
 from typing import Mapping
 
-CONTRACT_VERSION = 1
+#: The contract version boards send now; the gateway accepts every version in CONTRACT_VERSIONS
+#: (docs/protocol.md: v2 adds the boot nonce and the uptime at publish time; v1 boards go on).
+CONTRACT_VERSION = 2
+CONTRACT_VERSIONS = (1, 2)
 MAX_PAYLOAD_BYTES = 512
 #: How much of a rejected payload the store keeps for inspection.
 KEEP_REJECTED_BYTES = 4096
@@ -36,6 +39,12 @@ STORE_REASONS = ("implausible_time", "store_error")
 DEVICE_ID = re.compile(r"[a-z0-9][a-z0-9_-]{1,31}")
 # fullmatch, not `$`: `$` would let "…/summary\n" through.
 TOPIC = re.compile(r"sewnet/v1/([a-z0-9][a-z0-9_-]{1,31})/(summary|status)")
+
+
+def ack_topic(device: str) -> str:
+    """Where the gateway tells a board which of its summaries are decided (docs/protocol.md 1):
+    inside the board's own subtree, so the broker's pattern ACL lets the board read it."""
+    return f"sewnet/v1/{device}/ack"
 
 INT31 = 2**31 - 1
 # SQLite keeps integers as signed 64-bit; a larger total could not be stored at all.
@@ -66,6 +75,12 @@ class Summary:
     peak_spm: int
     total: int
     time: int | None  # only when the board's clock is synced
+    #: v2: random per boot, so a board whose flash was erased (boot counter back at 1) does not
+    #: repeat an identity; 0 for v1 summaries.
+    nonce: int = 0
+    #: v2: the board's uptime when it published this copy (>= uptime_ms; later for a summary that
+    #: waited in the board's queue); None for v1.
+    sent_ms: int | None = None
 
 
 @dataclass(slots=True, frozen=True)
@@ -79,6 +94,7 @@ class Status:
     uptime_ms: int | None
     queued: int | None
     dropped: int | None
+    nonce: int = 0
 
 
 @dataclass(slots=True, frozen=True)
@@ -139,7 +155,7 @@ def _text(key: str, value: str) -> None:
         raise _SchemaError(f"{key}: control character \\u{ord(value[at]):04x} at character {at + 1}")
 
 
-def _summary(obj: dict) -> Summary:
+def _summary(obj: dict, version: int) -> Summary:
     # Extra keys are ignored so a later firmware may add fields without being rejected.
     interval_ms = _int(obj, "interval_ms", 1_000, 3_600_000)
     # 12,000 stitches/min is 0.2 per millisecond; integer form avoids float rounding at the limit.
@@ -147,11 +163,17 @@ def _summary(obj: dict) -> Summary:
     t = None
     if "time" in obj:
         t = _int(obj, "time", EARLIEST_TIME, LATEST_TIME)
+    uptime_ms = _int(obj, "uptime_ms", 0, MAX_UPTIME_MS)
+    nonce, sent_ms = 0, None
+    if version >= 2:
+        nonce = _int(obj, "nonce", 1, INT31)
+        # A copy is published at or after the end of its interval.
+        sent_ms = _int(obj, "sent_ms", uptime_ms, MAX_UPTIME_MS)
     return Summary(
         device=_str(obj, "device"),
         boot=_int(obj, "boot", 1, INT31),
         seq=_int(obj, "seq", 1, INT31),
-        uptime_ms=_int(obj, "uptime_ms", 0, MAX_UPTIME_MS),
+        uptime_ms=uptime_ms,
         interval_ms=interval_ms,
         stitches=stitches,
         run_ms=_int(obj, "run_ms", 0, interval_ms),
@@ -159,10 +181,12 @@ def _summary(obj: dict) -> Summary:
         peak_spm=_int(obj, "peak_spm", 0, 30_000),
         total=_int(obj, "total", stitches, INT63),
         time=t,
+        nonce=nonce,
+        sent_ms=sent_ms,
     )
 
 
-def _status(obj: dict) -> Status:
+def _status(obj: dict, version: int) -> Status:
     state = _str(obj, "state", ("online", "offline"))
     online = state == "online"
     # The last will ("offline") carries no uptime/queue figures; the online message must.
@@ -176,6 +200,7 @@ def _status(obj: dict) -> Status:
         uptime_ms=_int(obj, "uptime_ms", 0, MAX_UPTIME_MS) if online else None,
         queued=_int(obj, "queued", 0, INT31) if online else None,
         dropped=_int(obj, "dropped", 0, INT31) if online else None,
+        nonce=_int(obj, "nonce", 1, INT31) if version >= 2 else 0,
     )
 
 
@@ -204,10 +229,10 @@ def validate(
     if type(obj) is not dict:
         return Rejected("malformed_json", f"JSON {type(obj).__name__}, not an object")
     v = obj.get("v")
-    if type(v) is not int or v != CONTRACT_VERSION:
+    if type(v) is not int or v not in CONTRACT_VERSIONS:
         return Rejected("unsupported_version", f"v={v!r:.40}")
     try:
-        result = _summary(obj) if kind == "summary" else _status(obj)
+        result = _summary(obj, v) if kind == "summary" else _status(obj, v)
     except _SchemaError as exc:
         return Rejected("schema", str(exc))
     if result.device != topic_device:

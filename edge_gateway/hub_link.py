@@ -161,7 +161,7 @@ def _problem_of(status: int) -> str:
 class HubLink:
     def __init__(self, config: HubConfig, outbox: Outbox, *, workshop: str,
                  transport: httpx.AsyncBaseTransport | None = None,
-                 on_change: Callable[[], None] | None = None):
+                 on_change: Callable[[], None] | None = None, releases=None):
         self.config = config
         self.outbox = outbox
         self.workshop = workshop
@@ -172,6 +172,9 @@ class HubLink:
         self._send_wake = asyncio.Event()
         self._check_wake = asyncio.Event()
         self._on_change = on_change
+        #: Firmware releases (edge_gateway/release_link.py), checked on this poll when due; None
+        #: without an [ota] section.
+        self.releases = releases
         self._loop: asyncio.AbstractEventLoop | None = None  # set by run()
         self._offers_url = f"{config.url}/api/v1/workshops/{workshop}/offers"
         self._answers_url = f"{config.url}/api/v1/workshops/{workshop}/answers"
@@ -185,6 +188,12 @@ class HubLink:
     def check_now(self) -> None:
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._check_wake.set)
+
+    def check_releases_now(self) -> None:
+        """The operator asked for the hub's newest release (thread-safe)."""
+        if self.releases is not None:
+            self.releases.check_now()
+            self.check_now()
 
     # ---- words for the page ---------------------------------------------------------------------
     def status(self, now: float | None = None) -> dict:
@@ -304,6 +313,9 @@ class HubLink:
         backoff = c.poll_interval_s
         while True:
             ok = await self.check()
+            # Releases on the same poll and connection, when due: the hub answers both or neither.
+            if ok and self.releases is not None and self.releases.due():
+                await self.releases.check(self._http(), self._auth())
             if ok:
                 backoff = c.poll_interval_s
                 delay = c.poll_interval_s * random.uniform(0.95, 1.05)  # gateways spread out

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
 import logging
 import random
 import socket
@@ -32,7 +33,7 @@ from paho.mqtt.properties import Properties
 
 from .alerts import Alert
 from .config import GatewayConfig, MqttConfig
-from .contract import KEEP_REJECTED_BYTES
+from .contract import KEEP_REJECTED_BYTES, ack_topic
 from .outbox import BatchResult, Incoming, Outbox, StoreFull
 
 log = logging.getLogger("sewnet.gateway.ingest")
@@ -54,6 +55,25 @@ READ_BURST = 500
 BROKER_ALERT_AFTER_S = 60.0
 STORE_RETRY_FIRST_S = 0.5
 STORE_RETRY_MAX_S = 30.0
+#: Seq ranges per acknowledgement message: keeps one well under the broker's 1 KiB message limit.
+ACK_RANGES_PER_MESSAGE = 40
+
+
+def ack_payloads(acks: dict[tuple[str, int, int], list[int]]) -> list[tuple[str, bytes]]:
+    """(topic, payload) of the acknowledgements for a committed batch (docs/protocol.md 1 and 4):
+    per board boot, the decided seqs as ranges, `{"v":2,"boot":B,"nonce":N,"seqs":[[lo,hi],...]}`."""
+    out = []
+    for (device, boot, nonce), seqs in acks.items():
+        ranges: list[list[int]] = []
+        for q in sorted(set(seqs)):
+            if ranges and ranges[-1][1] == q - 1:
+                ranges[-1][1] = q
+            else:
+                ranges.append([q, q])
+        for i in range(0, len(ranges), ACK_RANGES_PER_MESSAGE):
+            body = {"v": 2, "boot": boot, "nonce": nonce, "seqs": ranges[i:i + ACK_RANGES_PER_MESSAGE]}
+            out.append((ack_topic(device), json.dumps(body, separators=(",", ":")).encode()))
+    return out
 
 
 class LinkLost(Exception):
@@ -76,6 +96,8 @@ class IngestHealth:
     received: int = 0  # messages taken from the broker, redelivered copies included
     batches: int = 0
     messages: int = 0  # messages committed to the store and acknowledged
+    #: Acknowledgements published to boards (contract v2: after the commit, on their ack topic).
+    board_acks: int = 0
     largest_batch: int = 0
     #: Since when the store has refused new data (StoreFull); the messages wait unacknowledged.
     store_full_since: float | None = None
@@ -188,6 +210,20 @@ class _Link:
         client.loop_write()
         if cork and client.socket() is sock:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 0)
+
+    def publish_acks(self, acks: dict[tuple[str, int, int], list[int]]) -> int:
+        """Tell each v2 board which of its summaries are now on the gateway's disk: only then may
+        it forget them (the broker's PUBACK is not enough: Mosquitto keeps its queue in memory
+        between autosaves). QoS 1, so the broker keeps them for a board that is away; one lost
+        anyway (a broker crash) costs the board a resend, which is dropped here as a copy."""
+        if self.lost is not None or not acks:
+            return 0
+        sent = 0
+        for topic, payload in ack_payloads(acks):
+            self.client.publish(topic, payload, qos=1)
+            sent += 1
+        self.client.loop_write()
+        return sent
 
     def close(self) -> None:
         if self._tick is not None:
@@ -366,8 +402,10 @@ class Ingest:
                 continue
             for _ in batch:
                 link.arrived.popleft()
-            # Only now, with the batch committed, may the broker forget these messages.
+            # Only now, with the batch committed, may the broker forget these messages, and the
+            # boards theirs.
             link.ack(batch)
+            h.board_acks += link.publish_acks(result.acks)
             self._store_accepted()
             h.batches += 1
             h.messages += len(batch)

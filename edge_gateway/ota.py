@@ -32,6 +32,8 @@ REMOTE_KEYS = ("interval_ms", "filter_ns", "lockout_us", "state_save_ms", "keepa
 VERSION = re.compile(r"[0-9A-Za-z][0-9A-Za-z.+_-]{0,31}")
 FILE_NAME = re.compile(r"[a-z0-9_]+\.(py|mpy|json)")
 EVENT_RESULTS = ("installed", "refused", "rolled_back")
+FILES_MAX = 32              # as the board (firmware/sn_ota.py) and the hub (hub/release/manifest.py)
+FILE_MAX = 96 * 1024
 CHECK_BODY_MAX = 16 * 1024
 
 _SCHEMA = """
@@ -50,7 +52,21 @@ CREATE TABLE IF NOT EXISTS configs (device TEXT PRIMARY KEY, id TEXT NOT NULL, v
     state TEXT NOT NULL, reason TEXT, set_at REAL NOT NULL, done_at REAL);
 CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY, device TEXT NOT NULL, at REAL NOT NULL, kind TEXT,
     version TEXT, rollout TEXT, result TEXT, reason TEXT);
+CREATE TABLE IF NOT EXISTS hub_releases (id INTEGER PRIMARY KEY CHECK (id = 1), etag TEXT, checked_at REAL,
+    changed_at REAL);
+CREATE TABLE IF NOT EXISTS release_refusals (version TEXT NOT NULL, manifest_sha256 TEXT NOT NULL,
+    key_id TEXT NOT NULL, reason_ko TEXT NOT NULL, reason_en TEXT NOT NULL, first_at REAL NOT NULL,
+    last_at REAL NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (version, manifest_sha256));
+CREATE TABLE IF NOT EXISTS hub_withdrawn (version TEXT NOT NULL, manifest_sha256 TEXT NOT NULL, reason TEXT NOT NULL,
+    at REAL NOT NULL, PRIMARY KEY (version, manifest_sha256));
 """
+#: Columns added to `releases` since its first version, for a store made before them: where the
+#: release came from ('folder': `sewnet gateway release add`; 'hub': fetched), the SHA-256 of its
+#: manifest (the hub's index names a release by it) and, once the hub withdrew it, why.
+_RELEASE_COLUMNS = {"source": "TEXT NOT NULL DEFAULT 'folder'", "manifest_sha256": "TEXT", "withdrawn": "TEXT"}
+#: A release refused for the same bytes and the same trusted key is not fetched again before this:
+#: the hub does not change a published version, so the answer would be the same.
+REFUSED_RETRY_S = 86400.0
 
 
 class OtaError(ValueError):
@@ -72,6 +88,51 @@ def load_release_key(path: Path) -> Ed25519PublicKey:
     return Ed25519PublicKey.from_public_bytes(raw)
 
 
+def key_id(key: Ed25519PublicKey) -> str:
+    """The first 12 hex digits of the SHA-256 of the raw public key: the hub names the key it signs
+    with the same way (hub.release.keys.key_id), so a refusal can say which key signed what."""
+    return hashlib.sha256(key.public_bytes_raw()).hexdigest()[:12]
+
+
+def verify_manifest(key: Ed25519PublicKey, data: bytes, sig: str) -> dict:
+    """The manifest, once its signature is the hub's release key's over the SHA-256 of these exact
+    bytes and it is a format 1 firmware manifest whose file names may travel."""
+    try:
+        key.verify(bytes.fromhex(sig.strip()), hashlib.sha256(data).digest())
+    except (ValueError, InvalidSignature):
+        raise OtaError("서명이 허브의 릴리스 키와 맞지 않습니다 (다른 곳에서 왔거나 바뀐 파일)",
+                       "the signature does not match the hub's release key (not the hub's, or altered)") from None
+    try:
+        m = json.loads(data)
+        version, files = m["version"], m["files"]
+        if m.get("format") != 1 or not VERSION.fullmatch(version) or not isinstance(files, list) \
+                or not 1 <= len(files) <= FILES_MAX:
+            raise ValueError
+    except (ValueError, KeyError, TypeError):
+        raise OtaError("매니페스트 형식이 맞지 않습니다", "the manifest is not a format 1 firmware manifest") from None
+    names = set()
+    for f in files:
+        name = f.get("name") if isinstance(f, dict) else None
+        if not isinstance(name, str) or not FILE_NAME.fullmatch(name) or name in names:
+            raise OtaError("매니페스트의 파일 이름이 잘못되었습니다", f"file name {name!r} is not allowed")
+        names.add(name)
+    return m
+
+
+def check_files(m: dict, blobs: dict[str, bytes]) -> None:
+    """Every file the signed manifest lists, each of its size and SHA-256; nothing else."""
+    for f in m["files"]:
+        name = f["name"]
+        blob = blobs.get(name)
+        if blob is None:
+            raise OtaError(f"파일 {name}이(가) 없습니다", f"files/{name} is missing")
+        if len(blob) != f.get("size") or hashlib.sha256(blob).hexdigest() != f.get("sha256"):
+            raise OtaError(f"파일 {name}이(가) 서명된 매니페스트와 다릅니다", f"files/{name} does not match the signed manifest")
+    extra = set(blobs) - {f["name"] for f in m["files"]}
+    if extra:
+        raise OtaError("매니페스트에 없는 파일이 있습니다", f"files not in the manifest: {', '.join(sorted(extra))}")
+
+
 def read_release(folder: Path, key: Ed25519PublicKey) -> tuple[dict, bytes, str, dict[str, bytes]]:
     """A release folder (manifest.json, manifest.sig, files/) checked whole before it is kept:
     the signature over the manifest's SHA-256, then each file's size and SHA-256."""
@@ -82,30 +143,14 @@ def read_release(folder: Path, key: Ed25519PublicKey) -> tuple[dict, bytes, str,
     except (OSError, UnicodeDecodeError):
         raise OtaError("릴리스 폴더에 manifest.json과 manifest.sig가 없습니다",
                        f"{folder}: no manifest.json and manifest.sig") from None
-    try:
-        key.verify(bytes.fromhex(sig), hashlib.sha256(data).digest())
-    except (ValueError, InvalidSignature):
-        raise OtaError("서명이 허브의 릴리스 키와 맞지 않습니다 (다른 곳에서 왔거나 바뀐 파일)",
-                       "the signature does not match the hub's release key (not the hub's, or altered)") from None
-    try:
-        m = json.loads(data)
-        version, files = m["version"], m["files"]
-        if m.get("format") != 1 or not VERSION.fullmatch(version) or not isinstance(files, list):
-            raise ValueError
-    except (ValueError, KeyError, TypeError):
-        raise OtaError("매니페스트 형식이 맞지 않습니다", "the manifest is not a format 1 firmware manifest") from None
+    m = verify_manifest(key, data, sig)
     blobs = {}
-    for f in files:
-        name = f.get("name") if isinstance(f, dict) else None
-        if not isinstance(name, str) or not FILE_NAME.fullmatch(name):
-            raise OtaError("매니페스트의 파일 이름이 잘못되었습니다", f"file name {name!r} is not allowed")
+    for f in m["files"]:
         try:
-            blob = (folder / "files" / name).read_bytes()
+            blobs[f["name"]] = (folder / "files" / f["name"]).read_bytes()
         except OSError:
-            raise OtaError(f"파일 {name}이(가) 없습니다", f"files/{name} is missing") from None
-        if len(blob) != f.get("size") or hashlib.sha256(blob).hexdigest() != f.get("sha256"):
-            raise OtaError(f"파일 {name}이(가) 서명된 매니페스트와 다릅니다", f"files/{name} does not match the signed manifest")
-        blobs[name] = blob
+            raise OtaError(f"파일 {f['name']}이(가) 없습니다", f"files/{f['name']} is missing") from None
+    check_files(m, blobs)
     return m, data, sig, blobs
 
 
@@ -141,7 +186,17 @@ class Ota:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
-        self.counts = {"checks": 0, "auth_failed": 0, "bad_requests": 0, "files_served": 0, "bytes_served": 0}
+        have = {r[1] for r in self._db.execute("PRAGMA table_info(releases)")}
+        for column, decl in _RELEASE_COLUMNS.items():
+            if column not in have:
+                self._db.execute(f"ALTER TABLE releases ADD COLUMN {column} {decl}")
+        for version, data in self._db.execute("SELECT version, manifest FROM releases WHERE manifest_sha256 IS NULL")\
+                .fetchall():
+            self._db.execute("UPDATE releases SET manifest_sha256=? WHERE version=?",
+                             (hashlib.sha256(data).hexdigest(), version))
+        self.key_id = key_id(release_key)
+        self.counts = {"checks": 0, "auth_failed": 0, "bad_requests": 0, "files_served": 0, "bytes_served": 0,
+                       "passwd_unreadable": 0}
 
     def close(self) -> None:
         with self._lock:
@@ -150,20 +205,103 @@ class Ota:
     # -- releases -----------------------------------------------------------------------------
 
     def add_release(self, folder: Path) -> dict:
+        """A release folder (`sewnet gateway release add`), checked whole, then kept."""
         m, data, sig, blobs = read_release(folder, self.key)
+        return self._keep(m, data, sig, blobs, "folder")
+
+    def keep_release(self, data: bytes, sig: str, blobs: dict[str, bytes], source: str = "hub") -> dict:
+        """A release fetched from the hub, checked by the same code as a folder (signature, then
+        every file's size and SHA-256), then kept."""
+        m = verify_manifest(self.key, data, sig)
+        check_files(m, blobs)
+        return self._keep(m, data, sig.strip(), blobs, source)
+
+    def _keep(self, m: dict, data: bytes, sig: str, blobs: dict[str, bytes], source: str) -> dict:
+        sha = hashlib.sha256(data).hexdigest()
         with self._lock, self._db:
             self._db.execute("BEGIN IMMEDIATE")
+            gone = self._db.execute("SELECT reason FROM hub_withdrawn WHERE version=? AND manifest_sha256=?",
+                                    (m["version"], sha)).fetchone()
+            if gone is not None:
+                raise OtaError(f"허브가 이 릴리스를 철회했습니다: {gone[0]}", f"the hub withdrew this release: {gone[0]}")
             self._db.execute("DELETE FROM release_files WHERE version=?", (m["version"],))
-            self._db.execute("INSERT OR REPLACE INTO releases VALUES (?,?,?,?,?,?)",
-                             (m["version"], data, sig, len(blobs), sum(map(len, blobs.values())), self.clock()))
+            self._db.execute("INSERT OR REPLACE INTO releases (version, manifest, signature, files, bytes, added_at, "
+                             "source, manifest_sha256, withdrawn) VALUES (?,?,?,?,?,?,?,?,NULL)",
+                             (m["version"], data, sig, len(blobs), sum(map(len, blobs.values())), self.clock(),
+                              source, sha))
             self._db.executemany("INSERT INTO release_files VALUES (?,?,?)",
                                  [(m["version"], n, b) for n, b in blobs.items()])
         return m
 
     def releases(self) -> list[dict]:
         with self._lock:
-            rows = self._db.execute("SELECT version, files, bytes, added_at FROM releases ORDER BY added_at DESC")
-            return [dict(zip(("version", "files", "bytes", "added_at"), r)) for r in rows]
+            rows = self._db.execute("SELECT version, files, bytes, added_at, source, manifest_sha256, withdrawn "
+                                    "FROM releases ORDER BY added_at DESC")
+            return [dict(zip(("version", "files", "bytes", "added_at", "source", "manifest_sha256", "withdrawn"), r))
+                    for r in rows]
+
+    def release_sha(self, version: str) -> str | None:
+        """The SHA-256 of the manifest kept under `version`, or None."""
+        with self._lock:
+            row = self._db.execute("SELECT manifest_sha256 FROM releases WHERE version=?", (version,)).fetchone()
+            return row[0] if row else None
+
+    # -- what the hub publishes (edge_gateway/release_link.py) --------------------------------------
+
+    def hub_state(self) -> dict:
+        with self._lock:
+            row = self._db.execute("SELECT etag, checked_at, changed_at FROM hub_releases WHERE id=1").fetchone()
+        return dict(zip(("etag", "checked_at", "changed_at"), row or (None, None, None)))
+
+    def hub_checked(self, now: float, etag: str | None = None) -> None:
+        """The hub answered the release check; with `etag`: its index was handled whole, so the next
+        check may be conditional on it."""
+        with self._lock, self._db:
+            self._db.execute("INSERT INTO hub_releases (id, checked_at) VALUES (1, ?) ON CONFLICT(id) DO UPDATE "
+                             "SET checked_at=excluded.checked_at", (now,))
+            if etag is not None:
+                self._db.execute("UPDATE hub_releases SET etag=?, changed_at=? WHERE id=1", (etag, now))
+
+    def refusal(self, version: str, sha: str) -> dict | None:
+        with self._lock:
+            row = self._db.execute("SELECT key_id, reason_ko, reason_en, first_at, last_at, count FROM release_refusals"
+                                   " WHERE version=? AND manifest_sha256=?", (version, sha)).fetchone()
+        return dict(zip(("key_id", "reason_ko", "reason_en", "first_at", "last_at", "count"), row)) if row else None
+
+    def refuse(self, version: str, sha: str, ko: str, en: str) -> int:
+        """Remember that the hub's release (version, manifest SHA-256) was refused and why; returns
+        how often it has been."""
+        now = self.clock()
+        with self._lock, self._db:
+            self._db.execute(
+                "INSERT INTO release_refusals VALUES (?,?,?,?,?,?,?,1) ON CONFLICT(version, manifest_sha256) DO UPDATE "
+                "SET key_id=excluded.key_id, reason_ko=excluded.reason_ko, reason_en=excluded.reason_en, "
+                "last_at=excluded.last_at, count=count+1", (version, sha, self.key_id, ko[:300], en[:300], now, now))
+            return self._db.execute("SELECT count FROM release_refusals WHERE version=? AND manifest_sha256=?",
+                                    (version, sha)).fetchone()[0]
+
+    def refusals(self) -> list[dict]:
+        with self._lock:
+            rows = self._db.execute("SELECT version, manifest_sha256, reason_ko, reason_en, first_at, last_at, count "
+                                    "FROM release_refusals ORDER BY last_at DESC LIMIT 20").fetchall()
+        return [dict(zip(("version", "manifest_sha256", "reason_ko", "reason_en", "first_at", "last_at", "count"), r))
+                for r in rows]
+
+    def withdraw(self, version: str, sha: str, reason: str) -> bool:
+        """The hub withdrew this release: it is no longer offered, and a rollout of it stops. Only
+        the very release the hub names (same manifest) is marked."""
+        reason = (reason or "").strip()[:300] or "withdrawn by the hub"
+        with self._lock, self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("INSERT OR IGNORE INTO hub_withdrawn VALUES (?,?,?,?)", (version, sha, reason, self.clock()))
+            changed = self._db.execute("UPDATE releases SET withdrawn=? WHERE version=? AND manifest_sha256=? AND "
+                                       "withdrawn IS NULL", (reason, version, sha)).rowcount
+            active = self._active()
+            if changed and active is not None and active[1] == version:
+                self._stop(active[0], f"the hub withdrew {version}: {reason}")
+        if changed:
+            log.warning("release %s withdrawn by the hub: %s", version, reason)
+        return bool(changed)
 
     def release_blob(self, version: str, what: str, device: str) -> bytes | None:
         """manifest.json, manifest.sig or files/<name>; the bytes count towards the board's."""
@@ -193,8 +331,11 @@ class Ota:
         boards = list(self.devices())
         with self._lock, self._db:
             self._db.execute("BEGIN IMMEDIATE")
-            if not self._db.execute("SELECT 1 FROM releases WHERE version=?", (version,)).fetchone():
+            row = self._db.execute("SELECT withdrawn FROM releases WHERE version=?", (version,)).fetchone()
+            if row is None:
                 raise OtaError("그 버전은 게이트웨이에 없습니다", f"version {version} is not on this gateway")
+            if row[0] is not None:
+                raise OtaError(f"허브가 이 버전을 철회했습니다: {row[0]}", f"the hub withdrew this version: {row[0]}")
             if self._active() is not None:
                 raise OtaError("이미 업데이트가 진행 중입니다", "an update is already running")
             have = {d: fw for d, fw in self._db.execute("SELECT device, firmware FROM boards")}
@@ -373,4 +514,4 @@ class Ota:
         for c in configs.values():
             c["values"] = json.loads(c["values"])
         return {"boards": boards, "configs": configs, "rollout": rollout, "releases": self.releases(),
-                "counts": dict(self.counts)}
+                "refusals": self.refusals(), "hub": self.hub_state(), "counts": dict(self.counts)}

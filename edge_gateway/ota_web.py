@@ -40,6 +40,10 @@ CONFIG_WORDS = {
     "refused": ("보드가 거부함", "refused by the board"),
     "rolled_back": ("되돌림", "rolled back"),
 }
+SOURCE_WORDS = {
+    "hub": ("허브에서 받음", "from the hub"),
+    "folder": ("폴더에서 추가", "added from a folder"),
+}
 #: The settings form: field -> (config key, factor to the board's unit, Korean, English)
 CONFIG_FIELDS = {
     "interval_s": ("interval_ms", 1000, "요약 간격 (초)", "summary interval (s)"),
@@ -60,17 +64,38 @@ def _basic(request: Request) -> tuple[str, str] | None:
 
 
 def install(app: FastAPI, ota: Ota, *, passwd_file: Path, has_session: Callable[[Request], bool], templates,
-            workshop: str, timezone: str, registry: dict[str, str], read_form, message_page) -> None:
+            workshop: str, timezone: str, registry: dict[str, str], read_form, message_page, hub=None) -> None:
+    """`hub`: the hub link; with its `releases` the page shows what the hub publishes."""
     tz = ZoneInfo(timezone)
+    releases_link = hub.releases if hub is not None else None
 
     def board_refusal(request: Request, device: str) -> Response | None:
         creds = _basic(request)
-        if creds is None or creds[0] != device or not DEVICE_ID.fullmatch(device) \
-                or not board_password_ok(passwd_file, device, creds[1]):
+        try:
+            ok = creds is not None and creds[0] == device and bool(DEVICE_ID.fullmatch(device)) \
+                and board_password_ok(passwd_file, device, creds[1])
+        except OSError as e:
+            # Not the board's fault: say so (503, counted, on /updates), never a bare 500.
+            ota.counts["passwd_unreadable"] += 1
+            log.error("boards cannot log in: the gateway cannot read %s (%s)", passwd_file, e.strerror or e)
+            return JSONResponse({"detail": "게이트웨이가 보드 비밀번호 파일을 읽을 수 없습니다 / the gateway cannot read "
+                                           "the boards' password file"}, status_code=503)
+        if not ok:
             ota.counts["auth_failed"] += 1
             return JSONResponse({"detail": "보드 인증 실패 / board login failed"}, status_code=401,
                                 headers={"WWW-Authenticate": 'Basic realm="SewNet OTA"'})
         return None
+
+    def passwd_problem() -> tuple[str, str] | None:
+        """Why boards cannot log in to the update server at all, for the page."""
+        try:
+            with open(passwd_file, "rb"):
+                return None
+        except OSError as e:
+            return ("보드가 업데이트 서버에 로그인할 수 없습니다. 게이트웨이가 보드 비밀번호 파일을 읽을 수 없습니다: "
+                    "설치 기술자에게 sewnet gateway enable-updates 를 다시 실행해 달라고 하세요",
+                    f"Boards cannot log in to the update server: the gateway cannot read {passwd_file} "
+                    f"({e.strerror or e}); ask your installer to run `sewnet gateway enable-updates` again")
 
     @app.post("/ota/v1/boards/{device}/check")
     async def board_check(device: str, request: Request):
@@ -148,8 +173,22 @@ def install(app: FastAPI, ota: Ota, *, passwd_file: Path, has_session: Callable[
         if rollout:
             rollout["ko"], rollout["en"] = ROLLOUT_WORDS.get(rollout["state"], ("", ""))
             rollout["started"] = at(rollout["started_at"])
+        for r in v["releases"]:
+            r["from_ko"], r["from_en"] = SOURCE_WORDS.get(r["source"], ("", ""))
+            r["added"] = at(r["added_at"])
+            r["kbytes"] = round(r["bytes"] / 1024, 1)
+        for r in v["refusals"]:
+            r["last"] = at(r["last_at"])
+        hub_view = None
+        if releases_link is not None:
+            h = releases_link.health
+            hub_view = {**releases_link.status(), "last_check": at(h.last_check_at), "fetched": h.fetched,
+                        "refused": h.refused, "withdrawn": h.withdrawn, "last_fetch": h.last_fetch}
         return {"workshop": workshop, "boards": boards, "rollout": rollout, "releases": v["releases"],
-                "running": bool(rollout and rollout["state"] in ("first", "rest")), "fields": CONFIG_FIELDS}
+                "passwd_problem": passwd_problem(),
+                "offered": [r for r in v["releases"] if not r["withdrawn"]], "refusals": v["refusals"],
+                "hub": hub_view, "running": bool(rollout and rollout["state"] in ("first", "rest")),
+                "fields": CONFIG_FIELDS}
 
     @app.get("/updates", response_class=HTMLResponse)
     def updates_page(request: Request):
@@ -166,6 +205,14 @@ def install(app: FastAPI, ota: Ota, *, passwd_file: Path, has_session: Callable[
             ota.start_rollout(form.get("version", ""), form.get("first") or None)
         except OtaError as e:
             return message_page(request, e.ko, e.en)
+        return RedirectResponse("/updates", status_code=303)
+
+    @app.post("/updates/check-hub")
+    async def check_hub(request: Request):
+        if not has_session(request):
+            return RedirectResponse("/login", status_code=303)
+        if hub is not None:
+            hub.check_releases_now()
         return RedirectResponse("/updates", status_code=303)
 
     @app.post("/updates/stop")

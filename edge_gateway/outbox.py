@@ -30,6 +30,7 @@ import time
 from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
 from pathlib import Path
+from dataclasses import replace as _replace
 from typing import Callable, Iterable, Literal, Mapping, Sequence, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -59,6 +60,15 @@ SETTLE_RETRY_S = 2.0
 #: only the broker can bring an older boot again, and it does so in order; 64 boots cover even a
 #: crash-looping board between two prunes (hourly).
 KEEP_BOOTS = 64
+#: Boot identities (board's boot number, nonce) remembered per board after their boot was pruned,
+#: so a late copy of one is still known: a crash-looping board (one boot per 10 s) fills this in
+#: half a day, far longer than any copy waits at the broker or in a board's spool.
+KEEP_BOOT_IDS = 4096
+#: A v2 boot's key in `boots` is (life << LIFE_SHIFT) | the board's boot number: a board whose
+#: flash was erased starts again at boot 1 with a new nonce, a new life whose keys sort after
+#: everything of its earlier lives (v1 boots are life 0: their key is their boot number).
+LIFE_SHIFT = 31
+BOOT_MASK = (1 << LIFE_SHIFT) - 1
 
 # The current schema (version store_schema.latest()); see store_schema.py for how to change it.
 # An outbox row is one waiting line: its series key (measurement and tags, kept once per machine
@@ -146,6 +156,12 @@ CREATE TABLE IF NOT EXISTS assignments (
     machine TEXT PRIMARY KEY, offer_id TEXT, set_by TEXT NOT NULL, at REAL NOT NULL
 ) WITHOUT ROWID;
 -- The gateway clock as the store knows it (timekeeping.ClockState), one row.
+-- v2 boots (contract v2): which key in `boots` a board's (boot number, nonce) got. Kept longer
+-- than the boot itself (KEEP_BOOT_IDS per board) so a copy of a pruned boot is known.
+CREATE TABLE IF NOT EXISTS boot_ids (
+    device TEXT NOT NULL, boot INTEGER NOT NULL, nonce INTEGER NOT NULL, key INTEGER NOT NULL,
+    PRIMARY KEY (device, boot, nonce)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS gateway_clock (
     id INTEGER PRIMARY KEY CHECK (id = 1), epoch INTEGER NOT NULL, offset_s REAL NOT NULL,
     kernel_synced INTEGER, newest_arrival REAL, stepped_back_s REAL NOT NULL,
@@ -199,6 +215,9 @@ class BatchResult:
     statuses: int = 0
     rejected: Counter = field(default_factory=Counter)
     lines: list[str] = field(default_factory=list)  # lines appended by this batch, in order
+    #: v2 summaries this batch decided for good (stored, duplicate, refused for their time), per
+    #: (device, boot, nonce): the seqs the gateway acknowledges to the board once committed.
+    acks: dict[tuple[str, int, int], list[int]] = field(default_factory=dict)
 
     def add(self, other: "BatchResult") -> None:
         self.accepted += other.accepted
@@ -206,6 +225,12 @@ class BatchResult:
         self.statuses += other.statuses
         self.rejected.update(other.rejected)
         self.lines += other.lines
+        for ident, seqs in other.acks.items():
+            self.acks.setdefault(ident, []).extend(seqs)
+
+    def decided(self, s: Summary) -> None:
+        if s.nonce:
+            self.acks.setdefault((s.device, s.boot, s.nonce), []).append(s.seq)
 
 
 @dataclass(slots=True)
@@ -435,6 +460,18 @@ class Outbox:
             d: (below, missing) for d, below, missing in db.execute(
                 "SELECT device, forgotten_below, forgotten_missing FROM boards")
         }
+        self._boot_ids: dict[tuple[str, int, int], int] = {
+            (d, b, n): k for d, b, n, k in db.execute("SELECT device, boot, nonce, key FROM boot_ids")}
+        # Per board, the highest boot key known (kept, pruned or forgotten): its life, and the
+        # highest boot number in that life (a v2 boot at or below it with an unknown nonce is a
+        # new life: the board's flash was erased or the board replaced under the same id).
+        self._top_key: dict[str, int] = {}
+        keys = [(d, k) for (d, _b, _n), k in self._boot_ids.items()]
+        keys += list(self._boots)
+        keys += [(d, below - 1) for d, (below, _m) in self._forgotten.items() if below > 0]
+        for d, k in keys:
+            if k > self._top_key.get(d, -1):
+                self._top_key[d] = k
         self._missing: Counter = Counter({d: m for d, (_, m) in self._forgotten.items()})
         for device, n in db.execute("SELECT device, sum(hi - lo + 1) FROM gaps GROUP BY device"):
             self._missing[device] += n
@@ -577,17 +614,23 @@ class Outbox:
         anchors: dict[tuple[str, int], tk.Anchor | None] = {}
         planned: list[tuple[Incoming, Summary, tk.Reading]] = []
         in_batch: set[tuple[str, int, int]] = set()
+        originals: dict[int, Summary] = {}
         for msg, result in zip(messages, results):
             if type(result) is Summary:
-                s = result
+                # From here on a summary's `boot` is its boot's key in the store (boot_key).
+                s = _replace(result, boot=self._boot_key(result, counts)) if result.nonce else result
+                originals[id(s)] = result
                 ident = (s.device, s.boot, s.seq)
                 if ident in in_batch or self._arrived(s):
                     res.duplicates += 1
+                    res.decided(result)
                     continue
-                reading = tk.Reading(s.seq, s.uptime_ms, s.interval_ms, msg.received_at + view.offset, s.time)
+                reading = tk.Reading(s.seq, s.uptime_ms, s.interval_ms, msg.received_at + view.offset, s.time,
+                                     s.sent_ms)
                 why = tk.implausible(reading)
                 if why is not None:
                     reject(msg, "implausible_time", why)
+                    res.decided(result)
                     continue
                 in_batch.add(ident)
                 key = (s.device, s.boot)
@@ -615,6 +658,7 @@ class Outbox:
             stamped = tk.stamp(anchor, reading, view)
             if isinstance(stamped, tk.Refusal):
                 reject(msg, "implausible_time", stamped.detail)
+                res.decided(originals[id(s)])
                 continue
             machine = self.registry[s.device]
             ts = self._take_second(machine, stamped.ts, stamped.latest)
@@ -626,6 +670,7 @@ class Outbox:
             act[1] += s.run_ms
             res.lines.append(line)
             res.accepted += 1
+            res.decided(originals[id(s)])
             self._note_summary(s, min(ts, reading.arrived), msg.received_at, today)
             touched.add(s.device)
 
@@ -692,6 +737,32 @@ class Outbox:
     # ---- dedup and gaps -----------------------------------------------------------------------
     # A boot's arrived seqs are base..max_seq minus the `gaps` ranges: the store needs one row per
     # boot and one per hole, not one per summary, and no clock (a clock jump cannot let a copy in).
+    def _boot_key(self, s: Summary, counts: Counter) -> int:
+        """The key in `boots` of a v2 summary's boot (board's boot number, nonce), given once and
+        kept in `boot_ids` (inside the caller's transaction).
+
+        A boot number above every boot of the board's current life continues that life (an
+        ordinary restart). One at or below it with a nonce never seen cannot be a copy (a copy
+        carries its boot's nonce): the board started over (flash erased, or replaced under the
+        same id) and this is a new life, counted as `new_life`, whose summaries are kept,
+        never dropped as duplicates of the old life's."""
+        ident = (s.device, s.boot, s.nonce)
+        key = self._boot_ids.get(ident)
+        if key is not None:
+            return key
+        top = self._top_key.get(s.device, 0)
+        life = top >> LIFE_SHIFT
+        if s.boot <= top & BOOT_MASK and top > 0:
+            life += 1
+            counts["new_life"] += 1
+            log.warning("board %s started over (boot %d again with a new nonce): a new life, kept apart",
+                        s.device, s.boot)
+        key = (life << LIFE_SHIFT) | s.boot
+        self._boot_ids[ident] = key
+        self._top_key[s.device] = max(top, key)
+        self._db.execute("INSERT INTO boot_ids(device, boot, nonce, key) VALUES (?,?,?,?)", (*ident, key))
+        return key
+
     def _arrived(self, s: Summary) -> bool:
         forgotten = self._forgotten.get(s.device)
         if forgotten is not None and s.boot < forgotten[0]:
@@ -716,6 +787,7 @@ class Outbox:
             # lowest seq seen, since the store cannot know what came before it listened.
             known = s.device in self._forgotten or any(d == s.device and b < s.boot for d, b in self._boots)
             boot = self._boots[key] = _Boot(base=1 if known else s.seq, max_seq=s.seq)
+            self._top_key[s.device] = max(self._top_key.get(s.device, 0), s.boot)
             self._add_gap(key, boot.base, s.seq - 1, counts)
         elif s.seq > boot.max_seq:
             self._add_gap(key, boot.max_seq + 1, s.seq - 1, counts)
@@ -850,6 +922,9 @@ class Outbox:
             old = sorted(boots, reverse=True)[KEEP_BOOTS:]
             if old:
                 deleted += self._forget_boots(device, below=max(old) + 1)
+        deleted += db.execute(
+            "DELETE FROM boot_ids WHERE key < (SELECT coalesce(min(key), 0) FROM (SELECT key FROM boot_ids b"
+            " WHERE b.device = boot_ids.device ORDER BY key DESC LIMIT ?))", (KEEP_BOOT_IDS,)).rowcount
         view = tk.view(self._clock, now)
         if view.trusted:
             deleted += db.execute("DELETE FROM stamps WHERE ts < ?", (now + view.offset - self.seen_keep_s,)).rowcount
@@ -1097,7 +1172,9 @@ class Outbox:
                         "state": d.state,
                         "state_at": d.state_at,
                         "last_seen": d.last_seen,
-                        "boot": d.boot,
+                        # The board's own boot number; `life` > 0 once it started over (new_life).
+                        "boot": None if d.boot is None else d.boot & BOOT_MASK,
+                        "life": None if d.boot is None else d.boot >> LIFE_SHIFT,
                         "seq": d.seq,
                         "fw": d.fw,
                         "stitches_today": d.day_stitches if d.day == today else 0,

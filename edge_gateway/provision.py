@@ -1,7 +1,8 @@
-"""Setting up a workshop gateway, registering boards and connecting it to the hub's work offers:
-`sewnet gateway install`, `add-board` and `connect-hub` (docs/deploy-raspberry-pi.md).
+"""Setting up a workshop gateway, registering boards, connecting it to the hub's work offers and
+turning on board updates: `sewnet gateway install`, `add-board`, `connect-hub` and `enable-updates`
+(docs/deploy-raspberry-pi.md).
 
-All three run as root on the gateway Pi and are safe to run again. Every file is written whole to a
+All of them run as root on the gateway Pi and are safe to run again. Every file is written whole to a
 temporary file beside its target and renamed over it, so a failure leaves the old file as it
 was; a changed gateway.toml is checked by the gateway's own config loader before it replaces the
 old one, and only the edited key changes (comments and the rest of the file stay).
@@ -79,6 +80,15 @@ class Layout:
     @property
     def hub_token(self) -> Path:
         return self.etc / "hub.token"
+
+    @property
+    def boards_passwd(self) -> Path:
+        """The boards' lines of the broker's password file, for the gateway's update server."""
+        return self.etc / "boards.passwd"
+
+    @property
+    def release_key(self) -> Path:
+        return self.etc / "release.pub"
 
     @property
     def mosquitto(self) -> Path:
@@ -258,6 +268,59 @@ def mosquitto_main_problem(main_conf: Path, snippet_dir: Path) -> str | None:
 
 
 # --- files ----------------------------------------------------------------------------------
+
+def owners(layout: Layout) -> dict[Path, tuple[str, str]]:
+    """Who owns each file and folder these commands write on the Pi: (user, group). Modes are set
+    under --root too; owners only on a system install.
+
+    The gateway's user reads its own folder and, of the broker's files, only the boards' password
+    lines: boards log in to the update server with their MQTT user and password, so the hashes
+    are copied into boards.passwd (root's, group sewnet, mode 640: the gateway reads it and
+    cannot change it). Mosquitto's own password file stays 600 and its own: Mosquitto 2.0 warns
+    when that file's owner or group is not its user's, and says future versions will refuse it,
+    and putting the gateway in group mosquitto would open the broker's other files to it."""
+    s, b = SERVICE_USER, BROKER_USER
+    return {
+        layout.etc: (s, s), layout.data_dir: (s, s),
+        layout.mqtt_password: (s, s), layout.operator_password: (s, s), layout.uplink_password: (s, s),
+        layout.hub_token: (s, s), layout.config: (s, s),
+        layout.boards_passwd: ("root", s), layout.release_key: ("root", "root"),
+        layout.passwd: (b, b), layout.acl: (b, b),
+        layout.mosquitto_snippet: ("root", "root"), layout.unit: ("root", "root"),
+    }
+
+
+def _ids(layout: Layout, path: Path) -> tuple[int, int] | None:
+    """The numeric owner of `path` on a system install; None under --root (nothing is chowned)."""
+    if not layout.is_system:
+        return None
+    import grp
+    import pwd
+
+    user, group = owners(layout)[path]
+    try:
+        return pwd.getpwnam(user).pw_uid, grp.getgrnam(group).gr_gid
+    except KeyError:
+        raise ProvisionError(f"there is no user or group {user}:{group}: run `sewnet gateway install` first") from None
+
+
+def boards_passwd_text(broker_passwd: str, boards) -> str:
+    """The lines of the broker's password file that belong to `boards` (the gateway's registered
+    boards: not the gateway's own login, nor anyone else's), in the file's order."""
+    boards = set(boards)
+    return "".join(ln + "\n" for ln in broker_passwd.splitlines() if ln.partition(":")[0] in boards)
+
+
+def sync_boards_passwd(layout: Layout, boards) -> bool:
+    """boards.passwd from the broker's password file for the registered `boards`, mode 640;
+    whether it changed."""
+    try:
+        text = layout.passwd.read_text()
+    except FileNotFoundError:
+        text = ""
+    return write_atomic(layout.boards_passwd, boards_passwd_text(text, boards), mode=0o640,
+                        owner=_ids(layout, layout.boards_passwd), exact=True)
+
 
 def _owner(user: str) -> tuple[int, int] | None:
     import pwd
@@ -513,15 +576,13 @@ def install(opts: InstallOptions) -> list[str]:
             subprocess.run(["useradd", "--system", "--home", str(layout.data_dir), "--shell", "/usr/sbin/nologin",
                             SERVICE_USER], check=True)
             done.append(f"user {SERVICE_USER} created")
-        service, broker = _owner(SERVICE_USER), _owner(BROKER_USER)
     else:
         done.append(f"user {SERVICE_USER}: not created under --root")
-        service = broker = None
 
     for folder in (layout.etc, layout.data_dir):
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if service:
-            os.chown(folder, *service)
+        if layout.is_system:
+            os.chown(folder, *_ids(layout, folder))
 
     secrets_out = {layout.mqtt_password: _read_secret(layout.mqtt_password) or secrets.token_urlsafe(24),
                    layout.operator_password: _read_secret(layout.operator_password) or secrets.token_urlsafe(12),
@@ -529,11 +590,11 @@ def install(opts: InstallOptions) -> list[str]:
     if hub_token:
         secrets_out[layout.hub_token] = hub_token
     for path, value in secrets_out.items():
-        if write_atomic(path, value + "\n", owner=service):
+        if write_atomic(path, value + "\n", owner=_ids(layout, path)):
             done.append(f"secret {path} written")
 
     if config_text is not None:
-        write_atomic(layout.config, config_text, owner=service)
+        write_atomic(layout.config, config_text, owner=_ids(layout, layout.config))
         done.append(f"gateway config {layout.config} written")
     else:
         done.append(f"gateway config {layout.config} kept as it is")
@@ -549,8 +610,11 @@ def install(opts: InstallOptions) -> list[str]:
         layout.mqtt_password]) else broker_passwd_with(layout.passwd, GATEWAY_MQTT_USER, secrets_out[layout.mqtt_password])
     for path, text, mode in ((layout.mosquitto_snippet, snippet, 0o644), (layout.acl, acl, 0o600),
                              (layout.passwd, passwd, 0o600)):
-        if write_atomic(path, text, mode=mode, owner=broker if path != layout.mosquitto_snippet else None):
+        if write_atomic(path, text, mode=mode, owner=_ids(layout, path) if path != layout.mosquitto_snippet else None):
             done.append(f"broker file {path} written")
+    # The boards' password lines for the gateway's update server (owners(): why a copy).
+    if sync_boards_passwd(layout, load_config(layout.config).registry):
+        done.append(f"boards' passwords for the update server {layout.boards_passwd} written")
 
     sewnet_bin = Path(sys.argv[0]).resolve() if Path(sys.argv[0]).name == "sewnet" else \
         Path(sys.executable).with_name("sewnet")
@@ -610,17 +674,20 @@ def add_board(config_path: Path, device: str, machine: str, password: str | None
         old_passwd = layout.passwd.read_text()
     except FileNotFoundError:
         old_passwd = None
-    write_atomic(layout.passwd, passwd, owner=_owner(BROKER_USER) if layout.is_system else None)
+    write_atomic(layout.passwd, passwd, owner=_ids(layout, layout.passwd))
     done.append(f"broker password for {device} set in {layout.passwd}")
     before = cfg.registry.get(device)
     try:
+        # The same hash for the gateway's update server, where the board logs in for its updates.
+        sync_boards_passwd(layout, {**cfg.registry, device: machine})
         write_atomic(config_path, new_text)
     except BaseException:
-        # Leave nothing half done: the broker's file goes back as it was.
+        # Leave nothing half done: the broker's file goes back as it was, and the copy with it.
         if old_passwd is None:
             layout.passwd.unlink(missing_ok=True)
         else:
             write_atomic(layout.passwd, old_passwd)
+        sync_boards_passwd(layout, cfg.registry)
         raise
     done.append(f"{device} = {machine!r} in [registry] of {config_path}"
                 + (f" (was {before!r})" if before and before != machine else ""))
@@ -745,6 +812,76 @@ def connect_hub(config_path: Path, url: str, token: str | None, root: Path, rest
     return done
 
 
+def enable_updates(config_path: Path, key_text: str, root: Path, restart: bool = True) -> list[str]:
+    """Turn on board updates (issue 10 §2): the hub's release public key into
+    /etc/sewnet/release.pub, `[ota] release_key_file` and `board_passwd_file` into gateway.toml
+    (every other line kept), the boards' password lines into boards.passwd. Everything is checked
+    before anything is written; the same key again changes nothing. Returns what it did."""
+    layout = Layout(root)
+    key = key_text.strip().lower()
+    if not re.fullmatch(r"[0-9a-f]{64}", key):
+        raise ProvisionError("the release key is 64 hex digits: the output of `sewnet hub release public-key` on "
+                             "the hub, in a file")
+    if os.geteuid() != 0 and layout.is_system:
+        raise ProvisionError("run it as root (sudo): it writes under /etc/sewnet")
+    try:
+        text = config_path.read_text(encoding="utf-8")
+        current = tomllib.loads(text)
+    except FileNotFoundError:
+        raise ProvisionError(f"{config_path} does not exist: run `sewnet gateway install` first") from None
+    except OSError as exc:
+        raise ProvisionError(f"{config_path}: cannot read ({exc.strerror})") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ProvisionError(f"{config_path}: not valid TOML: {exc}") from None
+    ota = current.get("ota", {})
+    if not isinstance(ota, dict):
+        raise ProvisionError(f"{config_path}: ota is not a table there; change it by hand")
+    new_text = text
+    for name, value in (("release_key_file", str(layout.release_key)),
+                        ("board_passwd_file", str(layout.boards_passwd))):
+        if ota.get(name) != value:
+            new_text = toml_set(new_text, "ota", name, value)
+    try:
+        parse_config(tomllib.loads(new_text), str(config_path))
+    except ConfigError as exc:
+        raise ProvisionError(str(exc)) from None
+
+    done = []
+    old_key = _read_secret(layout.release_key)
+    if old_key and old_key.lower() != key:
+        done.append(f"the release key in {layout.release_key} was {old_key[:12]}…: boards flashed with the old key "
+                    "refuse releases signed by the new one until they are flashed again")
+    key_changed = write_atomic(layout.release_key, key + "\n", mode=0o644, owner=_ids(layout, layout.release_key),
+                               exact=True)
+    if key_changed:
+        done.append(f"release key {layout.release_key} written")
+    if sync_boards_passwd(layout, current.get("registry") or {}):
+        done.append(f"boards' passwords for the update server {layout.boards_passwd} written")
+    try:
+        config_changed = write_atomic(config_path, new_text)
+        try:  # the file as the service will read it
+            load_config(config_path).check_secrets()
+        except ConfigError as exc:
+            write_atomic(config_path, text)
+            raise ProvisionError(str(exc)) from None
+    except BaseException:
+        if old_key is None:
+            layout.release_key.unlink(missing_ok=True)
+        else:
+            write_atomic(layout.release_key, old_key + "\n", mode=0o644)
+        raise
+    if config_changed:
+        done.append(f"[ota] release_key_file, board_passwd_file in {config_path}")
+    if not (key_changed or config_changed):
+        return done + ["board updates already on: nothing changed"]
+    if restart and layout.is_system and _systemd():
+        done.append("gateway restarted: /updates lists the hub's releases once it has checked" if _run(
+            ["systemctl", "try-restart", "sewnet-gateway"]) else "restart the gateway: sudo systemctl restart sewnet-gateway")
+    else:
+        done.append("restart the gateway to serve updates: sudo systemctl restart sewnet-gateway")
+    return done
+
+
 # --- command line (registered on `sewnet gateway`) ---------------------------------------------
 
 def _fail(exc: Exception) -> None:
@@ -819,6 +956,26 @@ def connect_hub_command(
                                  "issue WORKSHOP --file FILE` on the hub)")
         root = root.resolve()
         done = connect_hub(config or Layout(root).config, url, token, root, restart)
+    except (ProvisionError, OSError) as exc:
+        _fail(exc)
+    for line in done:
+        typer.echo(line)
+
+
+def enable_updates_command(
+    release_key_file: Path = typer.Option(..., help="File holding the hub's release public key (`sewnet hub release "
+                                                    "public-key` on the hub)."),
+    config: Path = typer.Option(None, "--config", "-c", help="The gateway's TOML file [default: /etc/sewnet/gateway.toml]."),
+    root: Path = typer.Option(Path("/"), help="Where the gateway's files are (as given to install)."),
+    restart: bool = typer.Option(True, help="Restart the gateway with systemd so it serves updates."),
+) -> None:
+    """Turn on firmware updates and settings for the boards (the hub's release key). Safe to run again."""
+    try:
+        key = _read_secret(release_key_file)
+        if key is None:
+            raise ProvisionError(f"--release-key-file {release_key_file}: missing or empty")
+        root = root.resolve()
+        done = enable_updates(config or Layout(root).config, key, root, restart)
     except (ProvisionError, OSError) as exc:
         _fail(exc)
     for line in done:

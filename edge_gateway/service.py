@@ -51,8 +51,6 @@ class Gateway:
         )
         self.uplink = Uplink(config.uplink, self.outbox)
         self.ingest = Ingest(config, self.outbox, on_committed=lambda r: self.uplink.notify(r.accepted))
-        # No [hub] section: no offers (the page says so).
-        self.hub = HubLink(config.hub, self.outbox, workshop=config.hub_workshop) if config.hub else None
         # No [ota] section: no board updates (issue 10 §2).
         self.ota = None
         if config.ota is not None:
@@ -60,6 +58,15 @@ class Gateway:
 
             self.ota = Ota(config.data_dir / "ota.sqlite", load_release_key(config.ota.release_key_file),
                            devices=lambda: list(config.registry), rollout_timeout_s=config.ota.rollout_timeout_s)
+        # Releases come from the hub when the gateway has both its link and somewhere to keep them.
+        self.releases = None
+        if config.hub is not None and self.ota is not None and config.hub.release_check_s > 0:
+            from .release_link import ReleaseLink
+
+            self.releases = ReleaseLink(self.ota, config.hub.url, config.hub.release_check_s)
+        # No [hub] section: no offers (the page says so).
+        self.hub = HubLink(config.hub, self.outbox, workshop=config.hub_workshop,
+                           releases=self.releases) if config.hub else None
         self.web_server: uvicorn.Server | None = None
         if config.web.enabled:
             web = config.web

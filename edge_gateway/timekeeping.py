@@ -61,13 +61,18 @@ class Reading:
     arrived: float
     #: The board's synced clock at the end of the interval, or None.
     time: int | None = None
+    #: The board's uptime when it published this copy (contract v2), or None (v1).
+    sent_ms: int | None = None
 
     @property
     def boot_start(self) -> float:
-        """When the boot began, on the gateway clock, if the summary arrived the moment it ended.
-        A summary never arrives before it ends, so this is never earlier than the true start,
-        except when the uptime lies."""
-        return self.arrived - self.uptime_ms / 1000
+        """When the boot began, on the gateway clock, if the summary arrived the moment it was
+        published (v2: at `sent_ms`; v1 knows only the interval's end). A summary never arrives
+        before it is published, so this is never earlier than the true start, except when the
+        uptime lies. With `sent_ms` a summary that waited an hour in the board's queue still
+        tells the boot's start to within its delivery delay, instead of an hour late."""
+        at = self.uptime_ms if self.sent_ms is None else self.sent_ms
+        return self.arrived - at / 1000
 
 
 def agree(seq_a: int, uptime_a: int, seq_b: int, uptime_b: int, interval_ms: int) -> bool:

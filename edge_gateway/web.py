@@ -317,6 +317,8 @@ def create_app(
             "counters": counters,
             "logins": dict(logins.counts),
             "hub": None if hub is None else {**hub.health.as_dict(), **hub.status(now)},
+            "releases": None if hub is None or hub.releases is None else {**hub.releases.health.as_dict(),
+                                                                          **hub.releases.status()},
         }
 
     @app.get("/api/v1/devices")
@@ -713,7 +715,7 @@ def create_app(
     if ota is not None:
         from . import ota_web
 
-        ota_web.install(app, ota, passwd_file=ota_passwd_file or Path("/etc/mosquitto/passwd"),
+        ota_web.install(app, ota, passwd_file=ota_passwd_file or Path("/etc/sewnet/boards.passwd"), hub=hub,
                         has_session=has_session, templates=TEMPLATES, workshop=workshop, timezone=timezone,
                         registry=dict(outbox.registry), read_form=read_form, message_page=message_page)
     return app

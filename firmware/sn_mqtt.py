@@ -3,13 +3,20 @@
 # umqtt blocks the whole board on a QoS 1 publish and never pings; here every network wait has
 # a deadline, the link is watched, and a dropped connection is re-made with exponential backoff
 # while the sampling task keeps counting. publish() returns only once the broker has the
-# message (PUBACK), re-sending it with DUP set and the same packet id after a reconnect.
+# message (PUBACK), re-sending it with DUP set and the same packet id after a reconnect. On every
+# connect the client subscribes (QoS 1) to one topic, the board's ack topic, and hands what
+# arrives there to on_message before acknowledging it.
+#
+# Name lookups happen once per connect attempt, never on the event loop: an IP address needs
+# none, a name is resolved in a thread (lwIP's getaddrinfo blocks for seconds when the DNS
+# server is away). ntp_query() asks an NTP server over a non-blocking UDP socket.
 
 try:
     import asyncio
 except ImportError:          # MicroPython before 1.21
     import uasyncio as asyncio
 import random
+import socket
 import struct
 import time
 
@@ -22,6 +29,7 @@ SUBACK = 0x90
 PINGREQ = 0xC0
 PINGRESP = 0xD0
 DISCONNECT = 0xE0
+_NTP_REQUEST = b"\x1b" + bytes(47)
 
 _CONNACK_REASONS = {
     1: "unacceptable protocol version",
@@ -71,6 +79,76 @@ def connect_packet(client_id, user, password, keepalive_s, clean=True, will=None
     return bytes((CONNECT,)) + _varlen(len(body)) + body
 
 
+def subscribe_packet(topic, pid, qos=1):
+    body = struct.pack("!H", pid) + _field(topic) + bytes((qos,))
+    return bytes((SUBSCRIBE,)) + _varlen(len(body)) + body
+
+
+def is_ip(host):
+    parts = host.split(".")
+    if len(parts) != 4:
+        return False
+    for p in parts:
+        if not p or len(p) > 3 or not p.isdigit() or int(p) > 255:
+            return False
+    return True
+
+
+async def resolve(host, port, timeout_ms=15000):
+    """The address to connect to: `host` itself when it is an IP address, else one DNS lookup
+    in a thread, so the event loop (and the sampler on it) runs on meanwhile."""
+    if is_ip(host):
+        return host
+    try:
+        import _thread
+    except ImportError:
+        _thread = None
+    if _thread is None:      # a port without threads: blocking; the sampler makes up the ticks
+        return socket.getaddrinfo(host, port)[0][-1][0]
+    box = []
+
+    def lookup():
+        try:
+            box.append(socket.getaddrinfo(host, port)[0][-1][0])
+        except Exception as e:
+            box.append(e)
+
+    _thread.start_new_thread(lookup, ())
+    waited = 0
+    while not box:
+        if waited >= timeout_ms:
+            raise OSError("no DNS answer for %s" % host)
+        await asyncio.sleep(0.05)
+        waited += 50
+    if isinstance(box[0], Exception):
+        raise box[0]
+    return box[0]
+
+
+async def ntp_query(host, port=123, timeout_ms=2000):
+    """The NTP server's transmit time (seconds since 1900), or None without an answer in time.
+    Non-blocking: ntptime.settime() would hold the whole board for up to its socket timeout."""
+    ip = await resolve(host, port)
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.setblocking(False)
+        s.sendto(_NTP_REQUEST, (ip, port))
+        waited = 0
+        while True:
+            try:
+                data = s.recv(48)
+                if len(data) >= 48:
+                    return struct.unpack("!I", data[40:44])[0]
+            except OSError:
+                pass
+            if waited >= timeout_ms:
+                return None
+            await asyncio.sleep(0.05)
+            waited += 50
+    finally:
+        s.close()
+
+
 def publish_packet(topic, payload, pid=0, qos=0, retain=False, dup=False):
     head = PUBLISH | (0x08 if dup else 0) | (qos << 1) | (0x01 if retain else 0)
     body = _field(topic)
@@ -82,7 +160,8 @@ def publish_packet(topic, payload, pid=0, qos=0, retain=False, dup=False):
 
 class MQTTClient:
     def __init__(self, client_id, host, port=1883, user=None, password=None, keepalive_s=30,
-                 clean_session=False, will=None, link=None, on_connect=None,
+                 clean_session=False, will=None, link=None, on_connect=None, subscribe=None,
+                 on_message=None,
                  ack_timeout_ms=5000, connect_timeout_ms=5000, backoff_min_ms=500,
                  backoff_max_ms=30000, log=print):
         self.client_id = client_id
@@ -98,6 +177,9 @@ class MQTTClient:
         self.will = will
         self._link = link                  # callable: is the Wi-Fi link up?
         self._on_connect = on_connect      # coroutine function, run after every CONNACK
+        self._sub_topic = subscribe        # subscribed (QoS 1) on every connect
+        self._on_message = on_message      # function(topic, payload) for what arrives there
+        self._suback = asyncio.Event()
         self._ack_timeout = ack_timeout_ms / 1000
         self._connect_timeout = connect_timeout_ms / 1000
         self._backoff_min = backoff_min_ms
@@ -147,7 +229,9 @@ class MQTTClient:
             gen = self._gen
             reader = asyncio.create_task(self._read_loop(gen))
             pinger = asyncio.create_task(self._keepalive(gen))
-            if self._on_connect is not None:
+            if self._sub_topic is not None:
+                await self._subscribe(gen)
+            if self._on_connect is not None and gen == self._gen and self.connected:
                 asyncio.create_task(self._on_connect())
             await self._down.wait()
             reader.cancel()
@@ -199,8 +283,18 @@ class MQTTClient:
 
     # -- connection ----------------------------------------------------------------------------
 
+    async def _subscribe(self, gen):
+        self._suback.clear()
+        try:
+            await self._send(subscribe_packet(self._sub_topic, self._next_pid()))
+            await asyncio.wait_for(self._suback.wait(), self._ack_timeout)
+        except Exception as e:
+            self._drop(gen, "subscribe: %r" % (e,))
+
     async def _connect(self):
-        r, w = await asyncio.wait_for(asyncio.open_connection(self.host, self.port),
+        # One name lookup per attempt, off the event loop (resolve()).
+        addr = await resolve(self.host, self.port)
+        r, w = await asyncio.wait_for(asyncio.open_connection(addr, self.port),
                                       self._connect_timeout)
         self._reader, self._writer = r, w
         w.write(connect_packet(self.client_id, self.user, self.password, self._keepalive_s,
@@ -274,12 +368,28 @@ class MQTTClient:
                     if pid == self._ack_pid:
                         self._acked_pid = pid
                         self._ack.set()
-                elif kind == PUBLISH and head & 0x06:
-                    # Nothing is subscribed in v1; acknowledge anything a persistent session
-                    # delivers so the broker does not keep re-sending it.
+                elif kind == SUBACK:
+                    if len(body) >= 3 and body[2] != 0x80:
+                        self._suback.set()
+                    else:
+                        raise MQTTError("broker refused the subscription")
+                elif kind == PUBLISH:
                     tlen = (body[0] << 8) | body[1]
-                    pid = body[2 + tlen:4 + tlen]
-                    await self._send(bytes((PUBACK, 2)) + pid)
+                    topic = bytes(body[2:2 + tlen]).decode()
+                    at = 2 + tlen
+                    pid = None
+                    if head & 0x06:
+                        pid = body[at:at + 2]
+                        at += 2
+                    if self._on_message is not None:
+                        try:
+                            self._on_message(topic, bytes(body[at:]))
+                        except Exception as e:
+                            self._log("mqtt: message on %s: %r" % (topic, e))
+                    # Acknowledged after it was handled: a crash before this and the broker
+                    # delivers it again.
+                    if pid is not None:
+                        await self._send(bytes((PUBACK, 2)) + pid)
         except Exception as e:
             self._drop(gen, "read: %r" % (e,))
 

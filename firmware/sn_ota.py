@@ -225,8 +225,8 @@ class Updater:
         await asyncio.sleep(2)
         wait = 0
         while True:
-            if sn_boot.on_trial() is not None and self.app.sent > 0:
-                sn_boot.confirm()        # a summary got through on the new version
+            if sn_boot.on_trial() is not None and self.app.acked > 0:
+                sn_boot.confirm()        # the gateway stored a summary of the new version
                 wait = 0
             if wait <= 0:
                 wait = self.poll_s

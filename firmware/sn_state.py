@@ -1,5 +1,7 @@
 # sn_state: what must survive a reset: the boot counter (part of every summary's identity) and
-# the lifetime stitch total.
+# the lifetime stitch total. Each boot also draws a random nonce (kept in RAM only): with it a
+# boot's identity cannot repeat even when this file is lost (flash erased, board replaced), when
+# the counter starts at 1 again.
 #
 # Written as a whole new file then renamed over the old one: LittleFS renames atomically, so a
 # power cut leaves either the old or the new state, never half of one. Writes are rare
@@ -7,6 +9,7 @@
 
 import json
 import os
+import random
 
 STATE_FILE = "sn_state.json"
 
@@ -16,6 +19,7 @@ class State:
         self.path = path
         self.tmp = path + ".tmp"
         self.boot = 0
+        self.nonce = 0
         self.total = 0
         self.saved_total = None
         self.writes = 0
@@ -39,6 +43,7 @@ class State:
         identity must never repeat, even if the board resets again a second later."""
         self.load()
         self.boot += 1
+        self.nonce = new_nonce()
         self.save(self.total)
         return self.boot
 
@@ -65,3 +70,14 @@ class State:
             self.save(total)
             return True
         return False
+
+
+def new_nonce():
+    """A random 1 .. 2^31-1. On the ESP32 os.urandom is the hardware RNG (true random with the
+    radio on); random is seeded from it at boot where os.urandom is missing."""
+    try:
+        b = os.urandom(4)
+        n = (b[0] | b[1] << 8 | b[2] << 16 | b[3] << 24) & 0x7FFFFFFF
+    except (AttributeError, OSError):
+        n = random.getrandbits(31)
+    return n or 1

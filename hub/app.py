@@ -29,11 +29,15 @@ from hub.kiosk import routes as kiosk_routes
 from hub.kiosk.config import KioskSettings
 from hub.kiosk.service import OrderLimiter
 from hub.planning import network_pages as planning_network
-from hub.planning import offer_routes
+from hub.planning import offer_routes, offers
 from hub.planning import pages as planning_pages
 from hub.planning import routes as planning_routes
 from hub.planning.service import AcceptedWork
 from hub.registry import routes as registry_routes
+from hub.release import routes as release_routes
+from hub.styles import routes as styles_routes
+from hub.styles.config import StylesSettings
+from hub.styles.service import SessionLimiter, Styles
 from hub.telemetry import Telemetry
 from hub.telemetry import routes as embedded_routes
 from hub.telemetry.embedded import EmbeddedTelemetry
@@ -66,7 +70,8 @@ async def open_database(settings: HubSettings) -> Database:
 
 def create_app(settings: HubSettings | None = None, *, workshop_source: WorkshopSource | None = None,
                commitment_source: CommitmentSource | None = None,
-               kiosk_settings: KioskSettings | None = None) -> FastAPI:
+               kiosk_settings: KioskSettings | None = None,
+               styles_settings: StylesSettings | None = None) -> FastAPI:
     """The hub app. The database and the telemetry adapter open in the lifespan, so serve it with
     a server that runs lifespan events (uvicorn does; with httpx's ASGITransport wrap it in
     `app.router.lifespan_context`). It refuses to start on a database schema it does not know.
@@ -82,6 +87,14 @@ def create_app(settings: HubSettings | None = None, *, workshop_source: Workshop
             log.error("the hub cannot start: %s", e.message)
             raise
         app.state.db = database
+
+        def workshop_of_token(token: str) -> str | None:
+            with database.session() as session:
+                return offers.workshop_for_token(session, token)
+
+        # The releases' API takes the gateways' workshop tokens; planning owns them (a port, so
+        # neither capability imports the other).
+        app.state.workshop_of_token = workshop_of_token
         if app.state.workshop_source is None:
             app.state.workshop_source = RegistryWorkshops(database)
         if app.state.commitment_source is None:
@@ -108,6 +121,10 @@ def create_app(settings: HubSettings | None = None, *, workshop_source: Workshop
         keeping = asyncio.create_task(keeper.run(), name="offer-keeper")
         # Kiosk orders whose workshop declined or let the offer expire are routed again.
         rerouting = asyncio.create_task(kiosk_routes.KioskKeeper(app).run(), name="kiosk-keeper")
+        # My Style Lab: the catalogue read and popularity fitted, then the recommender trained, in
+        # a thread of its own; answers come from popularity until it is ready, and say so.
+        app.state.styles = Styles(database, app.state.styles_settings)
+        styles_routes.start_training(app.state.styles, train=app.state.styles_settings.train_on_start)
         try:
             yield
         finally:
@@ -130,6 +147,8 @@ def create_app(settings: HubSettings | None = None, *, workshop_source: Workshop
     app.state.login_guard = LoginGuard(settings.login_failures_allowed, settings.login_lockout)
     app.state.kiosk_settings = kiosk_settings or KioskSettings()
     app.state.kiosk_limiter = OrderLimiter(app.state.kiosk_settings.orders_per_minute)
+    app.state.styles_settings = styles_settings or StylesSettings()
+    app.state.styles_limiter = SessionLimiter(app.state.styles_settings.sessions_per_minute)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict:
@@ -172,6 +191,9 @@ def create_app(settings: HubSettings | None = None, *, workshop_source: Workshop
     app.include_router(offer_routes.link)
     app.include_router(kiosk_routes.router)
     app.include_router(kiosk_routes.api)
+    app.include_router(styles_routes.api)
+    app.include_router(styles_routes.pages)
+    app.include_router(release_routes.router)
     if settings.telemetry == "embedded":
         app.include_router(embedded_routes.router)
     return app

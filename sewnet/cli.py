@@ -7,6 +7,7 @@
     sewnet registry ... the network registry's CSV import and export
     sewnet plan ...     the planner's solver from the command line (GAP benchmark files)
     sewnet kiosk ...    the made-to-measure kiosk: patterns from measurements
+    sewnet styles ...   My Style Lab: catalogue, shoppers and purchases as CSV; the recommender's evaluation
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from hub.cli import app as hub_app
 from hub.registry.cli import app as registry_app
 from hub.kiosk.cli import app as kiosk_app
 from hub.planning.cli import app as plan_app
+from hub.styles.cli import app as styles_app
 from sewnet.device_cli import app as device_app
 
 app = typer.Typer(no_args_is_help=True, help="SewNet: stitches from sewing machines to live capacity.")
@@ -29,6 +31,8 @@ app.add_typer(registry_app, name="registry", help="The network registry: CSV imp
 app.add_typer(plan_app, name="plan", help="Planning: split work across workshops (CP-SAT); GAP benchmark files.")
 app.add_typer(kiosk_app, name="kiosk", help="The made-to-measure kiosk: patterns (DXF, SVG, PDF, cutting ticket) "
                                             "from measurements.")
+app.add_typer(styles_app, name="styles", help="My Style Lab: the catalogue, shoppers and purchases as CSV; the "
+                                              "recommender's offline evaluation against popularity.")
 
 
 @app.command()

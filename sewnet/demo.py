@@ -23,6 +23,12 @@ sews the design's family, has the machines it needs and takes an order of one pi
 Dongdaemun has none of those (its minimums are 30 pieces and up), so the demo registers a few of
 its generated workshops per design as sample makers (`kiosk_workshops`). Orders need the store's
 device: the demo makes a fresh device token and prints the link that registers a browser.
+
+My Style Lab (issue 9) is mounted at /styles: the demo simulates a small market of shoppers and
+products on the registry's wholesale stalls and designer brands (simulators/shoppers.py, seeded,
+small enough that the recommender trains in seconds), writes its H&M files to <data dir>/styles/
+and imports them through the styles import (`seed_styles`); the hub trains the recommender in the
+background once it is up and serves popularity until then.
 """
 
 from __future__ import annotations
@@ -151,6 +157,38 @@ def import_network(database_url: str, network, folder: Path) -> dict[str, str]:
         return summaries
     finally:
         database.close()
+
+
+#: The demo's simulated fashion market: small, so the recommender trains in seconds.
+STYLES_MARKET = {"shoppers": 1500, "products": 600, "purchases": 20_000, "weeks": 8, "seed": 2026}
+
+
+def seed_styles(database_url: str, folder: Path) -> dict:
+    """A simulated market on the registry's shops (wholesale stalls and designer brands) written as
+    H&M files to `folder` and imported through the styles import (products, shoppers, purchases):
+    each kind's summary, and a shopper id to try the API with. Seeded, so a second start finds
+    everything unchanged."""
+    from hub.core.db import Database
+    from hub.styles import service as styles
+    from simulators.shoppers import MarketSpec, simulate
+
+    database = Database(database_url)
+    try:
+        with database.session() as session:
+            shops = sorted(styles.shops(session))
+        simulated = simulate(MarketSpec(**STYLES_MARKET), registry_shops=shops)
+        paths = dict(zip(("products", "shoppers", "purchases"), simulated.write(folder)))
+        summaries = {}
+        for kind in styles.KINDS:
+            with database.session() as session:
+                report = styles.import_csv(session, kind, paths[kind].read_bytes())
+            if not report.ok:
+                raise RuntimeError(f"the simulated {kind} file has bad rows: {report.problems[:3]}")
+            summaries[kind] = report.summary()
+    finally:
+        database.close()
+    bought = simulated.market.transactions["customer_id"]
+    return {"imported": summaries, "shopper": str(bought.value_counts().index[0])}
 
 
 #: A basic knit tee's standard minutes per machine type (6 minutes in all).
@@ -346,6 +384,7 @@ async def _demo(workshops: int, machines: int, hub_port: int, data_dir: Path, in
     shops = {f"ws-demo-{w + 1:02d}": {f"sn-demo{w + 1:02d}{m + 1:06x}": f"m{m + 1:02d}" for m in range(machines)}
              for w in range(workshops)}
     registry = seed_registry(database_url, shops, data_dir / "registry")
+    styles = seed_styles(database_url, data_dir / "styles")
     # The demo's own device token outranks a SEWNET_KIOSK_DEVICE_TOKEN left in the shell, so the printed link holds.
     kiosk = KioskSettings(device_token=device_token)
     hub = BackgroundServer(create_app(settings, kiosk_settings=kiosk), host="127.0.0.1",
@@ -389,7 +428,8 @@ async def _demo(workshops: int, machines: int, hub_port: int, data_dir: Path, in
 
         info = {"hub_url": hub.url, "api_token": api_token, "page": f"{hub.url}/?token={api_token}",
                 "workshops": shop_info, "registry": registry, "order": order, "sample_order": sample,
-                "kiosk": {"url": f"{hub.url}/kiosk", "device_url": f"{hub.url}/kiosk/device?token={device_token}"}}
+                "kiosk": {"url": f"{hub.url}/kiosk", "device_url": f"{hub.url}/kiosk/device?token={device_token}"},
+                "styles": {"url": f"{hub.url}/styles", "shopper": styles["shopper"], "imported": styles["imported"]}}
         info_path = data_dir / "demo.json"
         info_path.write_text(json.dumps(info, indent=1))
         info_path.chmod(0o600)
@@ -412,6 +452,12 @@ async def _demo(workshops: int, machines: int, hub_port: int, data_dir: Path, in
               "screens)")
         print("    Try: 니트 티셔츠 Knit T-shirt or 우븐 셔츠 Woven shirt → options → 키·몸무게·성별 → 추정하기 Estimate "
               "→ the preview and fit map → the promise (\"내일 14:00 준비\") → order, and follow its QR code.")
+        print(f"  My Style Lab (style quiz → personal colour → budget → picks with their stalls, Korean / English / "
+              f"Chinese): {info['styles']['url']}  (a simulated market on the registry's stalls: "
+              + "; ".join(f"{k} {v}" for k, v in styles["imported"].items()) + "; the recommender trains in the "
+              "background, popularity serves until then)")
+        print(f"    API: curl -H 'Authorization: Bearer {api_token}' "
+              f"'{hub.url}/api/v1/styles/recommendations?shopper={styles['shopper']}&k=12'")
         for s in shop_info:
             offered = ("no offer" if not s["offer"] else f"its offer of {s['offer_pieces']:,} pieces is answered"
                        if s["workshop"] in sample["answered"] else

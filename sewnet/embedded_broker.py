@@ -45,7 +45,8 @@ def write_password_file(path: Path, users: dict[str, str]) -> None:
 def _acls(devices: list[str], gateway_user: str) -> tuple[dict, dict]:
     # amqtt has no %u pattern like Mosquitto's ACL, so the rule is spelled out per device.
     publish = {d: [f"{TOPIC_ROOT}/{d}/#"] for d in devices}
-    publish[gateway_user] = [f"{TOPIC_ROOT}/+/config"]
+    # The gateway acknowledges stored summaries on each board's ack topic (contract v2).
+    publish[gateway_user] = [f"{TOPIC_ROOT}/+/config", f"{TOPIC_ROOT}/+/ack"]
     subscribe = {d: [f"{TOPIC_ROOT}/{d}/#"] for d in devices}
     subscribe[gateway_user] = [f"{TOPIC_ROOT}/#"]
     return publish, subscribe

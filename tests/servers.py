@@ -166,9 +166,12 @@ class Mosquitto(_Process):
     name = "mosquitto"
     binary = "/usr/sbin/mosquitto"
 
-    def __init__(self, workdir: Path, port: int | None = None, size_limits: bool = True):
+    def __init__(self, workdir: Path, port: int | None = None, size_limits: bool = True,
+                 autosave_interval: int = 5):
         """size_limits=False drops the shipped message_size_limit/max_packet_size, as on a broker
-        set up without SewNet's snippet: for tests of the gateway's own defence against big payloads."""
+        set up without SewNet's snippet: for tests of the gateway's own defence against big payloads.
+        autosave_interval: seconds between writes of the in-memory queue to disk (production: 60),
+        what a SIGKILL loses at most."""
         super().__init__(workdir)
         require_binary(self.binary, "mosquitto")
         self.host = "127.0.0.1"
@@ -201,7 +204,7 @@ class Mosquitto(_Process):
             + "\n# tests\n"
             "persistence true\n"
             f"persistence_location {self.workdir / 'data'}/\n"
-            "autosave_interval 5\n"
+            f"autosave_interval {autosave_interval}\n"
             # the gateway may be down for a while: keep everything queued for its session
             "max_queued_messages 200000\n"
             f"log_dest file {self.log_path}\n"

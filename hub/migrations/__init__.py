@@ -16,7 +16,8 @@ import importlib
 from sqlalchemy import MetaData
 
 #: Every capability module that declares tables on hub.core.db.Base.
-MODEL_MODULES = ("hub.registry.models", "hub.planning.tables", "hub.planning.offer_tables", "hub.kiosk.tables")
+MODEL_MODULES = ("hub.registry.models", "hub.planning.tables", "hub.planning.offer_tables", "hub.kiosk.tables",
+                 "hub.styles.tables", "hub.release.tables")
 
 
 def target_metadata() -> MetaData:

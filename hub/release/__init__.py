@@ -1,7 +1,8 @@
 """Firmware releases for the boards (issue 10 §2): a manifest (version, files with size and SHA-256,
 the boot layer it needs) signed with the hub's Ed25519 release key. The public face:
 `build_manifest`, `manifest_bytes`, `check_manifest`, `write_release`, `read_release`, the key
-functions in `keys`, and `ReleaseError`."""
+functions in `keys`, and `ReleaseError`; `hub.release.service` keeps the published ones the
+gateways fetch (`routes`: `/api/v1/releases…`)."""
 
 from hub.release.manifest import (
     FORMAT,

@@ -1,4 +1,5 @@
-"""`sewnet hub release keygen|public-key|sign|verify`: the boards' firmware releases."""
+"""`sewnet hub release keygen|public-key|sign|verify|publish|list|withdraw`: the boards' firmware
+releases, and the ones the hub publishes to the gateways."""
 
 from __future__ import annotations
 
@@ -7,10 +8,15 @@ from typing import Annotated, Optional
 
 import typer
 
-from hub.core.cli import ConfigOption, fail, settings_or_exit
+from hub.core.cli import ConfigOption, database_or_exit, fail, settings_or_exit
 
 app = typer.Typer(no_args_is_help=True, help="Firmware releases for the boards: the release key, signed manifests.")
 
+DatabaseOption = Annotated[Optional[str], typer.Option(help="the hub's database URL (default: the hub's settings)",
+                                                       show_default=False)]
+PublicKeyOption = Annotated[Optional[Path], typer.Option(
+    "--public-key", help="the release key's .pub file (default: the public half of the hub's release_key_file)",
+    show_default=False)]
 KeyOption = Annotated[Optional[Path], typer.Option(
     "--key-file", help="the release key (default: the hub's release_key_file, SEWNET_HUB_RELEASE_KEY_FILE)",
     show_default=False)]
@@ -61,6 +67,9 @@ def sign(
                                                "back")] = 300,
     key_file: KeyOption = None,
     config: ConfigOption = None,
+    publish_it: Annotated[bool, typer.Option("--publish", help="publish it to the gateways too (as `publish OUT`)")]
+    = False,
+    database: DatabaseOption = None,
 ) -> None:
     """Sign the firmware folder as a release for the gateways to serve."""
     from sewnet.resources import shipped
@@ -86,6 +95,8 @@ def sign(
     size = sum(f["size"] for f in manifest["files"])
     typer.echo(f"release {have}: {len(manifest['files'])} files, {size:,} bytes, boot layer >= {boot}, "
                f"written to {out}")
+    if publish_it:
+        _publish(out, key.public_key(), config, database)
 
 
 @app.command()
@@ -101,3 +112,90 @@ def verify(
     except ReleaseError as e:
         raise fail(str(e), 1) from None
     typer.echo(f"release {manifest['version']}: signature and {len(manifest['files'])} files good")
+
+
+def _public_key(public_key_file: Optional[Path], config: Optional[Path]):
+    """The key a published release must be signed with: the one every board and gateway trusts."""
+    from hub.release import ReleaseError, load_private_key, load_public_key
+
+    try:
+        if public_key_file is not None:
+            return load_public_key(public_key_file)
+        path = _key_path(None, config)
+        pub = Path(str(path) + ".pub")
+        return load_public_key(pub) if pub.exists() else load_private_key(path).public_key()
+    except ReleaseError as e:
+        raise fail(str(e)) from None
+
+
+def _publish(folder: Path, public, config: Optional[Path], database: Optional[str]) -> None:
+    from hub.release import ReleaseError, service
+
+    overrides = {"database_url": database} if database is not None else {}
+    db = database_or_exit(settings_or_exit(config, **overrides))
+    try:
+        with db.session() as session:
+            done = service.publish_folder(session, folder, public)
+    except ReleaseError as e:
+        raise fail(f"not published: {e}") from None
+    finally:
+        db.close()
+    if done.new:
+        typer.echo(f"release {done.version} published: {done.files} files, {done.bytes:,} bytes, signed by key "
+                   f"{done.key_id}; gateways fetch it on their next release check")
+    else:
+        typer.echo(f"release {done.version} was published already: nothing changed")
+
+
+@app.command()
+def publish(
+    folder: Annotated[Path, typer.Argument(help="a release folder from `sign --out`")],
+    public_key_file: PublicKeyOption = None,
+    config: ConfigOption = None,
+    database: DatabaseOption = None,
+) -> None:
+    """Publish a signed release: gateways fetch it, check it and offer it to their operators."""
+    _publish(folder, _public_key(public_key_file, config), config, database)
+
+
+@app.command("list")
+def list_releases(config: ConfigOption = None, database: DatabaseOption = None) -> None:
+    """The published releases, newest first, with the workshops whose gateways fetched each."""
+    from hub.release import service
+
+    overrides = {"database_url": database} if database is not None else {}
+    db = database_or_exit(settings_or_exit(config, **overrides))
+    try:
+        with db.session() as session:
+            rows = service.releases(session)
+    finally:
+        db.close()
+    if not rows:
+        typer.echo("no releases published")
+    for r in rows:
+        state = f"withdrawn {r['withdrawn_at']}: {r['withdrawn_reason']}" if r["withdrawn_at"] else "offered"
+        where = ", ".join(r["fetched_by"]) or "no gateway yet"
+        typer.echo(f"{r['version']}\t{r['files']} files, {r['bytes']:,} bytes\tpublished {r['published_at']}\t"
+                   f"{state}\tfetched by {len(r['fetched_by'])}: {where}")
+
+
+@app.command()
+def withdraw(
+    version: Annotated[str, typer.Argument(help="the published version")],
+    reason: Annotated[str, typer.Option(help="why, for the gateways' operators")],
+    config: ConfigOption = None,
+    database: DatabaseOption = None,
+) -> None:
+    """Take a release back: gateways stop offering it (a rollout of it stops) on their next check."""
+    from hub.release import ReleaseError, service
+
+    overrides = {"database_url": database} if database is not None else {}
+    db = database_or_exit(settings_or_exit(config, **overrides))
+    try:
+        with db.session() as session:
+            changed = service.withdraw(session, version, reason)
+    except ReleaseError as e:
+        raise fail(str(e), 1) from None
+    finally:
+        db.close()
+    typer.echo(f"release {version} withdrawn" if changed else f"release {version} was withdrawn already")

@@ -2,17 +2,20 @@
 
     python -m simulators.virtual_board --flash DIR --device ID --password PW --broker HOST:PORT
         --interval-ms 1000 --seed N --sew-seconds S [--max-spm 10000] [--glitches]
-        [--counter pcnt|irq] [--stop-scale 0.05]
+        [--stop-scale 0.05] [--spool-len N] [--wdt-ms MS] [--no-ntp]
 
 The sewing machine sews for S seconds of real time from the start, then stands still; the board
 runs (publishing idle summaries) until SIGTERM. Ground truth goes to DIR/truth.json, rewritten
 atomically about every second and a last time once sewing is done:
     {"device": ..., "stitches_generated": N, "sewing_done": bool, ...}
-The Wi-Fi link is down while the file DIR/wifi_down exists.
+The Wi-Fi link is down while the file DIR/wifi_down exists. The board serves NTP for itself on
+a loopback port (the gateway's NTP server, in a workshop) unless --no-ntp. A machine.reset() or
+the watchdog reboots the firmware in the same process: the sewing machine and the flash folder
+go on, as on a real board. SIGKILL is a power cut. DIR/status.json holds the board's figures
+(boot, spooled summaries, sent, acknowledged, resets), rewritten about every second.
 
---glitches adds the sensor faults the chosen counter path is specified to reject: spikes
-narrower than the PCNT filter (pcnt) or contact bounce inside the 2.5 ms lockout (irq). On a
-real board the RC filter and Schmitt trigger of hardware/README.md remove the rest.
+--glitches adds spikes narrower than the PCNT filter. On a real board the RC filter and Schmitt
+trigger of hardware/README.md remove the rest.
 """
 
 from __future__ import annotations
@@ -29,7 +32,6 @@ from simulators.sewing import SewingMachine
 from simulators.virtual_board.board import BOARDS_FILE, BoardReset, VirtualBoard, unique_id_for
 from simulators.virtual_board.clock import RealClock
 
-VARIANT_FOR_COUNTER = {"pcnt": "esp32-devkitc", "irq": "esp32-c3"}
 
 
 MAX_SEW_SECONDS = 4 * 3600
@@ -47,13 +49,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--sew-seconds", type=float, default=30.0)
     p.add_argument("--max-spm", type=float, default=7000.0)
     p.add_argument("--glitches", action="store_true")
-    p.add_argument("--counter", choices=("pcnt", "irq"), default="pcnt")
     p.add_argument("--stop-scale", type=float, default=0.05, help="scales long stops (20 s-5 min)")
     p.add_argument("--keepalive-s", type=int, default=10)
     p.add_argument("--backoff-max-ms", type=int, default=4000,
                    help="cap of the reconnect backoff (boards default to 30 s)")
-    p.add_argument("--no-ntp", action="store_true", help="no ntptime: summaries go without time")
-    p.add_argument("--queue-len", type=int, default=360)
+    p.add_argument("--no-ntp", action="store_true", help="no NTP server: summaries go without time")
+    p.add_argument("--spool-len", type=int, default=2160)
+    p.add_argument("--ack-timeout-ms", type=int, default=5000)
+    p.add_argument("--wdt-ms", type=int, default=60000)
     p.add_argument("--ota-port", type=int, default=0, help="the gateway's OTA port (0: no updates)")
     p.add_argument("--ota-poll-s", type=int, default=600)
     a = p.parse_args(argv)
@@ -69,21 +72,23 @@ def parse_args(argv=None) -> argparse.Namespace:
     return a
 
 
-def board_config(a: argparse.Namespace) -> dict:
+def board_config(a: argparse.Namespace, ntp_port: int | None) -> dict:
     return {
         "_written_by": "simulators.virtual_board",
         "device": a.device,
         "password": a.password,
         "wifi": {"ssid": "sewnet-virtual", "password": "virtual"},
         "broker": {"host": a.broker_host, "port": a.broker_port},
-        "variant": VARIANT_FOR_COUNTER[a.counter],
-        "counter": a.counter,
+        "variant": "esp32-devkitc",
         "interval_ms": a.interval_ms,
         "keepalive_s": a.keepalive_s,
         "backoff_max_ms": a.backoff_max_ms,
-        "queue_len": a.queue_len,
+        "spool_len": a.spool_len,
+        "ack_timeout_ms": a.ack_timeout_ms,
+        "wdt_ms": a.wdt_ms,
         "state_save_ms": 10000,
-        "ntp_host": None if a.no_ntp else "pool.ntp.org",
+        "ntp_host": None if ntp_port is None else "127.0.0.1",
+        "ntp_port": ntp_port or 123,
         "ota_port": a.ota_port,
         "ota_poll_s": a.ota_poll_s,
     }
@@ -92,7 +97,7 @@ def board_config(a: argparse.Namespace) -> dict:
 def sewing_machine(a: argparse.Namespace) -> SewingMachine:
     glitches = {}
     if a.glitches:
-        glitches = {"spikes_per_s": 3.0} if a.counter == "pcnt" else {"bounce_prob": 0.3}
+        glitches = {"spikes_per_s": 3.0}
     return SewingMachine(a.seed, a.sew_seconds, max_spm=a.max_spm, stop_scale=a.stop_scale,
                          start_s=0.2, **glitches)
 
@@ -110,6 +115,7 @@ def watch(board: VirtualBoard, a: argparse.Namespace, stop: threading.Event) -> 
     sewing = board.sewing
     final = False
     last_write = -1.0
+    last_status = -1.0
     while not stop.is_set():
         board.link_up = not wifi_down.exists()
         now = board.clock.now_s()
@@ -122,22 +128,37 @@ def watch(board: VirtualBoard, a: argparse.Namespace, stop: threading.Event) -> 
                 "glitches_generated": sewing.glitch_count(),
                 "seed": a.seed,
                 "sew_seconds": a.sew_seconds,
-                "counter": a.counter,
+                "counter": "pcnt",
             })
             last_write = now
             final = done
+        if now - last_status >= 1.0:
+            write_json(a.flash / "status.json", board_status(board))
+            last_status = now
         stop.wait(0.1)
+
+
+def board_status(board: VirtualBoard) -> dict:
+    """What the firmware's App shows of itself (read from outside its loop: a snapshot)."""
+    app = board.app
+    out = {"resets": board.resets, "wdt_resets": board.wdt_resets}
+    if app is not None and app.spool is not None:
+        out.update(boot=app.boot, nonce=app.nonce, seq=app.seq, spooled=len(app.spool),
+                   in_flight=len(app.window), sent=app.sent, acked=app.acked,
+                   dropped=app.spool.dropped, flash_writes=app.spool.writes,
+                   flash_bytes=app.spool.bytes_written, total=app.tally.total if app.tally else None,
+                   connects=app.mqtt.connects if app.mqtt else 0, time_synced=app.time_base is not None)
+    return out
 
 
 def main(argv=None) -> int:
     a = parse_args(argv)
     sys.stdout.reconfigure(line_buffering=True)
-    variant = VARIANT_FOR_COUNTER[a.counter]
-    pins = json.loads(BOARDS_FILE.read_text())[variant]
+    pins = json.loads(BOARDS_FILE.read_text())["esp32-devkitc"]
     board = VirtualBoard(a.flash, sewing=sewing_machine(a), clock=RealClock(),
                          sensor_pin=pins["sensor_pin"], unique_id=unique_id_for(a.device),
                          ntp=not a.no_ntp)
-    board.flash(board_config(a))
+    board.flash(board_config(a, None if a.no_ntp else board.serve_ntp()))
     board.link_up = not (a.flash / "wifi_down").exists()
 
     def on_sigterm(signum, frame):
@@ -147,18 +168,23 @@ def main(argv=None) -> int:
     stop = threading.Event()
     watcher = threading.Thread(target=watch, args=(board, a, stop), daemon=True, name="watch")
     watcher.start()
-    board.install(chdir=True)
     try:
         while True:
+            board.install(chdir=True)
             try:
                 board.run_main()
                 break
             except BoardReset:
-                # machine.reset(): the board boots again from its flash (an update, a rollback).
-                print("virtual board: reset", file=sys.stderr)
-                board.restart()
-    except KeyboardInterrupt:
-        return 0
+                pass                        # machine.reset() (an update, a rollback): boot again
+            except KeyboardInterrupt:
+                if not board.wdt_fired:
+                    return 0
+                board.wdt_fired = False     # the watchdog bit: boot again
+            finally:
+                board.uninstall()
+            board.restart()                 # what lived in RAM is gone; the flash folder stays
+            board.resets += 1
+            print("virtual board: reset, booting again", flush=True)
     finally:
         stop.set()
     # main.py only returns when the firmware refused to start (a bad sewnet.json): on a real

@@ -6,10 +6,17 @@ writes), `machine`, `network`, `micropython`, optional `ntptime`, and MicroPytho
 functions on `time`. Sockets are real (asyncio.open_connection to a real broker), gated by the
 board's Wi-Fi link (see netlink).
 
-Pin interrupts are delivered at the board's safe points (every ticks_ms/ticks_us call and
-enable_irq, and on advance_* in virtual time) with ticks_us() reading the edge's own time
-inside the handler, as on hardware where the handler stamps the edge when it fires. The Counter
-counts the sensor's edges lazily, when read.
+Pin interrupts are soft, as on MicroPython's ESP32 port (ports/esp32/machine_pin.c schedules
+every pin handler with mp_sched_schedule; Pin.irq has no `hard` argument): an edge queues its
+handler in the scheduler's queue of SCHEDULER_DEPTH entries, the handler runs at the board's
+next safe point (every ticks_ms/ticks_us call, enable_irq, and advance_* in virtual time) and
+ticks_us() inside it reads the time it runs, not the edge's; edges that find the queue full are
+lost (`irq_lost`). A test shows a blocked VM with `block_ms()`. The Counter is machine.Counter
+as ports/esp32/modules/machine.py builds it on the PCNT: one object per unit, a value that
+counts on past 16 bits (overflows added in software), value(v) to set it.
+
+The watchdog (machine.WDT) resets the board when not fed within its timeout: in virtual time
+at the next advance, in real time from a thread (the process's main thread gets BoardReset).
 
 One board is installed per process at a time: the firmware's modules are flat names.
 """
@@ -36,12 +43,16 @@ from simulators.virtual_board.netlink import NetLink
 FIRMWARE_DIR = shipped("firmware")
 BOARDS_FILE = shipped("hardware") / "boards.json"
 
-_SHIMS = ("machine", "network", "micropython", "ntptime")
+_SHIMS = ("machine", "network", "micropython")
 _TIME_FUNCS = ("ticks_ms", "ticks_us", "ticks_cpu", "ticks_diff", "ticks_add", "sleep_ms", "sleep_us")
 
 
+#: MICROPY_SCHEDULER_DEPTH (py/mpconfig.h's default; the ESP32 port keeps it).
+SCHEDULER_DEPTH = 4
+
+
 class BoardReset(SystemExit):
-    """machine.reset() on a virtual board: the firmware's process (or test) ends here."""
+    """machine.reset() or the watchdog on a virtual board: the firmware's run ends here."""
 
 
 def firmware_files(firmware_dir: Path = FIRMWARE_DIR) -> list[Path]:
@@ -95,8 +106,16 @@ class VirtualBoard:
         self.ntp_requests = 0
         self.wdt_started = False
         self.wdt_feeds = 0
+        self.wdt_timeout_ms = 0
+        self.wdt_fed_at_us = 0
+        self.wdt_resets = 0
         self.irq_calls = 0
         self.irq_errors = 0
+        self.irq_lost = 0
+        self.resets = 0
+        self.wdt_fired = False
+        self.counter_units: dict[int, object] = {}
+        self.ntp_port: int | None = None
         self._irq_lines: dict[int, _IrqLine] = {}
         self._counters: dict[object, int] = {}
         self._irq_enabled = True
@@ -131,11 +150,10 @@ class VirtualBoard:
         if self._installed:
             return self
         from simulators.virtual_board import shims  # noqa: F401
-        from simulators.virtual_board.shims import machine, micropython, network, ntptime
+        from simulators.virtual_board.shims import machine, micropython, network
 
         mods = {"machine": machine, "network": network, "micropython": micropython}
-        if self.ntp:
-            mods["ntptime"] = ntptime
+        self.counter_units = {}
         self._saved = {
             "modules": {name: sys.modules.get(name) for name in _SHIMS},
             "time": {name: getattr(time, name, None) for name in _TIME_FUNCS},
@@ -207,6 +225,12 @@ class VirtualBoard:
             raise RuntimeError("install() the board first")
         return importlib.import_module(name)
 
+    @property
+    def app(self):
+        """The firmware's running App (sn_app.current), or None."""
+        mod = sys.modules.get("sn_app") if self._installed else None
+        return getattr(mod, "current", None)
+
     def run_main(self) -> None:
         """Boots the firmware: runs main.py from the flash, as MicroPython does."""
         if not self._installed:
@@ -238,27 +262,20 @@ class VirtualBoard:
     # -- interrupts and the sensor ---------------------------------------------------------------
 
     def safe_point(self, now_us: int) -> None:
-        """Runs pending interrupt handlers for sensor edges before now_us, then scheduled calls."""
+        """Runs the handlers of sensor edges before now_us, then scheduled calls.
+
+        Between safe points the VM counts as idle: a scheduled handler then runs right after its
+        edge, so it sees the edge's time. Only block_ms() makes the VM busy."""
         if self._in_irq or not self._irq_enabled:
             return
+        self._check_watchdog(now_us)
         line = self._irq_lines.get(self.sensor_pin)
         if line is not None and line.handler is not None and self.sewing is not None:
             times = self.sewing.edge_times
             end = bisect.bisect_left(times, now_us / 1e6)
-            self._in_irq = True
-            try:
-                for i in range(line.cursor, end):
-                    self._irq_now_us = int(times[i] * 1e6)
-                    self.irq_calls += 1
-                    try:
-                        line.handler(line.pin)
-                    except Exception as e:  # MicroPython prints and carries on
-                        self.irq_errors += 1
-                        print(f"virtual board: unhandled exception in IRQ handler: {e!r}")
-                    line.cursor = i + 1
-            finally:
-                self._irq_now_us = None
-                self._in_irq = False
+            for i in range(line.cursor, end):
+                self._run_handler(line, int(times[i] * 1e6))
+                line.cursor = i + 1
             line.cursor = max(line.cursor, end)
         if self._scheduled:
             pending, self._scheduled = self._scheduled, []
@@ -267,12 +284,84 @@ class VirtualBoard:
         if self._timers and not self._in_timer:
             self._run_timers(now_us)
 
-    def attach_irq(self, pin, handler, hard: bool) -> None:
+    def _run_handler(self, line: _IrqLine, at_us: int) -> None:
+        self._in_irq = True
+        self._irq_now_us = at_us
+        self.irq_calls += 1
+        try:
+            line.handler(line.pin)
+        except Exception as e:  # MicroPython prints and carries on
+            self.irq_errors += 1
+            print(f"virtual board: unhandled exception in IRQ handler: {e!r}")
+        finally:
+            self._irq_now_us = None
+            self._in_irq = False
+
+    def block_ms(self, ms: float) -> None:
+        """Virtual time: the VM is stuck for `ms` (a flash erase, the Wi-Fi driver, a blocking
+        call). Edges meanwhile queue their soft handlers, SCHEDULER_DEPTH at most (the rest are
+        lost, as mp_sched_schedule refuses them), and those run when the VM is free again,
+        every one of them seeing that late time in ticks_us()."""
+        if not isinstance(self.clock, VirtualClock):
+            raise RuntimeError("block_ms() needs a VirtualClock")
+        self.safe_point(self.clock.now_us())
+        start = self.clock.now_us()
+        self.clock.advance_us(round(ms * 1000))
+        end = self.clock.now_us()
+        line = self._irq_lines.get(self.sensor_pin)
+        if line is not None and line.handler is not None and self.sewing is not None:
+            last = bisect.bisect_left(self.sewing.edge_times, end / 1e6)
+            waiting = last - line.cursor
+            self.irq_lost += max(0, waiting - SCHEDULER_DEPTH)
+            for _ in range(min(waiting, SCHEDULER_DEPTH)):
+                self._run_handler(line, end)
+            line.cursor = last
+        del start
+        self.safe_point(end)
+
+    def attach_irq(self, pin, handler) -> None:
         cursor = self._edge_cursor()
         if handler is None:
             self._irq_lines.pop(pin.id, None)
         else:
             self._irq_lines[pin.id] = _IrqLine(pin, handler, cursor)
+
+    # -- the watchdog ------------------------------------------------------------------------------
+
+    def start_watchdog(self, timeout_ms: int) -> None:
+        self.wdt_started = True
+        self.wdt_timeout_ms = timeout_ms
+        self.wdt_fed_at_us = self.clock.now_us()
+        if not isinstance(self.clock, VirtualClock):
+            import threading
+
+            threading.Thread(target=self._watchdog_thread, daemon=True, name="wdt").start()
+
+    def feed_watchdog(self) -> None:
+        self.wdt_feeds += 1
+        self.wdt_fed_at_us = self.clock.now_us()
+
+    def _watchdog_expired(self, now_us: int) -> bool:
+        return self.wdt_started and now_us - self.wdt_fed_at_us > self.wdt_timeout_ms * 1000
+
+    def _check_watchdog(self, now_us: int) -> None:
+        if isinstance(self.clock, VirtualClock) and self._watchdog_expired(now_us):
+            self.wdt_started = False
+            self.wdt_resets += 1
+            raise BoardReset(4)
+
+    def _watchdog_thread(self) -> None:
+        import _thread
+        import time as _t
+
+        while self.wdt_started:
+            if self._watchdog_expired(self.clock.now_us()):
+                self.wdt_started = False
+                self.wdt_resets += 1
+                self.wdt_fired = True
+                _thread.interrupt_main()  # the main thread (the firmware) stops where it is
+                return
+            _t.sleep(0.1)
 
     def attach_counter(self, counter) -> int:
         self._counters[counter] = self._edge_cursor()
@@ -362,7 +451,41 @@ class VirtualBoard:
         self.link_up = bool(up)
 
     def reset(self) -> None:
+        self.wdt_started = False
         raise BoardReset(3)
+
+    def serve_ntp(self) -> int:
+        """An NTP server on the board's LAN (the gateway's, in a workshop): answers on a
+        loopback UDP port while the Wi-Fi link is up, with the host's clock. Returns the port."""
+        import socket
+        import struct
+        import threading
+        import time as _t
+
+        if self.ntp_port is not None:
+            return self.ntp_port
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.1", 0))
+        self.ntp_port = sock.getsockname()[1]
+
+        def serve():
+            while True:
+                data, addr = sock.recvfrom(512)
+                if len(data) < 48 or not self.link_up:
+                    continue
+                now = _t.time() + 2208988800
+                secs = int(now)
+                frac = int((now - secs) * 2**32)
+                reply = bytearray(48)
+                reply[0] = 0x24  # no leap warning, version 4, server
+                reply[1] = 2
+                struct.pack_into("!II", reply, 32, secs, frac)
+                struct.pack_into("!II", reply, 40, secs, frac)
+                self.ntp_requests += 1
+                sock.sendto(bytes(reply), addr)
+
+        threading.Thread(target=serve, daemon=True, name="ntp").start()
+        return self.ntp_port
 
     def stitches_generated(self) -> int:
         """Real stitches the sewing machine has made so far (ground truth)."""

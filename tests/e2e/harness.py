@@ -63,6 +63,13 @@ class Board:
     def sewing_done(self) -> bool:
         return bool(self.truth().get("sewing_done"))
 
+    def status(self) -> dict:
+        """The firmware's own figures (spooled, in flight, sent, acked, resets; status.json)."""
+        try:
+            return json.loads((self.flash / "status.json").read_text())
+        except (OSError, ValueError):
+            return {}
+
     def stop(self) -> None:
         terminate(self.proc, timeout=10)
 

@@ -5,7 +5,9 @@ bulk order it places at start is planned, and its plan page is a login and a lin
 workshops were offered a sample order, each demo gateway's page (after its login) shows that
 offer with an accept button, and accepting it reaches the hub; its kiosk, on the printed link,
 takes a shopper from a design through the estimate and the preview to a promise for each design,
-and orders only from the registered device."""
+and orders only from the registered device; My Style Lab serves a simulated market on the
+registry's stalls: its quiz, a session's picks with their stalls, and, once trained in the
+background, the recommender for the printed shopper."""
 
 import json
 import os
@@ -158,6 +160,28 @@ def test_demo_shows_live_capacity(tmp_path):
             registered = shopper.get(kiosk["device_url"])
             assert registered.status_code == 303 and registered.headers["location"] == "/kiosk"
             assert "kiosk_device" in shopper.cookies
+
+        # My Style Lab: the simulated market imported on the registry's shops, the recommender trained
+        # in the background (popularity until then), the kiosk's quiz and picks without a login.
+        styles = info["styles"]
+        assert styles["url"] == f"{info['hub_url']}/styles" and "added" in styles["imported"]["products"]
+        api = f"{info['hub_url']}/api/v1/styles"
+
+        def trained():
+            status = httpx.get(f"{api}/model", headers=headers, timeout=10).json()
+            assert status["state"] != "failed", status
+            return status["model"] == "recommender"
+
+        wait_for(trained, timeout=120, what="the styles recommender trained", interval=1)
+        picks = httpx.get(f"{api}/recommendations", params={"shopper": styles["shopper"]}, headers=headers,
+                          timeout=10).json()
+        assert picks["model"] == "recommender" and len(picks["items"]) == 12
+        assert all(i["where"]["shop_id"] for i in picks["items"])
+        cards = httpx.get(f"{api}/quiz", timeout=10).json()["cards"]
+        session = httpx.post(f"{api}/sessions", json={"liked": [c["article_id"] for c in cards[:3]],
+                                                      "colour": "cool"}, timeout=30).json()
+        assert session["items"] and all({"summer", "winter"} & set(i["colour"]["suits"]) for i in session["items"])
+        assert "마이 스타일 랩" in httpx.get(styles["url"], timeout=10).text
     finally:
         proc.send_signal(signal.SIGINT)
         try:

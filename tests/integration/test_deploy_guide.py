@@ -8,6 +8,14 @@ add-board print what they would run instead); the broker is started as Debian's 
 script does (`mosquitto -c /etc/mosquitto/mosquitto.conf -d`) and the gateway as the unit's
 ExecStart. `apt-get` is skipped too: the packages are installed here, which the test checks.
 
+Run as root (as here), the test gives every file the owner `sewnet gateway install` gives it on a
+Pi (edge_gateway.provision.owners, with a free uid standing in for the user `sewnet` and the
+package's `mosquitto`), and runs the gateway as that unprivileged user (setpriv, as systemd's
+User=sewnet), from a venv on the system's Python 3.11 (pyenv's lives under /root, which that user
+cannot enter): so a board logging in to the gateway's update server proves the gateway's user reads
+the boards' passwords, and a probe as that user proves it cannot read the broker's files. Not
+root, the gateway runs as the test's user and the probe is left out.
+
 The hub of the work-offers step runs in the test's process (hub.server.BackgroundServer) on a
 SQLite database that the installed `sewnet hub db upgrade` built and `sewnet registry import`
 filled; the guide's `/etc/sewnet/hub.env` is a file in the test's folder naming that database.
@@ -24,15 +32,18 @@ sewnet), so the test needs no network and takes seconds.
 
 from __future__ import annotations
 
+import grp
 import hashlib
 import json
 import os
+import pwd
 import re
 import shutil
 import signal
 import subprocess
 import sys
 import sysconfig
+import tempfile
 import tomllib
 from pathlib import Path
 
@@ -40,9 +51,10 @@ import httpx
 import paho.mqtt.client as mqtt
 import pytest
 
-from edge_gateway.provision import toml_set
+from edge_gateway.provision import BROKER_USER, SERVICE_USER, Layout, owners, toml_set
 from hub.app import create_app
 from hub.core.settings import load_settings
+from hub.release import firmware_version
 from hub.server import BackgroundServer
 from tests.integration.test_broker_rules import summary
 from tests.servers import free_port, port_open
@@ -80,9 +92,34 @@ def under(root: Path, text: str) -> str:
     return text
 
 
-def fresh_venv(where: Path) -> Path:
+SYSTEM_PYTHON = Path("/usr/bin/python3")
+
+
+def service_user_possible() -> bool:
+    """Root, setpriv and a system Python of this Python's version (the shared packages' ABI)."""
+    if os.geteuid() != 0 or not shutil.which("setpriv") or not SYSTEM_PYTHON.exists():
+        return False
+    done = subprocess.run([str(SYSTEM_PYTHON), "-c", "import sys; print(*sys.version_info[:2])"],
+                          capture_output=True, text=True)
+    return done.returncode == 0 and done.stdout.split() == [str(v) for v in sys.version_info[:2]]
+
+
+def free_uid(start: int = 64100) -> int:
+    uid = start
+    while True:
+        try:
+            pwd.getpwuid(uid)
+        except KeyError:
+            try:
+                grp.getgrgid(uid)
+            except KeyError:
+                return uid
+        uid += 1
+
+
+def fresh_venv(where: Path, python: str = sys.executable) -> Path:
     """A venv that sees the shared venv's packages, but not its editable sewnet."""
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(where)], check=True)
+    subprocess.run([python, "-m", "venv", "--without-pip", str(where)], check=True)
     shared = Path(sysconfig.get_paths()["purelib"])
     view = where / "shared-dependencies"
     view.mkdir()
@@ -109,11 +146,27 @@ def tree_digest(folder: Path) -> dict[str, str]:
             and p.suffix not in (".log", ".pid") and "var/lib/sewnet" not in str(p)}
 
 
-@pytest.mark.timeout(180)
-def test_the_deploy_guide_on_stock_debian(tmp_path, influxdb):
+@pytest.fixture
+def pi_root(tmp_path):
+    """Where the guide's / is: a folder any user may pass through when the gateway is to run as an
+    unprivileged user (pytest's own temporary folders are root's alone)."""
+    if not service_user_possible():
+        yield tmp_path / "root"
+        return
+    base = Path(tempfile.mkdtemp(prefix="sewnet-guide-", dir="/tmp"))
+    base.chmod(0o755)
+    try:
+        yield base / "root"
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.mark.timeout(240)
+def test_the_deploy_guide_on_stock_debian(tmp_path, influxdb, pi_root):
     guide = guide_blocks(ROOT / "docs" / "deploy-raspberry-pi.md")
     laptop = guide_blocks(ROOT / "docs" / "flashing.md")["laptop"]
-    root = tmp_path / "root"
+    root = pi_root
+    as_service = service_user_possible()
     venv = root / "opt" / "sewnet" / ".venv"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
     env.update(WORKSHOP="ws-guide-01", INFLUX=influxdb.url, ADMIN_USER=influxdb.username,
@@ -125,6 +178,7 @@ def test_the_deploy_guide_on_stock_debian(tmp_path, influxdb):
     def guide_step(name: str, *extra: str) -> str:
         script = re.sub(r"(?<![\w/])/root/", f"{tmp_path}/", guide[name].replace("sudo ", ""))
         script = script.replace("/opt/sewnet/.venv/", f"{venv}/").replace("/etc/sewnet/hub.env", str(hub_env_file))
+        script = script.replace("/var/lib/sewnet-hub/", f"{tmp_path}/hub/var/")
         if extra:
             script = re.sub(r"(sewnet gateway [\w-]+ .*)", lambda m: m.group(1) + " " + " ".join(extra), script)
         return run(["bash", "-euo", "pipefail", "-c", script], env).stdout
@@ -152,7 +206,8 @@ def test_the_deploy_guide_on_stock_debian(tmp_path, influxdb):
     source = tmp_path / "sewnet-source"
     shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".git", ".venv", "var", "__pycache__", "*.egg-info",
                                                                 "build", ".pytest_cache", ".hypothesis"))
-    fresh_venv(venv)
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    fresh_venv(venv, str(SYSTEM_PYTHON) if as_service else sys.executable)
     run([str(venv / "bin/python"), "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index",
          str(source)], env)
     where = run([str(venv / "bin/python"), "-c", "import sewnet, edge_gateway; print(sewnet.__file__,"
@@ -187,6 +242,25 @@ def test_the_deploy_guide_on_stock_debian(tmp_path, influxdb):
     assert tree_digest(root) == before, out
     assert " written" not in out, out
 
+    # The owners install gives every file on a Pi, a free uid standing in for the user sewnet.
+    layout = Layout(root)
+    service_id = free_uid()
+    try:
+        broker_ids = pwd.getpwnam(BROKER_USER).pw_uid, pwd.getpwnam(BROKER_USER).pw_gid
+    except KeyError:
+        broker_ids = (free_uid(service_id + 1),) * 2
+    ids = {SERVICE_USER: (service_id, service_id), BROKER_USER: broker_ids, "root": (0, 0)}
+
+    def own() -> None:
+        """Each file as `install` owns it on a system (after every step: under --root they chown nothing)."""
+        if not as_service:
+            return
+        for path, (user, group) in owners(layout).items():
+            if path.exists():
+                os.chown(path, ids[user][0], ids[group][1])
+
+    as_gateway = ["setpriv", f"--reuid={service_id}", f"--regid={service_id}", "--clear-groups"] if as_service else []
+
     config = root / "etc/sewnet/gateway.toml"
     unit = (root / "etc/systemd/system/sewnet-gateway.service").read_text()
     data_dir = Path(re.search(r'(?m)^data_dir = "(.*)"', config.read_text()).group(1))
@@ -209,13 +283,14 @@ def test_the_deploy_guide_on_stock_debian(tmp_path, influxdb):
         password = out.strip().splitlines()[-1]
         assert "sn-3c71bf0a12f4" in out and "SIGHUP" in out, out
         assert 'sn-3c71bf0a12f4 = "m03"' in config.read_text()
+        own()
 
         # The gateway as its unit runs it; it ships every second instead of every 600 s.
         config.write_text(toml_set(config.read_text(), "uplink", "flush_interval_s", 1))
         def start_gateway() -> subprocess.Popen:
             with open(tmp_path / "gateway.log", "ab") as log:
-                return subprocess.Popen([sewnet, "gateway", "run", "--config", str(config)], env=env, stdout=log,
-                                        stderr=subprocess.STDOUT, start_new_session=True)
+                return subprocess.Popen([*as_gateway, sewnet, "gateway", "run", "--config", str(config)], env=env,
+                                        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
         gateway = start_gateway()
         operator = (root / "etc/sewnet/operator.password").read_text().strip()
@@ -245,7 +320,8 @@ def test_the_deploy_guide_on_stock_debian(tmp_path, influxdb):
             board.disconnect()
 
         def stored():
-            status = json.loads(run([sewnet, "gateway", "status", "--config", str(config), "--json"], env).stdout)
+            status = json.loads(run([*as_gateway, sewnet, "gateway", "status", "--config", str(config), "--json"],
+                                    env).stdout)
             return [d for d in status["devices"] if d["machine"] == "m03" and d["stitches_today"] == 10]
 
         wait_for(stored, timeout=20, what="the summary in the gateway's store", interval=0.5)
@@ -274,6 +350,7 @@ def test_the_deploy_guide_on_stock_debian(tmp_path, influxdb):
         assert (root / "etc/sewnet/hub.token").read_text().strip() == token
         assert tomllib.loads(config.read_text())["hub"] == {"url": hub.url,
                                                             "workshop_token_file": str(root / "etc/sewnet/hub.token")}
+        own()
 
         # `systemctl restart sewnet-gateway`, as the unit runs it; it fetches its offers with the token.
         gateway.send_signal(signal.SIGTERM)
@@ -287,6 +364,56 @@ def test_the_deploy_guide_on_stock_debian(tmp_path, influxdb):
 
         wait_for(offers_fetched, timeout=20, what="the gateway's offers fetched from the hub", interval=0.3)
         assert snapshot()["hub"]["ko"].startswith("정상")
+        assert snapshot()["releases"] is None  # no [ota] yet: no releases fetched
+
+        # Board updates (step 6): the hub's release key, updates on at the gateway, a release published.
+        with hub_env_file.open("a") as f:
+            f.write(f"SEWNET_HUB_RELEASE_KEY_FILE={tmp_path / 'hub' / 'release.key'}\n")
+        guide_step("hub-release-key")
+        assert (tmp_path / "release.pub").read_text() == (tmp_path / "hub" / "release.key.pub").read_text()
+        out = guide_step("enable-updates", f"--root {root}")
+        assert "restart the gateway" in out and not (tmp_path / "release.pub").exists(), out
+        assert tomllib.loads(config.read_text())["ota"] == {"release_key_file": str(layout.release_key),
+                                                            "board_passwd_file": str(layout.boards_passwd)}
+        own()
+        out = guide_step("publish")
+        version = firmware_version(ROOT / "firmware")
+        assert f"release {version} published" in out, out
+
+        # `systemctl restart sewnet-gateway`: at start it asks the hub for releases, and keeps this one.
+        gateway.send_signal(signal.SIGTERM)
+        assert gateway.wait(20) == 0
+        gateway = start_gateway()
+
+        def release_fetched():
+            releases = (snapshot() or {}).get("releases")
+            assert not (releases and releases["problem"]), releases
+            return releases and releases["fetched"] == 1
+
+        wait_for(release_fetched, timeout=30, what="the hub's release fetched by the gateway", interval=0.3)
+        # The board logs in to the update server with its MQTT password: the gateway's own user
+        # reads it (boards.passwd). No rollout yet: nothing offered until the operator starts one.
+        ota = f"http://127.0.0.1:{web_port}/ota/v1/boards/sn-3c71bf0a12f4/check"
+        report = {"firmware": "0.1.0", "bootloader": 1}
+        checked = httpx.post(ota, json=report, auth=("sn-3c71bf0a12f4", password), timeout=10)
+        assert checked.status_code == 200, checked.text
+        assert checked.json() == {"firmware": None, "config": None}
+        assert httpx.post(ota, json=report, auth=("sn-3c71bf0a12f4", "not-its-password"), timeout=10).status_code == 401
+        with httpx.Client(base_url=f"http://127.0.0.1:{web_port}", timeout=10) as page:
+            page.post("/login", data={"password": operator})
+            updates = page.get("/updates").text
+        assert f'id="release-{version}"' in updates and f'<option value="{version}">' in updates
+
+        if as_service:
+            # What the gateway's user may read: the boards' lines, and none of the broker's files.
+            def readable(path: Path) -> bool:
+                return subprocess.run([*as_gateway, str(SYSTEM_PYTHON), "-c", "import sys; open(sys.argv[1]).read()",
+                                       str(path)], capture_output=True).returncode == 0
+
+            assert readable(layout.boards_passwd) and readable(layout.release_key)
+            assert not readable(layout.passwd) and not readable(layout.acl)
+            assert oct(layout.passwd.stat().st_mode & 0o777) == "0o600"
+            assert (layout.passwd.stat().st_uid, layout.passwd.stat().st_gid) == broker_ids
     finally:
         if gateway is not None:
             gateway.send_signal(signal.SIGTERM)

@@ -85,7 +85,7 @@ async def test_bad_input_is_rejected_counted_kept_and_valid_messages_still_arriv
             (t(d1), summary(d1, 90, stitches="812"), False),                     # schema (type)
             (t(d1), summary(d1, 91, stops=True), False),                         # schema (bool)
             (t(d1), summary(d1, 92, pad="x" * 600), False),                      # oversized
-            (t(d1), summary(d1, 93, v=2), False),                                # unsupported_version
+            (t(d1), summary(d1, 93, v=3), False),                                # unsupported_version
             (t(d1), summary(d2, 94), False),                                     # device_mismatch
             (t(d1), summary(d1, 3), False),                                      # duplicate of seq 3
             (t(d1), summary(d1, 5), False),                                      # duplicate of seq 5

@@ -272,3 +272,32 @@ def test_fuzzed_requests_never_fail_the_server_nor_get_in(fuzz_client, body, con
     fuzz_client.cookies.set(SESSION_COOKIE, cookie)
     assert fuzz_client.get("/api/v1/devices").status_code == 401
     assert not logged_in(fuzz_client)
+
+
+def test_a_board_that_started_over_is_shown_and_its_records_kept(tmp_path):
+    now = int(time.time())
+
+    def v2(device, boot, nonce, seq):
+        body = {"v": 2, "device": device, "boot": boot, "nonce": nonce, "seq": seq, "uptime_ms": 10_000 * seq,
+                "sent_ms": 10_000 * seq, "interval_ms": 10_000, "stitches": 100, "run_ms": 5_000, "stops": 0,
+                "peak_spm": 3_000, "total": 100 * seq, "time": now - 600 + 10 * seq + 100 * boot}
+        return Incoming(f"sewnet/v1/{device}/summary", json.dumps(body).encode(), now)
+
+    d1, d2 = REGISTRY
+    with Outbox(tmp_path / "gw.sqlite", WORKSHOP, REGISTRY) as store:
+        store.ingest([v2(d1, 1, 11, 1), v2(d1, 2, 12, 1), v2(d2, 1, 21, 1)])
+        # m01's board comes back after its flash was erased: boot 1 again, another nonce.
+        assert store.ingest([v2(d1, 1, 99, 1)]).accepted == 1
+        server = serve(store)
+        try:
+            client = httpx.Client(base_url=server.url)
+            assert log_in(server.url, PASSWORD, client).status_code == 303
+            text = client.get("/").text
+            api = client.get("/api/v1/devices").json()
+        finally:
+            server.stop()
+    m01 = text[text.index('data-machine="m01"'):text.index('data-machine="m02"')]
+    m02 = text[text.index('data-machine="m02"'):]
+    assert "처음부터 다시 시작했습니다" in m01 and "started over" in m01
+    assert "started over" not in m02
+    assert {d["machine"]: d["life"] for d in api["devices"]} == {"m01": 1, "m02": 0}

@@ -21,7 +21,7 @@ from edge_gateway.provision import broker_passwd_with
 from edge_gateway.web import create_app
 from hub.server import BackgroundServer
 from simulators.virtual_board import BoardReset, RealClock, VirtualBoard
-from tests.ota_world import make_release, new_key, tamper_file, tamper_signature
+from tests.ota_world import SHIPPED, make_release, new_key, tamper_file, tamper_signature
 
 DEVICE = "sn-0a0b0c0d0e01"
 PASSWORD = "board-secret-1"
@@ -59,14 +59,14 @@ def files_of(folder: Path) -> dict[str, str]:
 
 
 class App:
-    """What the updater reads of sn_app.App: cfg and the delivered-summaries count."""
+    """What the updater reads of sn_app.App: cfg and the count of summaries the gateway acknowledged."""
 
     def __init__(self, board):
         self.cfg = board.import_firmware("sn_config").load()
-        self.sent = 0
+        self.acked = 0
 
 
-def check_once(board, version="0.1.0"):
+def check_once(board, version=SHIPPED):
     """One updater check on the board; returns (updater, reset happened)."""
     sn_ota = board.import_firmware("sn_ota")
     updater = sn_ota.Updater(App(board), version, log=lambda m: None)
@@ -94,16 +94,16 @@ def boot(board):
 
 @pytest.mark.parametrize("damage", ["flipped_byte", "truncated", "bad_signature", "newer_bootloader", "no_key"])
 def test_a_damaged_or_foreign_release_is_refused_and_the_board_keeps_its_version(world, damage):
-    rel = make_release(world["tmp"], world["key"], "0.2.0",
+    rel = make_release(world["tmp"], world["key"], "9.2.0",
                        min_bootloader=2 if damage == "newer_bootloader" else None)
     world["ota"].add_release(rel)
     if damage == "flipped_byte":
-        tamper_file(world["db"], "0.2.0", "sn_app.py", lambda b: b[:100] + bytes([b[100] ^ 1]) + b[101:])
+        tamper_file(world["db"], "9.2.0", "sn_app.py", lambda b: b[:100] + bytes([b[100] ^ 1]) + b[101:])
     elif damage == "truncated":
-        tamper_file(world["db"], "0.2.0", "sn_app.py", lambda b: b[: len(b) // 2])
+        tamper_file(world["db"], "9.2.0", "sn_app.py", lambda b: b[: len(b) // 2])
     elif damage == "bad_signature":
-        tamper_signature(world["db"], "0.2.0")
-    world["ota"].start_rollout("0.2.0")
+        tamper_signature(world["db"], "9.2.0")
+    world["ota"].start_rollout("9.2.0")
     board = flash_board(world)
     if damage == "no_key":
         (board.flash_dir / "release.pub").unlink()
@@ -127,35 +127,35 @@ def test_a_damaged_or_foreign_release_is_refused_and_the_board_keeps_its_version
 
 
 def test_a_good_update_swaps_confirms_and_reports_the_new_version(world):
-    world["ota"].add_release(make_release(world["tmp"], world["key"], "0.2.0"))
-    world["ota"].start_rollout("0.2.0")
+    world["ota"].add_release(make_release(world["tmp"], world["key"], "9.2.0"))
+    world["ota"].start_rollout("9.2.0")
     board = flash_board(world)
-    new = files_of(world["tmp"] / "fw-0.2.0")
+    new = files_of(world["tmp"] / "fw-9.2.0")
     with board.install(chdir=True):
         updater, reset = check_once(board)
         assert reset, "staged, then machine.reset()"
         assert updater.bytes_in > 0
         sn_boot = boot(board)
         trial = sn_boot.on_trial()
-        assert trial is not None and trial["version"] == "0.2.0" and trial["starts"] == 1
+        assert trial is not None and trial["version"] == "9.2.0" and trial["starts"] == 1
         got = files_of(board.flash_dir)
         assert {n: got[n] for n in new if n not in ("main.py", "sn_boot.py")} == \
                {n: h for n, h in new.items() if n not in ("main.py", "sn_boot.py")}
         # The new version delivers a summary: it confirms and reports.
         app = App(board)
-        app.sent = 1
-        upd = board.import_firmware("sn_ota").Updater(app, "0.2.0", log=lambda m: None)
+        app.acked = 1
+        upd = board.import_firmware("sn_ota").Updater(app, "9.2.0", log=lambda m: None)
         assert sn_boot.confirm()
         asyncio.run(upd.check())
         assert events(board) == []
         assert not (board.flash_dir / "ota" / "old").exists() or not any((board.flash_dir / "ota" / "old").iterdir())
     view = world["ota"].view()
-    assert view["boards"][DEVICE]["firmware"] == "0.2.0"
+    assert view["boards"][DEVICE]["firmware"] == "9.2.0"
     assert view["rollout"]["state"] == "done"
     assert view["rollout"]["boards"][0]["state"] == "installed"
 
 
-def _staged_board(world, version="0.2.0", **release_opts):
+def _staged_board(world, version="9.2.0", **release_opts):
     world["ota"].add_release(make_release(world["tmp"], world["key"], version, **release_opts))
     world["ota"].start_rollout(version)
     board = flash_board(world)
@@ -208,14 +208,14 @@ def _whole_version(board, old, new) -> str:
 def _bigger_change(fw: Path) -> None:
     """A release that changes three files and adds one, so a swap has many steps to cut."""
     for name in ("sn_queue.py", "sn_summary.py"):
-        (fw / name).write_text((fw / name).read_text() + "\n# changed in 0.2.0\n")
+        (fw / name).write_text((fw / name).read_text() + "\n# changed in 9.2.0\n")
     (fw / "sn_extra.py").write_text("X = 1\n")
 
 
 @pytest.mark.parametrize("phase", ["swap", "rollback"])
 def test_a_power_cut_at_any_step_leaves_a_board_that_boots_a_whole_version(world, phase):
     board, old = _staged_board(world, edit=_bigger_change)
-    new = {n: h for n, h in files_of(world["tmp"] / "fw-0.2.0").items() if n not in ("main.py", "sn_boot.py")}
+    new = {n: h for n, h in files_of(world["tmp"] / "fw-9.2.0").items() if n not in ("main.py", "sn_boot.py")}
     saved = {p.relative_to(board.flash_dir): p.read_bytes() for p in board.flash_dir.rglob("*") if p.is_file()}
     cuts = 0
     with board.install(chdir=True):
@@ -294,13 +294,37 @@ def test_a_crash_loop_on_trial_rolls_back_after_max_starts(world):
 
 
 def test_a_board_with_a_wrong_password_gets_nothing(world):
-    world["ota"].add_release(make_release(world["tmp"], world["key"], "0.2.0"))
-    world["ota"].start_rollout("0.2.0")
+    world["ota"].add_release(make_release(world["tmp"], world["key"], "9.2.0"))
+    world["ota"].start_rollout("9.2.0")
     board = flash_board(world, password="not-the-password")
     with board.install(chdir=True):
         sn_ota = board.import_firmware("sn_ota")
-        updater = sn_ota.Updater(App(board), "0.1.0", log=lambda m: None)
+        updater = sn_ota.Updater(App(board), SHIPPED, log=lambda m: None)
         with pytest.raises(sn_ota.OtaError, match="HTTP 401"):
             asyncio.run(updater.check())
     assert world["ota"].counts["auth_failed"] == 1
     assert world["ota"].view()["boards"] == {}
+
+
+def test_a_password_file_the_gateway_cannot_read_is_said_not_a_crash(tmp_path):
+    """The field fault of issue 10 §2: the gateway pointed at a password file it cannot read (the
+    broker's own, 600 mosquitto). Boards get 503 with the reason (not a 500), it is counted, and
+    /updates says what to do. (A folder in its place: the test runs as root, who reads any file.)"""
+    import httpx
+
+    key_file, _ = new_key(tmp_path)
+    ota = Ota(tmp_path / "ota.sqlite", load_release_key(Path(str(key_file) + ".pub")), devices=lambda: list(REGISTRY))
+    unreadable = tmp_path / "passwd-folder"
+    unreadable.mkdir()
+    with Outbox(tmp_path / "gw.sqlite", "ws-ota", REGISTRY) as outbox:
+        app = create_app(outbox, workshop="ws-ota", operator_password="operator-pw", ota=ota,
+                         ota_passwd_file=unreadable)
+        with BackgroundServer(app) as server, httpx.Client(base_url=server.url, timeout=10) as client:
+            r = client.post(f"/ota/v1/boards/{DEVICE}/check", json={"firmware": "0.1.0", "bootloader": 1},
+                            auth=(DEVICE, PASSWORD))
+            assert r.status_code == 503 and "password file" in r.json()["detail"]
+            assert ota.counts["passwd_unreadable"] == 1 and ota.counts["auth_failed"] == 0
+            client.post("/login", data={"password": "operator-pw"})
+            page = client.get("/updates").text
+            assert 'id="passwd-problem"' in page and "sewnet gateway enable-updates" in page
+    ota.close()

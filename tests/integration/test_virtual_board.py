@@ -1,7 +1,11 @@
 """One virtual board process (the firmware's own files under CPython) against a real Mosquitto:
 summaries arrive with consecutive seq and add up to the sewing machine's ground truth, the
 status is retained and turns offline by last will when the board dies, a Wi-Fi cut loses
-nothing, and a board cannot publish under another board's topic."""
+nothing, and a board cannot publish under another board's topic.
+
+No gateway runs here: the listener acknowledges each summary on the board's ack topic as the
+gateway does after its commit (contract v2), without which a board sends no more than its
+window. The gateway's side is tests/integration/test_gateway_board_acks.py and the chaos tests."""
 
 from __future__ import annotations
 
@@ -25,7 +29,8 @@ REPO = Path(__file__).resolve().parents[2]
 class Listener:
     """An admin subscriber that records everything under sewnet/v1/<device>/ in arrival order."""
 
-    def __init__(self, broker, topic, client_id):
+    def __init__(self, broker, topic, client_id, ack=True):
+        self.ack = ack
         self.messages: list[tuple[str, dict, bool, float]] = []
         self._lock = threading.Lock()
         self.subscribed = threading.Event()
@@ -40,8 +45,12 @@ class Listener:
         assert self.subscribed.wait(10), "admin subscription"
 
     def _on_message(self, client, userdata, msg):
+        body = json.loads(msg.payload)
         with self._lock:
-            self.messages.append((msg.topic, json.loads(msg.payload), msg.retain, time.monotonic()))
+            self.messages.append((msg.topic, body, msg.retain, time.monotonic()))
+        if self.ack and msg.topic.endswith("/summary") and body.get("v") == 2:
+            ack = {"v": 2, "boot": body["boot"], "nonce": body["nonce"], "seqs": [[body["seq"], body["seq"]]]}
+            client.publish(msg.topic.rsplit("/", 1)[0] + "/ack", json.dumps(ack), qos=1)
 
     def of(self, kind):
         with self._lock:
@@ -123,7 +132,7 @@ def assert_consistent(summaries, device):
     assert len({p["boot"] for p, _ in summaries}) == 1
     prev_total = None
     for p, _ in summaries:
-        assert p["device"] == device and p["v"] == 1
+        assert p["device"] == device and p["v"] == 2 and p["sent_ms"] >= p["uptime_ms"]
         assert p["run_ms"] % 100 == 0 and 0 <= p["run_ms"] <= p["interval_ms"]
         assert p["stitches"] <= p["interval_ms"] // 5
         if prev_total is not None:
@@ -140,20 +149,22 @@ def all_counted(listener, board):
     return counted == truth["stitches_generated"] and truth
 
 
-@pytest.mark.parametrize("counter", ["pcnt", "irq"])
-def test_summaries_add_up_to_ground_truth_and_the_will_says_offline(mosquitto, boards, counter):
+def test_summaries_add_up_to_ground_truth_and_the_will_says_offline(mosquitto, boards):
+    counter = "pcnt"
     device = f"sn-vb-{counter}"
     password = mosquitto.add_device(device)
     listener = Listener(mosquitto, f"sewnet/v1/{device}/#", f"admin-{counter}")
     try:
         board = boards(device, password, mosquitto, seed=11, sew_seconds=5, max_spm=10000,
-                       glitches=True, counter=counter, stop_scale=0.02)
+                       glitches=True, stop_scale=0.02)
         truth = wait_for(lambda: all_counted(listener, board), timeout=40,
                          what="summaries adding up to truth.json")
         assert truth["stitches_generated"] > 100 and truth["glitches_generated"] > 0
         summaries = listener.summaries()
         assert_consistent(summaries, device)
         assert summaries[-1][0]["total"] == truth["stitches_generated"], "first boot starts at 0"
+        # The clock came from the NTP server on the board's LAN (the gateway's, in a workshop).
+        assert "time" in summaries[-1][0] and abs(summaries[-1][0]["time"] - time.time()) < 30
 
         online = listener.of("status")[0][1]
         assert online["state"] == "online" and online["counter"] == counter
@@ -172,8 +183,8 @@ def test_summaries_add_up_to_ground_truth_and_the_will_says_offline(mosquitto, b
         wait_for(lambda: any(m[1]["state"] == "offline" for m in listener.of("status")),
                  timeout=20, what="last will")
         will = [m[1] for m in listener.of("status") if m[1]["state"] == "offline"][0]
-        assert will == {"v": 1, "device": device, "state": "offline", "boot": online["boot"],
-                        "fw": online["fw"], "counter": counter, "interval_ms": 1000}
+        assert will == {"v": 2, "device": device, "state": "offline", "boot": online["boot"],
+                        "nonce": online["nonce"], "fw": online["fw"], "counter": counter, "interval_ms": 1000}
         after = Listener(mosquitto, f"sewnet/v1/{device}/status", f"after-{counter}")
         try:
             wait_for(lambda: after.of("status"), timeout=10, what="retained will")

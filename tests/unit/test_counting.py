@@ -1,8 +1,10 @@
 """The firmware's counting path (sn_hw counter -> sn_counting.Tally), fed by the sewing model
-through the virtual board's PCNT or pin interrupts, counts exactly, in virtual time.
+through the virtual board's machine.Counter (the PCNT), counts exactly, in virtual time.
 
 After every 100 ms tick the firmware's lifetime total must equal the real stitches made so far:
-no more (glitches, bounce) and no fewer (wraps, 10,000 spm, a late loop)."""
+no more (glitches) and no fewer (a value past 16 bits and past 2**30, 10,000 spm, a late loop).
+And why pin interrupts are not supported (hardware/README.md): on the virtual board's soft
+interrupts, modelled on MicroPython's ESP32 port, a busy VM loses stitches."""
 
 from __future__ import annotations
 
@@ -10,8 +12,9 @@ import json
 
 import pytest
 
-from simulators.sewing import BOUNCE, SPIKE, SewingMachine
+from simulators.sewing import SPIKE, SewingMachine
 from simulators.virtual_board import BOARDS_FILE, VirtualBoard, VirtualClock
+from simulators.virtual_board.board import SCHEDULER_DEPTH
 
 PINS = json.loads(BOARDS_FILE.read_text())
 
@@ -21,6 +24,9 @@ def config(variant, **over):
          "broker": {"host": "127.0.0.1"}, "variant": variant}
     c.update(over)
     return c
+
+
+made: list = []
 
 
 class Rig:
@@ -33,6 +39,7 @@ class Rig:
                                   ticks_offset_ms=ticks_offset_ms)
         self.board.flash(config(variant, **cfg_over))
         self.board.install()
+        made.append(self)
         sn_config = self.board.import_firmware("sn_config")
         self.cfg = sn_config.load(str(tmp_path / "flash" / "sewnet.json"))
         self.counting = self.board.import_firmware("sn_counting")
@@ -56,16 +63,12 @@ class Rig:
 
 @pytest.fixture
 def rig(tmp_path):
-    made = []
-
     def make(*a, **kw):
-        r = Rig(tmp_path, *a, **kw)
-        made.append(r)
-        return r
+        return Rig(tmp_path, *a, **kw)
 
     yield make
-    for r in made:
-        r.close()
+    while made:
+        made.pop().close()
 
 
 def flat_out(seed, seconds, **glitches):
@@ -82,8 +85,9 @@ def test_pcnt_counts_exactly_across_many_16_bit_wraps_and_rejects_spikes(rig):
     raw_before = r.counter._ctr.value()
     total = r.run(1500.0)
     assert total == sewing.stitches
-    assert sewing.stitches // 65536 >= 3, "the 16-bit counter wrapped several times"
-    assert r.counter._ctr.value() == (raw_before + sewing.stitches) % 65536
+    assert sewing.stitches // 65536 >= 3, "16 bits were passed several times"
+    # machine.Counter on the ESP32 adds the PCNT's overflows in software: it does not wrap at 16 bits.
+    assert r.counter._ctr.value() == raw_before + sewing.stitches
     assert sewing.glitch_count(SPIKE) > 3000, "and thousands of spikes were there to reject"
 
 
@@ -95,27 +99,70 @@ def test_pcnt_without_its_filter_would_count_the_spikes(rig):
     assert total == sewing.stitches + sewing.glitch_count(SPIKE) > sewing.stitches
 
 
-def test_irq_path_counts_exactly_with_bounce_inside_the_lockout(rig):
-    sewing = flat_out(3, 1400.0, bounce_prob=0.5, bounce_max_us=1500)
-    assert sewing.stitches > 200_000
-    # ticks_ms starts 5 s before its 2**30 wrap; ticks_us wraps every ~18 minutes anyway
-    r = rig(sewing, "esp32-c3", ticks_offset_ms=(1 << 30) - 5000)
-    assert r.counter.kind == "irq" and r.cfg["lockout_us"] == 2500
-    assert r.run(1400.0) == sewing.stitches
-    assert r.counter.rejected == sewing.glitch_count(BOUNCE) > 50_000
+def test_counter_past_2_to_the_30_still_counts_exactly(rig):
+    sewing = flat_out(3, 120.0)
+    r = rig(sewing, "esp32-devkitc")
+    r.counter._ctr.value(2**30 - 500)     # a long-lived board: the count leaves MicroPython's small ints
+    r.counter._delta.last = r.counter._ctr.value()
+    assert r.run(120.0) == sewing.stitches
+    assert r.counter._ctr.value() == 2**30 - 500 + sewing.stitches > 2**30
 
 
-def test_irq_path_with_a_too_short_lockout_would_count_bounce(rig):
-    sewing = flat_out(4, 60.0, bounce_prob=0.5, bounce_max_us=1500)
-    r = rig(sewing, "esp32-c3", lockout_us=200)
-    assert r.run(60.0, check_every_tick=False) > sewing.stitches
+def test_the_same_counter_unit_is_one_object(rig):
+    r = rig(flat_out(3, 1.0), "esp32-devkitc")
+    machine = r.board.import_firmware("sn_hw").machine
+    assert machine.Counter(0) is r.counter._ctr
 
 
-@pytest.mark.parametrize("variant", ["esp32-devkitc", "esp32-c3"])
+class SoftIrqCounter:
+    """What the firmware did on the ESP32-C3 before it was declared unsupported: count rising
+    edges in a pin interrupt with a 2.5 ms software lockout against bounce."""
+
+    def __init__(self, board, pin):
+        self.board = board
+        machine = board.import_firmware("sn_hw").machine
+        counting = board.import_firmware("sn_counting")
+        import time
+        self.lockout = counting.Lockout(2500, time.ticks_diff)
+        self.edges = 0
+        self._ticks_us = time.ticks_us
+        self.pin = machine.Pin(pin, machine.Pin.IN)
+        with pytest.raises(TypeError):     # ESP32: no hard interrupts for pins
+            self.pin.irq(handler=self.on_edge, trigger=machine.Pin.IRQ_RISING, hard=True)
+        self.pin.irq(handler=self.on_edge, trigger=machine.Pin.IRQ_RISING)
+
+    def on_edge(self, pin):
+        if self.lockout.accept(self._ticks_us()):
+            self.edges += 1
+
+
+def test_soft_pin_interrupts_lose_stitches_while_the_vm_is_busy(rig):
+    # ~8,000 spm: an edge every 7.5 ms. An idle VM runs each scheduled handler at once: exact.
+    sewing = SewingMachine(7, 20.0, max_spm=8000, min_speed=1.0, jitter=0.0, burst_s=(100.0, 100.0),
+                           long_stop_prob=0.0, start_s=0.0)
+    r = rig(sewing, "esp32-devkitc")
+    soft = SoftIrqCounter(r.board, r.cfg["sensor_pin"])
+    for _ in range(10_000):                # 10 s in 1 ms steps
+        r.board.advance_ms(1)
+    assert soft.edges == sewing.stitches_before(10.0)
+    # Then 40 ms of every 100 ms the VM is busy (a flash write, the Wi-Fi driver): about 5 edges
+    # wait each time, one more than the scheduler's queue holds, and the handlers that do run all
+    # see the same late time, so the lockout takes them for bounce.
+    before, edges_before = sewing.stitches_before(10.0), soft.edges
+    for _ in range(100):
+        r.board.block_ms(40)
+        for _ in range(60):
+            r.board.advance_ms(1)
+    made = sewing.stitches_before(20.0) - before
+    counted = soft.edges - edges_before
+    assert r.board.irq_lost > 0 and SCHEDULER_DEPTH == 4
+    assert counted < made * 0.8, f"counted {counted} of {made}"
+
+
+@pytest.mark.parametrize("variant", ["esp32-devkitc", "esp32-s3-devkitc"])
 def test_flat_out_at_10000_spm(rig, variant):
     sewing = SewingMachine(5, 30.0, max_spm=10000, min_speed=1.0, jitter=0.0,
-                           burst_s=(100.0, 100.0), long_stop_prob=0.0,
-                           **({"bounce_prob": 1.0} if variant == "esp32-c3" else {"spikes_per_s": 50.0}))
+                           burst_s=(100.0, 100.0), long_stop_prob=0.0, spikes_per_s=50.0)
     r = rig(sewing, variant)
     r.run(10.0)
     f = r.tally.close_interval()
@@ -125,11 +172,10 @@ def test_flat_out_at_10000_spm(rig, variant):
     assert f["stitches"] <= f["interval_ms"] // 5, "within the contract's 12,000 spm bound"
 
 
-@pytest.mark.parametrize("variant", ["esp32-devkitc", "esp32-c3"])
+@pytest.mark.parametrize("variant", ["esp32-devkitc", "esp32-c6-devkitc"])
 def test_a_late_loop_loses_nothing(rig, variant):
-    # The loop held up for 5 s at a time (flash writes, a blocking NTP call, Wi-Fi driver).
-    sewing = flat_out(6, 600.0, spikes_per_s=2.0) if variant == "esp32-devkitc" else \
-        flat_out(6, 600.0, bounce_prob=0.3)
+    # The loop held up for 5 s at a time (flash writes, a DNS lookup, the Wi-Fi driver).
+    sewing = flat_out(6, 600.0, spikes_per_s=2.0)
     r = rig(sewing, variant)
     r.run(600.0, step_ms=5000)
     assert r.tally.total == sewing.stitches

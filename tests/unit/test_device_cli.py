@@ -24,13 +24,13 @@ def test_device_id_from_mac():
 def test_bundle_holds_every_firmware_file_and_a_config_the_firmware_accepts(tmp_path, monkeypatch):
     monkeypatch.setenv("SEWNET_DEVICE_PASSWORD", "board-secret-1")
     out = tmp_path / "flash"
-    r = runner.invoke(app, ["device", "bundle", *BASE, "--out", str(out), "--variant", "esp32-c3"])
+    r = runner.invoke(app, ["device", "bundle", *BASE, "--out", str(out), "--variant", "esp32-s3-devkitc"])
     assert r.exit_code == 0, r.output
     from pathlib import Path
     firmware = {p.name for p in (Path(__file__).parents[2] / "firmware").glob("*.py")}
     assert firmware <= {p.name for p in out.iterdir()}
     config = json.loads((out / "sewnet.json").read_text())
-    assert config["password"] == "board-secret-1" and config["variant"] == "esp32-c3"
+    assert config["password"] == "board-secret-1" and config["variant"] == "esp32-s3-devkitc"
     assert stat.S_IMODE((out / "sewnet.json").stat().st_mode) == 0o600
 
     import sys
@@ -42,7 +42,7 @@ def test_bundle_holds_every_firmware_file_and_a_config_the_firmware_accepts(tmp_
         sys.path.remove(str(out))
         sys.modules.pop("sn_config", None)
         sys.modules.pop("sn_summary", None)
-    assert checked["counter"] == "irq" and checked["broker"] == {"host": "192.168.10.2", "port": 1883}
+    assert checked["counter"] == "pcnt" and checked["broker"] == {"host": "192.168.10.2", "port": 1883}
 
 
 def test_bundle_refuses_what_the_board_would_refuse(tmp_path):
@@ -52,6 +52,10 @@ def test_bundle_refuses_what_the_board_would_refuse(tmp_path):
     r = runner.invoke(app, ["device", "bundle", *BASE, "--password", "pw", "--variant", "esp8266",
                             "--out", str(tmp_path / "o")])
     assert r.exit_code != 0 and "variant" in r.output
+    # A chip without a pulse counter cannot count reliably (hardware/README.md): refused with why.
+    r = runner.invoke(app, ["device", "bundle", *BASE, "--password", "pw", "--variant", "esp32-c3",
+                            "--out", str(tmp_path / "o")])
+    assert r.exit_code != 0 and "ESP32-C3 has no pulse" in r.output
     assert not (tmp_path / "o").exists()
 
 

@@ -354,3 +354,80 @@ def test_connect_hub_with_any_input_connects_or_says_why_in_one_line(tmp_path, i
     else:
         _one_line_error(result)
         assert _digest(root) == before
+
+
+# --- board updates: the boards' passwords for the update server, the release key ----------------
+
+def test_the_gateway_reads_only_the_boards_lines_and_never_the_brokers_files(tmp_path):
+    """What install gives each file: the gateway's user owns its folder, reads the boards'
+    password lines (root's file, its group, 640) and owns nothing of the broker's; Mosquitto's
+    password file stays its own (owner and group, 600: Mosquitto 2.0 warns on anything else)."""
+    from edge_gateway.provision import BROKER_USER, SERVICE_USER, owners
+
+    layout = Layout(tmp_path)
+    plan = owners(layout)
+    assert plan[layout.boards_passwd] == ("root", SERVICE_USER)
+    assert plan[layout.passwd] == plan[layout.acl] == (BROKER_USER, BROKER_USER)
+    gateway_reads = {layout.config, layout.mqtt_password, layout.operator_password, layout.uplink_password,
+                     layout.hub_token}
+    assert all(plan[p] == (SERVICE_USER, SERVICE_USER) for p in gateway_reads)
+    assert not [p for p, (user, group) in plan.items() if p.is_relative_to(layout.mosquitto)
+                and SERVICE_USER in (user, group)]
+
+
+def test_boards_passwd_holds_the_boards_lines_only():
+    from edge_gateway.provision import boards_passwd_text
+
+    text = ("gateway:$7$101$aaaa$bbbb\nsn-0a0b0c0d0e01:$7$101$cccc$dddd\n\nadmin:$7$101$x$y\n"
+            "sn-0a0b0c0d0e02:$7$101$eeee$ffff\nsn-0a0b0c0d0e03:$7$101$gggg$hhhh\n")
+    registry = {"sn-0a0b0c0d0e02": "m2", "sn-0a0b0c0d0e01": "m1", "sn-0a0b0c0d0e09": "m9"}
+    assert boards_passwd_text(text, registry) == ("sn-0a0b0c0d0e01:$7$101$cccc$dddd\n"
+                                                  "sn-0a0b0c0d0e02:$7$101$eeee$ffff\n")
+    assert boards_passwd_text("", registry) == "" and boards_passwd_text(text, {}) == ""
+
+
+def test_add_board_and_enable_updates_let_the_board_log_in_to_the_update_server(tmp_path):
+    from edge_gateway.ota import board_password_ok, load_release_key
+
+    root = _install(tmp_path)
+    layout = Layout(root)
+    assert layout.boards_passwd.read_text() == "" and stat.S_IMODE(layout.boards_passwd.stat().st_mode) == 0o640
+    (tmp_path / "board.pw").write_text("board-pw-1\n")
+    added = CliRunner().invoke(app, ["add-board", "--device=sn-0a0b0c0d0e01", "--machine=m01", f"--root={root}",
+                                     f"--password-file={tmp_path / 'board.pw'}"])
+    assert added.exit_code == 0, added.output
+    broker_line = [ln for ln in layout.passwd.read_text().splitlines() if ln.startswith("sn-0a0b0c0d0e01:")]
+    assert layout.boards_passwd.read_text().splitlines() == broker_line
+    assert stat.S_IMODE(layout.passwd.stat().st_mode) == 0o600  # the broker's own, as it was
+    assert stat.S_IMODE(layout.boards_passwd.stat().st_mode) == 0o640
+
+    # Updates off until the hub's key is given; a key that is not one is refused, nothing written.
+    config = root / "etc/sewnet/gateway.toml"
+    assert load_config(config).ota is None
+    digest = _digest(root)
+    (tmp_path / "bad.pub").write_text("not a key\n")
+    bad = CliRunner().invoke(app, ["enable-updates", f"--release-key-file={tmp_path / 'bad.pub'}", f"--root={root}"])
+    assert bad.exit_code == 2 and "64 hex digits" in bad.output and _digest(root) == digest
+    key = "ab" * 32
+    (tmp_path / "release.pub").write_text(key + "\n")
+    on = CliRunner().invoke(app, ["enable-updates", f"--release-key-file={tmp_path / 'release.pub'}", f"--root={root}"])
+    assert on.exit_code == 0 and "restart the gateway" in on.output, on.output
+    cfg = load_config(config)
+    cfg.check_secrets()
+    assert cfg.ota.release_key_file == layout.release_key and cfg.ota.board_passwd_file == layout.boards_passwd
+    assert load_release_key(cfg.ota.release_key_file).public_bytes_raw().hex() == key
+    assert board_password_ok(cfg.ota.board_passwd_file, "sn-0a0b0c0d0e01", "board-pw-1")
+    assert not board_password_ok(cfg.ota.board_passwd_file, "sn-0a0b0c0d0e01", "board-pw-2")
+    assert not board_password_ok(cfg.ota.board_passwd_file, "gateway", (root / "etc/sewnet/mqtt.password")
+                                 .read_text().strip())  # the gateway's own broker login is not there
+    digest = _digest(root)
+    again = CliRunner().invoke(app, ["enable-updates", f"--release-key-file={tmp_path / 'release.pub'}",
+                                     f"--root={root}"])
+    assert again.exit_code == 0 and "nothing changed" in again.output and _digest(root) == digest
+
+    # install again (an upgrade, a repair) keeps the copy in step with the broker's file.
+    layout.boards_passwd.write_text("")
+    reinstall = CliRunner().invoke(app, ["install", "--workshop=ws-a", "--uplink-url=http://influx:8086",
+                                         f"--root={root}", "--no-start"])
+    assert reinstall.exit_code == 0, reinstall.output
+    assert layout.boards_passwd.read_text().splitlines() == broker_line

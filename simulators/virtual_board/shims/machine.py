@@ -1,15 +1,20 @@
-"""Simulated `machine` for an ESP32: Pin (with interrupts), Counter (the 16-bit PCNT),
-unique_id, reset, WDT, Timer (soft callbacks), disable_irq/enable_irq.
+"""Simulated `machine` for an ESP32: Pin (with soft interrupts), Counter, unique_id, reset,
+WDT, Timer (soft callbacks), disable_irq/enable_irq.
 
 Only the sensor pin carries a signal (the board's sewing machine); other pins are plain
-latches. The Counter wraps at 65536 like the raw PCNT register, so the firmware's wrap
-handling is exercised; its glitch filter ignores pulses narrower than filter_ns, capped at the
-ESP32's ~12.8 us like the real driver ("the longest filter supported that is <= filter_ns").
+latches. Pin.irq takes handler, trigger and wake, as ports/esp32/machine_pin.c does: no `hard`
+(a TypeError, like MicroPython's argument parser), and every handler is scheduled (board.py).
+Counter is MicroPython's ports/esp32/modules/machine.py on the PCNT: one object per unit
+(Counter(0, ...) again is the same object), the PCNT counts up to +-32000 and each overflow is
+added in software, so value() counts on past 16 bits (and past 2**30 into a big int); value(v)
+returns the count and sets it to v; the glitch filter is min(filter_ns * 80 // 1000, 1023) APB
+cycles, so pulses narrower than that are not counted.
 """
 
 from simulators.virtual_board import runtime
 
 PCNT_FILTER_MAX_NS = 12787   # 1023 APB cycles at 80 MHz
+PCNT_RANGE = 32000
 
 
 def unique_id():
@@ -83,10 +88,10 @@ class Pin:
     def off(self):
         self._value = 0
 
-    def irq(self, handler=None, trigger=IRQ_RISING, *, hard=False, wake=None):
+    def irq(self, handler=None, trigger=IRQ_RISING, wake=None):
         if trigger != Pin.IRQ_RISING and handler is not None:
             raise ValueError("the virtual board delivers rising edges only")
-        runtime.board().attach_irq(self, handler, hard)
+        runtime.board().attach_irq(self, handler)
 
     def __repr__(self):
         return "Pin(%d)" % self.id
@@ -98,8 +103,17 @@ class Counter:
     UP = 1
     DOWN = -1
 
-    def __init__(self, id, src=None, *, edge=RISING, direction=UP, filter_ns=0, **kwargs):
-        self.id = id
+    def __new__(cls, unit_id, *args, **kwargs):
+        units = runtime.board().counter_units
+        self = units.get(unit_id)
+        if self is None:
+            self = units[unit_id] = object.__new__(cls)
+        return self
+
+    def __init__(self, unit_id, src=None, *, edge=RISING, direction=UP, filter_ns=0, **kwargs):
+        self.id = unit_id
+        if getattr(self, "_configured", False) and src is None and not kwargs:
+            return       # Counter(0) again: the same unit, as it is
         self.init(src, edge=edge, direction=direction, filter_ns=filter_ns, **kwargs)
 
     def init(self, src=None, *, edge=RISING, direction=UP, filter_ns=0, **kwargs):
@@ -110,20 +124,29 @@ class Counter:
         if filter_ns < 0:
             raise ValueError("filter_ns must be >= 0")
         self.src = src
-        self.filter_ns = min(filter_ns, PCNT_FILTER_MAX_NS)
-        self._raw = 0
-        self._cursor = runtime.board().attach_counter(self)
+        cycles = min(max(0, filter_ns * 80 // 1000), 1023)
+        self.filter_ns = cycles * 1000 // 80
+        self._pcnt = 0          # the hardware register, -32000 .. 32000
+        self._overflows = 0
+        self._offset = 0
+        self._configured = True
+        runtime.board().attach_counter(self)
 
     def deinit(self):
         runtime.board().detach_counter(self)
+        self._configured = False
 
     def value(self, v=None):
-        b = runtime.board()
-        self._raw = (self._raw + b.counter_edges(self)) & 0xFFFF
-        old = self._raw
+        if not getattr(self, "_configured", False):
+            raise RuntimeError("not initialised")
+        n = self._pcnt + runtime.board().counter_edges(self)
+        self._overflows += n // PCNT_RANGE   # the PCNT resets to 0 at its limit; an IRQ counts it
+        self._pcnt = n % PCNT_RANGE
+        result = self._overflows * PCNT_RANGE + self._pcnt + self._offset
         if v is not None:
-            self._raw = v & 0xFFFF
-        return old
+            self._overflows = 0
+            self._offset = v - self._pcnt
+        return result
 
 
 class Timer:
@@ -147,12 +170,15 @@ class Timer:
 
 
 class WDT:
+    """Once started it cannot be stopped (as on the ESP32); not fed within `timeout` ms, the
+    board resets."""
+
     def __init__(self, id=0, timeout=5000):
         self.timeout = timeout
-        runtime.board().wdt_started = True
+        runtime.board().start_watchdog(timeout)
 
     def feed(self):
-        runtime.board().wdt_feeds += 1
+        runtime.board().feed_watchdog()
 
 
 class RTC:
