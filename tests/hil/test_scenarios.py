@@ -18,13 +18,33 @@ import re
 import pytest
 
 from tests.hil.pulsegen import spm_period_us
-from tests.hil.world import FIRMWARE
+from tests.hil.world import FIRMWARE, Lost
 from tests.ota_world import tamper_file
 from tests.waiting import wait_for
 
 FW = re.search(r'^FW_VERSION = "([^"]+)"', (FIRMWARE / "sn_app.py").read_text(), re.M).group(1)
 INTERVAL_S = 1.0
-HAS_SPOOL = (FIRMWARE / "sn_spool.py").exists()
+#: A defect the suite found (issue 10 §1), for the firmware's owners. A scenario that meets it
+#: (the gateway refuses summaries for exactly this) is reported as an expected failure, after
+#: everything else it checks has passed; once the defect is fixed the scenarios simply pass.
+SENT_MS_OF_AN_EARLIER_BOOT = (
+    "issue 10 §1: after a reset (power cut, update, rollback) the board publishes the summaries of the"
+    " earlier boot still in its spool with sent_ms read from the new boot's uptime (sn_app.App._publisher:"
+    " sn_summary.encode(..., self.uptime_ms())); the gateway refuses each one whose sent_ms is below its"
+    " uptime_ms as `schema` and never acknowledges it, so the board sends it again for ever and its"
+    " stitches never arrive (where sent_ms happens to pass, it anchors the old boot on the new boot's clock)")
+
+
+def exact(bench, stitches: int, timeout: float, what: str = "") -> None:
+    """Every stitch at the gateway once; a refusal for the defect above makes the scenario an
+    expected failure (any other refusal, loss or double fails it)."""
+    try:
+        bench.world.wait_stored(stitches, timeout, what)
+    except Lost as e:
+        details = [r["detail"] for r in e.refused]
+        if all(r["reason"] == "schema" and r["detail"].startswith("sent_ms:") for r in e.refused):
+            pytest.xfail(f"{SENT_MS_OF_AN_EARLIER_BOOT}. Seen: {details[0]}")
+        raise
 
 
 def power_on(bench, timeout: float = 30) -> dict:
@@ -91,9 +111,6 @@ def test_glitches_are_not_stitches(bench):
     w.wait_stored(a.pulses + c.pulses, timeout=30)
 
 
-@pytest.mark.xfail(not HAS_SPOOL, strict=True,
-                   reason="issue 10 §1: this firmware forgets a summary once the broker acknowledges it; a broker"
-                          " killed between autosaves takes those summaries with it")
 def test_broker_crash_while_the_gateway_is_away(bench):
     """The gateway is away (a Pi rebooting), the board hands summaries to the broker, and the
     broker is SIGKILLed before it saves them: the board must still have them."""
@@ -122,8 +139,6 @@ def test_broker_crash_while_the_gateway_is_away(bench):
                   what="every stitch at the gateway after the broker's crash")
 
 
-@pytest.mark.xfail(not HAS_SPOOL, strict=True,
-                   reason="issue 10 §1: this firmware keeps unsent summaries in RAM; a power cut loses them")
 def test_power_cut_with_summaries_waiting(bench):
     """The broker is down, the board sews and holds its summaries; the relay cuts its power and
     restores it; then the broker comes back: every stitch arrives, once."""
@@ -150,7 +165,7 @@ def test_power_cut_with_summaries_waiting(bench):
     w.broker.start()
     wait_for(lambda: w.board_online(since), timeout=30, what="the board online again")
     closed(bench)
-    w.wait_stored(first + waiting, timeout=60, what="every stitch at the gateway after the power cut")
+    exact(bench, first + waiting, timeout=60, what="every stitch at the gateway after the power cut")
     lives = {(s["boot"], s.get("nonce")) for s in w.listener.summaries()}
     assert life < lives, "the summaries of the life before the cut came from the board's flash"
     old = [s for s in w.listener.summaries() if (s["boot"], s.get("nonce")) in life]
@@ -183,11 +198,12 @@ def test_ota_with_a_corrupted_download(bench):
 
 
 def _never_healthy(fw):
-    """A version that runs and publishes, but whose updater never sees a delivered summary."""
+    """A version that runs and publishes, but whose updater never sees a summary acknowledged
+    (its health check: sn_ota confirms once App.acked > 0)."""
     app = fw / "sn_app.py"
     text = app.read_text()
-    assert "self.sent += 1" in text
-    app.write_text(text.replace("self.sent += 1", "self.sent += 0"))
+    assert "self.acked += 1" in text
+    app.write_text(text.replace("self.acked += 1", "self.acked += 0"))
 
 
 def test_update_that_never_reports_healthy_is_rolled_back(bench):
@@ -211,26 +227,25 @@ def test_update_that_never_reports_healthy_is_rolled_back(bench):
                      timeout=60, what="the board running 9.2.0 on trial")
     on_trial = sew(bench, 3.0, 6000).pulses
     closed(bench)
-    w.wait_stored(before + on_trial, timeout=30, what="the stitches sewn on the trial version")
 
     wait_for(lambda: w.ota.view()["rollout"]["state"] == "stopped", timeout=60, what="the rollout stops")
     view = w.ota.view()
     assert "did not report healthy within 12 s" in view["rollout"]["reason"], view["rollout"]
-    back = wait_for(lambda: next((s for s in w.listener.statuses()[statuses:]
-                                  if s.get("state") == "online" and s.get("fw") == FW and s["boot"] != trial["boot"]),
-                                 None), timeout=30, what=f"the board back on {FW}")
-    assert back
+    wait_for(lambda: next((s for s in w.listener.statuses()[statuses:]
+                           if s.get("state") == "online" and s.get("fw") == FW and s["boot"] != trial["boot"]),
+                          None), timeout=30, what=f"the board back on {FW}")
     wait_for(lambda: w.ota.view()["boards"][w.device]["firmware"] == FW, timeout=30,
              what="the gateway sees the board back on its version")
+    assert "rolled back: did not report healthy within 12 s" in b.console()
     after = sew(bench, 2.0, 6000).pulses
     closed(bench)
-    w.wait_stored(before + on_trial + after, timeout=30)
-    assert "rolled back: did not report healthy within 12 s" in b.console()
+    exact(bench, before + on_trial + after, timeout=30, what="the stitches sewn before, on trial and after")
 
 
 @pytest.mark.xfail(strict=True, reason="issue 10 §2: the updater resets the board as soon as a release is staged"
                    " (sn_ota.Updater._reset): the stitches of the interval still open and those sewn while the"
-                   " board restarts are never counted; an update could wait for the machine to stand still")
+                   " board restarts are never counted (an update could wait for the machine to stand still);"
+                   " and " + SENT_MS_OF_AN_EARLIER_BOOT)
 def test_sewing_through_an_update(bench):
     """A good release rolled out while the machine sews: the board updates, confirms, and every
     stitch the generator played (the board had power throughout) is counted once."""
