@@ -18,7 +18,7 @@ import re
 import pytest
 
 from tests.hil.pulsegen import spm_period_us
-from tests.hil.world import FIRMWARE, Lost
+from tests.hil.world import FIRMWARE, Refused
 from tests.ota_world import tamper_file
 from tests.waiting import wait_for
 
@@ -30,9 +30,10 @@ INTERVAL_S = 1.0
 SENT_MS_OF_AN_EARLIER_BOOT = (
     "issue 10 §1: after a reset (power cut, update, rollback) the board publishes the summaries of the"
     " earlier boot still in its spool with sent_ms read from the new boot's uptime (sn_app.App._publisher:"
-    " sn_summary.encode(..., self.uptime_ms())); the gateway refuses each one whose sent_ms is below its"
-    " uptime_ms as `schema` and never acknowledges it, so the board sends it again for ever and its"
-    " stitches never arrive (where sent_ms happens to pass, it anchors the old boot on the new boot's clock)")
+    " sn_summary.encode(..., self.uptime_ms())). The gateway refuses each one whose sent_ms is below its"
+    " uptime_ms as `schema` and does not acknowledge it, so the board sends it again and again until its new"
+    " uptime passes the old one (a board that was up for days: for days), its 16-summary window held by them"
+    " meanwhile; and the copy that finally passes anchors the old boot on the new boot's clock")
 
 
 def exact(bench, stitches: int, timeout: float, what: str = "") -> None:
@@ -40,7 +41,7 @@ def exact(bench, stitches: int, timeout: float, what: str = "") -> None:
     expected failure (any other refusal, loss or double fails it)."""
     try:
         bench.world.wait_stored(stitches, timeout, what)
-    except Lost as e:
+    except Refused as e:
         details = [r["detail"] for r in e.refused]
         if all(r["reason"] == "schema" and r["detail"].startswith("sent_ms:") for r in e.refused):
             pytest.xfail(f"{SENT_MS_OF_AN_EARLIER_BOOT}. Seen: {details[0]}")

@@ -50,9 +50,10 @@ def firmware_config_keys(folder: Path = FIRMWARE) -> set[str]:
     raise RuntimeError("firmware/sn_config.py has no _INTS table")
 
 
-class Lost(Exception):
-    """Stitches that can no longer arrive (the gateway refused them): not worth waiting for (wait_for
-    retries only on AssertionError). `refused`: the gateway's rows."""
+class Refused(Exception):
+    """The gateway refused messages of the board: a board must publish what the contract takes, so
+    a refusal fails the scenario at once (wait_for retries only on AssertionError). `refused`:
+    the gateway's rows."""
 
     def __init__(self, message: str, refused: list[dict]):
         super().__init__(message)
@@ -268,7 +269,7 @@ class World:
             self.gateway.check()
             refused = [r for r in self.outbox.rejected(20) if f"/{self.device}/" in r["topic"]]
             if refused:
-                raise Lost(f"the gateway refused {len(refused)} of the board's messages (they never count):"
+                raise Refused(f"the gateway refused {len(refused)} of the board's messages:"
                            f" {refused[:3]}", refused)
             n, got = self.stored()
             if got > stitches:
