@@ -266,7 +266,13 @@ class App:
             serial, record = item
             boot, nonce, seq = sn_summary.ident(record)
             w.sent(serial, boot, nonce, seq, time.ticks_ms())
-            payload = sn_summary.encode(sn_summary.unpack(record, self.device), self.uptime_ms())
+            s = sn_summary.unpack(record, self.device)
+            # An earlier boot's summary (kept in the spool across a reset): this boot's uptime
+            # says nothing about that one's, so it goes with sent_ms = its own uptime_ms (the
+            # gateway learns no more than from v1), never a number from the wrong clock that the
+            # gateway would refuse and the board resend for ever.
+            sent = self.uptime_ms() if (boot, nonce) == (self.boot, self.nonce) else s["uptime_ms"]
+            payload = sn_summary.encode(s, sent)
             await self.mqtt.publish(topic, payload)
             self.sent += 1
 

@@ -137,19 +137,23 @@ def test_a_power_cut_keeps_the_spool_and_the_total():
         SETUP % config() + "broker.gateway = False\nvm.run(app.main(), 600)\n"
         "report('CUT', spooled=len(app.spool), total=app.tally.total, seq=app.seq,"
         " spooled_total=app.spool.last_total)",
-        # Power back: a new App on the same flash (the old one's loop is simply abandoned).
-        "import asyncio.core as core\ncore.new_event_loop()\n"
+        # Power back: a new App on the same flash (the old one's loop is simply abandoned), its
+        # ticks from 0 again.
+        "import asyncio.core as core\ncore.new_event_loop()\ntime.power_on()\n"
         "broker2 = vm.Broker()\nasyncio.open_connection = broker2.open_connection\n"
         "app2 = sn_app.App(sn_config.load())\nvm.run(app2.main(), 900)\n"
         "boots = sorted(set(k[0] for k in broker2.summaries))\n"
         "first = min(s for (b, n, s) in broker2.summaries if b == 1)\n"
         "boot1 = sum(v for k, v in broker2.summaries.items() if k[0] == 1)\n"
-        "report('BACK', boot=app2.boot, boots=boots, first_of_boot1=first, spooled=len(app2.spool),"
+        "report('BACK', boot=app2.boot, boots=boots, first_of_boot1=first, spooled=len(app2.spool), refused=broker2.refused,"
         " received=broker2.received, stitches=broker2.stitches, boot1_stitches=boot1, total=app2.tally.total)",
     ])
     cut, back = out["CUT"][0], out["BACK"][0]
     assert cut["spooled"] == cut["seq"] >= 50, "nothing was acknowledged before the cut"
     assert back["boot"] == 2 and back["boots"] == [1, 2]
+    # Boot 1's summaries go out with boot 1's own uptime as sent_ms: boot 2's clock (younger than
+    # theirs) would make the gateway refuse them as sent before their interval ended.
+    assert back["refused"] == 0
     # Every summary of boot 1 came out of the spool after the cut, from seq 1 on.
     assert back["first_of_boot1"] == 1 and back["spooled"] == 0
     # Every stitch of boot 1's closed intervals arrived; only the interval in progress at the cut

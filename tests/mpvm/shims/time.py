@@ -15,6 +15,7 @@ finally:
         sys.modules["time"] = _me
 
 skipped_ms = 0
+_ticks_from = 0       # a power cut starts the tick counter again from 0 (power_on)
 
 
 def skip(ms):
@@ -22,12 +23,19 @@ def skip(ms):
     skipped_ms += ms
 
 
+def power_on():
+    """Power back after a cut: ticks count from 0 again, as on a board (time() is not the
+    board's to keep: it has no RTC)."""
+    global _ticks_from
+    _ticks_from = -(_rt.ticks_ms() + skipped_ms)
+
+
 def ticks_ms():
-    return _rt.ticks_add(_rt.ticks_ms(), skipped_ms)
+    return _rt.ticks_add(_rt.ticks_ms(), skipped_ms + _ticks_from)
 
 
 def ticks_us():
-    return _rt.ticks_add(_rt.ticks_us(), skipped_ms * 1000)
+    return _rt.ticks_add(_rt.ticks_us(), (skipped_ms + _ticks_from) * 1000)
 
 
 ticks_cpu = ticks_us

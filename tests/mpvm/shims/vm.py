@@ -45,6 +45,7 @@ class Broker:
         self.stitches = 0         # their stitches
         self.copies = 0
         self.lost = 0             # acknowledged to the board, then lost in a crash (crash())
+        self.refused = 0          # refused by the contract, as the gateway does: never acknowledged
         self.connects = 0
         self.statuses = 0
         self.streams = []
@@ -138,6 +139,11 @@ class _Stream:
         ident = (s["boot"], s["nonce"], s["seq"])
         self.broker.last_sent_ms = s["sent_ms"]
         b = self.broker
+        if s["sent_ms"] < s["uptime_ms"]:
+            # The gateway's schema rule (a copy published before its interval ended): refused,
+            # counted, not acknowledged, so the board would send it again for ever.
+            b.refused += 1
+            return
         if not b.gateway:
             if ident in b.summaries:
                 b.copies += 1
