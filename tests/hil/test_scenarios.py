@@ -18,34 +18,12 @@ import re
 import pytest
 
 from tests.hil.pulsegen import spm_period_us
-from tests.hil.world import FIRMWARE, Refused
+from tests.hil.world import FIRMWARE
 from tests.ota_world import tamper_file
 from tests.waiting import wait_for
 
 FW = re.search(r'^FW_VERSION = "([^"]+)"', (FIRMWARE / "sn_app.py").read_text(), re.M).group(1)
 INTERVAL_S = 1.0
-#: A defect the suite found (issue 10 §1), for the firmware's owners. A scenario that meets it
-#: (the gateway refuses summaries for exactly this) is reported as an expected failure, after
-#: everything else it checks has passed; once the defect is fixed the scenarios simply pass.
-SENT_MS_OF_AN_EARLIER_BOOT = (
-    "issue 10 §1: after a reset (power cut, update, rollback) the board publishes the summaries of the"
-    " earlier boot still in its spool with sent_ms read from the new boot's uptime (sn_app.App._publisher:"
-    " sn_summary.encode(..., self.uptime_ms())). The gateway refuses each one whose sent_ms is below its"
-    " uptime_ms as `schema` and does not acknowledge it, so the board sends it again and again until its new"
-    " uptime passes the old one (a board that was up for days: for days), its 16-summary window held by them"
-    " meanwhile; and the copy that finally passes anchors the old boot on the new boot's clock")
-
-
-def exact(bench, stitches: int, timeout: float, what: str = "") -> None:
-    """Every stitch at the gateway once; a refusal for the defect above makes the scenario an
-    expected failure (any other refusal, loss or double fails it)."""
-    try:
-        bench.world.wait_stored(stitches, timeout, what)
-    except Refused as e:
-        details = [r["detail"] for r in e.refused]
-        if all(r["reason"] == "schema" and r["detail"].startswith("sent_ms:") for r in e.refused):
-            pytest.xfail(f"{SENT_MS_OF_AN_EARLIER_BOOT}. Seen: {details[0]}")
-        raise
 
 
 def power_on(bench, timeout: float = 30) -> dict:
@@ -166,7 +144,7 @@ def test_power_cut_with_summaries_waiting(bench):
     w.broker.start()
     wait_for(lambda: w.board_online(since), timeout=30, what="the board online again")
     closed(bench)
-    exact(bench, first + waiting, timeout=60, what="every stitch at the gateway after the power cut")
+    w.wait_stored(first + waiting, timeout=60, what="every stitch at the gateway after the power cut")
     lives = {(s["boot"], s.get("nonce")) for s in w.listener.summaries()}
     assert life < lives, "the summaries of the life before the cut came from the board's flash"
     old = [s for s in w.listener.summaries() if (s["boot"], s.get("nonce")) in life]
@@ -240,13 +218,12 @@ def test_update_that_never_reports_healthy_is_rolled_back(bench):
     assert "rolled back: did not report healthy within 12 s" in b.console()
     after = sew(bench, 2.0, 6000).pulses
     closed(bench)
-    exact(bench, before + on_trial + after, timeout=30, what="the stitches sewn before, on trial and after")
+    w.wait_stored(before + on_trial + after, timeout=30, what="the stitches sewn before, on trial and after")
 
 
 @pytest.mark.xfail(strict=True, reason="issue 10 §2: the updater resets the board as soon as a release is staged"
                    " (sn_ota.Updater._reset): the stitches of the interval still open and those sewn while the"
-                   " board restarts are never counted (an update could wait for the machine to stand still);"
-                   " and " + SENT_MS_OF_AN_EARLIER_BOOT)
+                   " board restarts are never counted (an update could wait for the machine to stand still)")
 def test_sewing_through_an_update(bench):
     """A good release rolled out while the machine sews: the board updates, confirms, and every
     stitch the generator played (the board had power throughout) is counted once."""
