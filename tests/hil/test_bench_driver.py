@@ -446,3 +446,16 @@ def test_the_serial_bench_provisions_a_board_over_its_two_ports(pico, mp_board):
     finally:
         port.close()
     print(f"\nprovisioned {len(files)} files, {sum(map(len, files.values())):,} bytes over the raw REPL in {took:.1f} s")
+
+
+def test_the_bench_broker_listens_on_the_bench_lan_and_saves_as_in_production(tmp_path):
+    from tests.hil.world import BenchMosquitto, firmware_config_keys
+
+    lan = BenchMosquitto(tmp_path / "lan", bind="0.0.0.0", autosave_s=60)
+    conf = lan.conf_file.read_text()
+    assert f"listener {lan.port} 0.0.0.0\n" in conf and "127.0.0.1" not in conf.split("# tests")[0]
+    assert "autosave_interval 60\n" in conf and "autosave_interval 5\n" not in conf
+    local = BenchMosquitto(tmp_path / "local")
+    assert f"listener {local.port} 127.0.0.1\n" in local.conf_file.read_text()
+    # The suite writes only settings the firmware on the bench knows.
+    assert {"interval_ms", "ota_port", "ota_poll_s", "ack_timeout_ms"} <= firmware_config_keys()
