@@ -10,7 +10,6 @@ import json
 import logging
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
 from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, Request
@@ -63,9 +62,10 @@ def _basic(request: Request) -> tuple[str, str] | None:
     return (user, password) if sep else None
 
 
-def install(app: FastAPI, ota: Ota, *, passwd_file: Path, has_session: Callable[[Request], bool], templates,
+def install(app: FastAPI, ota: Ota, *, passwd_file: Path, operator_only: list, templates,
             workshop: str, timezone: str, registry: dict[str, str], read_form, message_page, hub=None) -> None:
-    """`hub`: the hub link; with its `releases` the page shows what the hub publishes."""
+    """`operator_only`: web.py's dependencies that keep a page to the logged-in operator; `hub`:
+    the hub link, with its `releases` the page shows what the hub publishes."""
     tz = ZoneInfo(timezone)
     releases_link = hub.releases if hub is not None else None
 
@@ -190,16 +190,12 @@ def install(app: FastAPI, ota: Ota, *, passwd_file: Path, has_session: Callable[
                 "hub": hub_view, "running": bool(rollout and rollout["state"] in ("first", "rest")),
                 "fields": CONFIG_FIELDS}
 
-    @app.get("/updates", response_class=HTMLResponse)
+    @app.get("/updates", response_class=HTMLResponse, dependencies=operator_only)
     def updates_page(request: Request):
-        if not has_session(request):
-            return RedirectResponse("/login", status_code=303)
         return templates.TemplateResponse(request, "gateway_updates.html", page_view())
 
-    @app.post("/updates/rollout")
+    @app.post("/updates/rollout", dependencies=operator_only)
     async def start_rollout(request: Request):
-        if not has_session(request):
-            return RedirectResponse("/login", status_code=303)
         form = await read_form(request) or {}
         try:
             ota.start_rollout(form.get("version", ""), form.get("first") or None)
@@ -207,25 +203,19 @@ def install(app: FastAPI, ota: Ota, *, passwd_file: Path, has_session: Callable[
             return message_page(request, e.ko, e.en)
         return RedirectResponse("/updates", status_code=303)
 
-    @app.post("/updates/check-hub")
+    @app.post("/updates/check-hub", dependencies=operator_only)
     async def check_hub(request: Request):
-        if not has_session(request):
-            return RedirectResponse("/login", status_code=303)
         if hub is not None:
             hub.check_releases_now()
         return RedirectResponse("/updates", status_code=303)
 
-    @app.post("/updates/stop")
+    @app.post("/updates/stop", dependencies=operator_only)
     async def stop_rollout(request: Request):
-        if not has_session(request):
-            return RedirectResponse("/login", status_code=303)
         ota.stop_rollout()
         return RedirectResponse("/updates", status_code=303)
 
-    @app.post("/updates/config")
+    @app.post("/updates/config", dependencies=operator_only)
     async def send_config(request: Request):
-        if not has_session(request):
-            return RedirectResponse("/login", status_code=303)
         form = await read_form(request) or {}
         target = form.get("device", "")
         devices = list(registry) if target == "all" else [target]
