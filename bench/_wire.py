@@ -1,16 +1,11 @@
 """What the benches of the gateway's bytes on the wire share (bench_uplink_bytes.py,
-bench_offer_bytes.py, bench_release_fetch.py): a TCP proxy that counts every byte each way, and can
-model a slow link, and a real PostgreSQL of the bench's own. Not a bench itself: `make bench` skips
-files whose name starts with `_`."""
+bench_offer_bytes.py, bench_release_fetch.py): a TCP proxy that counts every byte each way and can
+model a slow link. (Their PostgreSQL is tests/servers.py's own_postgresql.) Not a bench itself:
+`make bench` skips files whose name starts with `_`."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import shutil
-from typing import Iterator
-
-from tests.servers import PostgreSQL
 
 
 class CountingProxy:
@@ -63,15 +58,3 @@ class CountingProxy:
     async def close(self) -> None:
         self.server.close()
 
-
-@contextlib.contextmanager
-def postgresql() -> Iterator[PostgreSQL]:
-    """A real PostgreSQL of the bench's own (tests/servers.py), started in a fresh folder; killed
-    and its folder removed afterwards, whatever happened."""
-    server = PostgreSQL(PostgreSQL.make_workdir())
-    try:
-        server.start()
-        yield server
-    finally:
-        server.kill()
-        shutil.rmtree(server.workdir, ignore_errors=True)

@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
-from bench._wire import CountingProxy, postgresql  # noqa: E402
+from bench._wire import CountingProxy  # noqa: E402
 from edge_gateway import offer_store  # noqa: E402
 from edge_gateway.config import HubConfig  # noqa: E402
 from edge_gateway.hub_link import HubLink  # noqa: E402
@@ -46,6 +46,7 @@ from edge_gateway.outbox import Outbox  # noqa: E402
 from edge_gateway.web import create_app  # noqa: E402
 from hub.server import BackgroundServer  # noqa: E402
 from tests.integration.real_offers_hub import RealHub  # noqa: E402
+from tests.servers import own_postgresql  # noqa: E402
 
 REGISTRY = {f"sn-3c71bf0a12{i:02x}": f"m{i:02d}" for i in range(1, 7)}
 PASSWORD = "bench-password"
@@ -133,7 +134,7 @@ async def idle_hour(hub: RealHub, workshop: str, token: str, tmp: Path, reuse_ch
 async def offered_hub() -> AsyncIterator[tuple[RealHub, str, str, Path]]:
     """A real hub of its own (PostgreSQL, a generated Dongdaemun) with three small orders offered
     to one workshop: the hub, that workshop, its token and a folder for the gateway's files."""
-    with postgresql() as server, tempfile.TemporaryDirectory() as d:
+    with own_postgresql() as server, tempfile.TemporaryDirectory() as d:
         hub = await asyncio.to_thread(RealHub, server.url_for(server.create_database()), Path(d) / "hub")
         try:
             workshop, token = await asyncio.to_thread(offered_workshop, hub, 3)

@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._wire import CountingProxy, postgresql  # noqa: E402
+from bench._wire import CountingProxy  # noqa: E402
 from edge_gateway.config import HubConfig  # noqa: E402
 from edge_gateway.hub_link import HubLink  # noqa: E402
 from edge_gateway.ota import Ota, load_release_key  # noqa: E402
@@ -40,6 +40,7 @@ from hub.core.settings import load_settings  # noqa: E402
 from hub.release import load_private_key, service  # noqa: E402
 from hub.server import BackgroundServer  # noqa: E402
 from tests.ota_world import make_release, new_key, workshop_token  # noqa: E402
+from tests.servers import own_postgresql  # noqa: E402
 
 WORKSHOP = "ws-bench-01"
 
@@ -85,7 +86,7 @@ async def main() -> None:
     ap.add_argument("--down-kbit", type=float, default=5000.0)
     args = ap.parse_args()
     hub = None
-    with postgresql() as server, tempfile.TemporaryDirectory() as d:
+    with own_postgresql() as server, tempfile.TemporaryDirectory() as d:
         try:
             tmp = Path(d)
             url = server.url_for(server.create_database())
