@@ -46,10 +46,10 @@ def world(tmp_path):
     ota.close()
 
 
-def flash_board(world, name="flash", password=PASSWORD) -> VirtualBoard:
+def flash_board(world, name="flash", password=PASSWORD, host="127.0.0.1") -> VirtualBoard:
     board = VirtualBoard(world["tmp"] / name, clock=RealClock())
     board.flash({"device": DEVICE, "password": password, "wifi": {"ssid": "x"},
-                 "broker": {"host": "127.0.0.1", "port": 1}, "ota_port": world["port"], "ota_poll_s": 1})
+                 "broker": {"host": host, "port": 1}, "ota_port": world["port"], "ota_poll_s": 1})
     (board.flash_dir / "release.pub").write_text(world["pub"] + "\n")
     return board
 
@@ -291,6 +291,79 @@ def test_a_crash_loop_on_trial_rolls_back_after_max_starts(world):
         sn_boot = boot(board)
         assert sn_boot.on_trial() is None and files_of(board.flash_dir) == old
         assert events(board)[-1]["reason"] == "did not report healthy in 3 starts"
+
+
+def test_the_gateways_name_is_looked_up_once_per_check_off_the_loop_and_hashing_yields(world, monkeypatch):
+    """A board may know its gateway by name. The updater looks it up in a thread once per check
+    (MicroPython's open_connection, modelled by the virtual board, would look it up ON the loop
+    for each of the update's requests, holding the sampler while the DNS server is away), and
+    hashes the installed files a chunk at a time with the loop running between the chunks."""
+    import socket
+
+    world["ota"].add_release(make_release(world["tmp"], world["key"], "9.2.0"))
+    world["ota"].start_rollout("9.2.0")
+    board = flash_board(world, host="gateway.local")
+    real, lookups = socket.getaddrinfo, []
+
+    def slow_dns(host, port, *args):            # a DNS server that takes 1.5 s to answer
+        if host == "gateway.local":
+            lookups.append(host)
+            time.sleep(1.5)
+            host = "127.0.0.1"
+        return real(host, port, *args)
+
+    monkeypatch.setattr(socket, "getaddrinfo", slow_dns)
+    longest = 0.0
+
+    async def check_beside_a_beat(updater):
+        nonlocal longest
+        done = False
+
+        async def beat():                         # the sampler's stand-in
+            nonlocal longest
+            last = time.monotonic()
+            while not done:
+                await asyncio.sleep(0.01)
+                now = time.monotonic()
+                longest, last = max(longest, now - last), now
+
+        t = asyncio.create_task(beat())
+        try:
+            await updater.check()
+        finally:
+            done = True
+            await t
+
+    with board.install(chdir=True):
+        sn_ota = board.import_firmware("sn_ota")
+        updater = sn_ota.Updater(App(board), SHIPPED, log=lambda m: None)
+        with pytest.raises(BoardReset):           # the whole update, staged, then machine.reset()
+            asyncio.run(check_beside_a_beat(updater))
+        assert lookups == ["gateway.local"], "one lookup for the check and every download"
+        assert longest < 0.75, f"the loop stood still for {longest:.2f} s"
+
+        async def hashed_beside_a_counter(path):
+            turns = 0
+            done = False
+
+            async def count():
+                nonlocal turns
+                while not done:
+                    await asyncio.sleep(0)
+                    turns += 1
+
+            t = asyncio.create_task(count())
+            digest = await sn_ota.file_sha256(path)
+            done = True
+            await t
+            return digest, turns
+
+        big = board.flash_dir / "big.bin"
+        big.write_bytes(os.urandom(sn_ota.FILE_MAX))
+        digest, turns = asyncio.run(hashed_beside_a_counter(str(big)))
+        assert digest == hashlib.sha256(big.read_bytes()).hexdigest()
+        assert turns >= sn_ota.FILE_MAX // sn_ota.CHUNK - 1, f"the loop ran {turns} times during the hash"
+        assert asyncio.run(sn_ota.file_sha256("no-such-file.py")) is None
 
 
 def test_a_board_with_a_wrong_password_gets_nothing(world):
