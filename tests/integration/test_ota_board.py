@@ -401,3 +401,28 @@ def test_a_password_file_the_gateway_cannot_read_is_said_not_a_crash(tmp_path):
             page = client.get("/updates").text
             assert 'id="passwd-problem"' in page and "sewnet gateway enable-updates" in page
     ota.close()
+
+
+def test_bad_input_at_the_update_server_is_answered_in_words_and_counted_never_a_500(world):
+    """The boards' API and the operator's settings form: a report nested past the JSON parser's
+    depth, one that is not an object, and numbers that float() reads but no board can take
+    ("inf", "nan", 1e999) each get a plain answer (Korean first), are counted, and change nothing."""
+    import httpx
+
+    url = f"http://127.0.0.1:{world['port']}"
+    with httpx.Client(base_url=url, timeout=10) as client:
+        check = f"/ota/v1/boards/{DEVICE}/check"
+        for body in (b"[" * 5000 + b"]" * 5000, b"[]", b"\xff"):
+            r = client.post(check, content=body, auth=(DEVICE, PASSWORD))
+            assert r.status_code == 422, (body[:10], r.status_code, r.text)
+            assert r.json()["detail"].startswith("읽을 수 있는 JSON 객체가 아닙니다 / ")
+        assert world["ota"].counts["bad_requests"] == 3 and world["ota"].view()["boards"] == {}
+        assert client.post("/login", data={"password": "operator-pw"}).status_code == 303
+        for typed in ("inf", "nan", "1e999", "열"):
+            r = client.post("/updates/config", data={"device": "all", "interval_s": typed})
+            assert r.status_code == 400, (typed, r.status_code)
+            assert "요약 간격 (초): 숫자를 적으세요" in r.text and "summary interval (s): write a number" in r.text
+        assert world["ota"].view()["configs"] == {}
+        r = client.post("/updates/config", data={"device": "all", "interval_s": "30"}, follow_redirects=False)
+        assert r.status_code == 303
+        assert world["ota"].view()["configs"][DEVICE]["values"] == {"interval_ms": 30_000}
