@@ -30,7 +30,7 @@ import httpx
 from . import hub_http
 from .hub_http import CheckHealth, problem_of
 from .hub_link import PROBLEMS
-from .ota import FILE_MAX, FILES_MAX, REFUSED_RETRY_S, VERSION, Ota, OtaError, verify_manifest
+from .ota import FILE_MAX, REFUSED_RETRY_S, VERSION, Ota, OtaError, verify_manifest
 from .uplink import transport_problem
 
 log = logging.getLogger("sewnet.gateway.releases")
@@ -210,8 +210,6 @@ class ReleaseLink:
             m = verify_manifest(self.ota.key, data, sig)
         except OtaError as e:
             raise _Refused(e.ko, e.en + self._key_hint()) from None
-        if len(m["files"]) > FILES_MAX:
-            raise _Refused("파일이 너무 많습니다", f"more than {FILES_MAX} files")
         blobs = {}
         for f in m["files"]:
             blobs[f["name"]] = await self._blob(client, auth, f"{base}/files/{f['name']}", FILE_MAX)

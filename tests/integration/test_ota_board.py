@@ -416,7 +416,14 @@ def test_bad_input_at_the_update_server_is_answered_in_words_and_counted_never_a
             r = client.post(check, content=body, auth=(DEVICE, PASSWORD))
             assert r.status_code == 422, (body[:10], r.status_code, r.text)
             assert r.json()["detail"].startswith("읽을 수 있는 JSON 객체가 아닙니다 / ")
-        assert world["ota"].counts["bad_requests"] == 3 and world["ota"].view()["boards"] == {}
+        r = client.post(check, json={"firmware": "<b>0.2</b>", "bootloader": 1}, auth=(DEVICE, PASSWORD))
+        assert r.status_code == 422 and r.json()["detail"].startswith("보드의 보고 형식이 맞지 않습니다 / ")
+        assert world["ota"].counts["bad_requests"] == 4 and world["ota"].view()["boards"] == {}
+        # A report with one event the gateway cannot read: the rest of it counts, the event is counted.
+        r = client.post(check, json={"firmware": SHIPPED, "bootloader": 1, "events": [{"result": "maybe"}, 7]},
+                        auth=(DEVICE, PASSWORD))
+        assert r.status_code == 200 and world["ota"].counts["bad_events"] == 2
+        assert world["ota"].view()["boards"][DEVICE]["firmware"] == SHIPPED
         assert client.post("/login", data={"password": "operator-pw"}).status_code == 303
         for typed in ("inf", "nan", "1e999", "열"):
             r = client.post("/updates/config", data={"device": "all", "interval_s": typed})
