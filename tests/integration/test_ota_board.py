@@ -22,6 +22,7 @@ from edge_gateway.web import create_app
 from hub.server import BackgroundServer
 from simulators.virtual_board import BoardReset, RealClock, VirtualBoard
 from tests.ota_world import SHIPPED, make_release, new_key, tamper_file, tamper_signature
+from tests.waiting import Beat
 
 DEVICE = "sn-0a0b0c0d0e01"
 PASSWORD = "board-secret-1"
@@ -313,54 +314,28 @@ def test_the_gateways_name_is_looked_up_once_per_check_off_the_loop_and_hashing_
         return real(host, port, *args)
 
     monkeypatch.setattr(socket, "getaddrinfo", slow_dns)
-    longest = 0.0
+    beat = Beat()                                # the sampler's stand-in
 
-    async def check_beside_a_beat(updater):
-        nonlocal longest
-        done = False
-
-        async def beat():                         # the sampler's stand-in
-            nonlocal longest
-            last = time.monotonic()
-            while not done:
-                await asyncio.sleep(0.01)
-                now = time.monotonic()
-                longest, last = max(longest, now - last), now
-
-        t = asyncio.create_task(beat())
-        try:
+    async def check_beside_the_beat(updater):
+        async with beat:
             await updater.check()
-        finally:
-            done = True
-            await t
 
     with board.install(chdir=True):
         sn_ota = board.import_firmware("sn_ota")
         updater = sn_ota.Updater(App(board), SHIPPED, log=lambda m: None)
         with pytest.raises(BoardReset):           # the whole update, staged, then machine.reset()
-            asyncio.run(check_beside_a_beat(updater))
+            asyncio.run(check_beside_the_beat(updater))
         assert lookups == ["gateway.local"], "one lookup for the check and every download"
-        assert longest < 0.75, f"the loop stood still for {longest:.2f} s"
+        assert beat.longest < 0.75, f"the loop stood still for {beat.longest:.2f} s"
 
-        async def hashed_beside_a_counter(path):
-            turns = 0
-            done = False
-
-            async def count():
-                nonlocal turns
-                while not done:
-                    await asyncio.sleep(0)
-                    turns += 1
-
-            t = asyncio.create_task(count())
-            digest = await sn_ota.file_sha256(path)
-            done = True
-            await t
-            return digest, turns
+        async def hashed_beside_every_turn(path):
+            async with Beat(0) as turns:
+                digest = await sn_ota.file_sha256(path)
+            return digest, turns.ticks
 
         big = board.flash_dir / "big.bin"
         big.write_bytes(os.urandom(sn_ota.FILE_MAX))
-        digest, turns = asyncio.run(hashed_beside_a_counter(str(big)))
+        digest, turns = asyncio.run(hashed_beside_every_turn(str(big)))
         assert digest == hashlib.sha256(big.read_bytes()).hexdigest()
         assert turns >= sn_ota.FILE_MAX // sn_ota.CHUNK - 1, f"the loop ran {turns} times during the hash"
         assert asyncio.run(sn_ota.file_sha256("no-such-file.py")) is None
