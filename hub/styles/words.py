@@ -8,10 +8,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
-LANGS = ("ko", "en", "zh")
-INDEX = {"ko": 0, "en": 1, "zh": 2}
+from hub.core.words import INDEX, LANGS, SHELL_WORDS, WEEKDAYS, all_langs, lang_of, pick, say
+
+__all__ = ["LANGS", "REASONS", "SEASON_WORDS", "SEGMENTS", "TERMS", "WORDS", "all_langs", "budget_words", "lang_of",
+           "open_words", "reason_words", "segment_words", "t", "term", "when_words"]
 
 WORDS: dict[str, tuple[str, str, str]] = {
+    **SHELL_WORDS,
     "title": ("마이 스타일 랩", "My Style Lab", "我的风格实验室"),
     "tagline": ("좋아하는 옷을 고르면, 동대문에서 살 수 있는 옷과 매장을 찾아 드립니다",
                 "Pick what you like: we find clothes you can buy in Dongdaemun, and the stall that sells them",
@@ -20,11 +23,6 @@ WORDS: dict[str, tuple[str, str, str]] = {
                      "1. Pick what you like · 2. Personal colour (optional) · 3. Budget · 4. Picks and where to buy",
                      "1. 挑选喜欢的衣服 · 2. 个人色彩（可选）· 3. 预算 · 4. 推荐和购买地点"),
     "start": ("시작하기", "Start", "开始"),
-    "large_on": ("큰 글씨", "Large text", "大字体"),
-    "large_off": ("보통 글씨", "Normal text", "正常字体"),
-    "start_over": ("처음으로", "Start over", "重新开始"),
-    "back": ("이전", "Back", "上一步"),
-    "next": ("다음", "Next", "下一步"),
     "show_picks": ("추천 보기", "Show my picks", "查看推荐"),
     "step_quiz": ("1. 고르기", "1. Pick", "1. 挑选"),
     "step_colour": ("2. 퍼스널 컬러", "2. Personal colour", "2. 个人色彩"),
@@ -103,7 +101,6 @@ WORDS: dict[str, tuple[str, str, str]] = {
     "idle_warn": ("계속하시겠습니까? {s}초 뒤에 고르신 내용을 지우고 처음으로 돌아갑니다.",
                   "Still there? In {s} seconds your picks are cleared and the kiosk starts over.",
                   "还在吗？{s}秒后将清除您的选择并返回首页。"),
-    "more_time": ("시간 더 주세요", "More time, please", "我需要更多时间"),
     "cleared": ("오래 쓰지 않아 고르신 내용을 지웠습니다.", "The kiosk was idle, so your picks are cleared.",
                 "由于长时间未操作，已清除您的选择。"),
     "undertone": ("톤", "Undertone", "色调"),
@@ -183,32 +180,19 @@ SEGMENTS: dict[str, tuple[str, str, str]] = {
     "55-": ("55세 이상", "shoppers 55 and over", "55岁及以上的顾客"),
 }
 
-WEEKDAYS = {"ko": "월화수목금토일", "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
-            "zh": ("周一", "周二", "周三", "周四", "周五", "周六", "周日")}
-
-
-def lang_of(value: str | None) -> str:
-    return value if value in INDEX else "ko"
-
-
 def t(key: str, lang: str, **figures: object) -> str:
-    text = WORDS[key][INDEX[lang_of(lang)]]
-    return text.format(**figures) if figures else text
+    return say(WORDS, key, lang, **figures)
 
 
 def term(key: str, lang: str) -> str:
+    """A personal-colour term in `lang`; a term we have no words for stays as it is."""
     found = TERMS.get(key)
-    return found[INDEX[lang_of(lang)]] if found else key
-
-
-def all_langs(fn: Callable[[str], str]) -> dict[str, str]:
-    """{"ko": …, "en": …, "zh": …} from a function of the language."""
-    return {lang: fn(lang) for lang in LANGS}
+    return pick(found, lang) if found else key
 
 
 def segment_words(segment: object, lang: str) -> str | None:
     found = SEGMENTS.get(str(segment))
-    return found[INDEX[lang_of(lang)]] if found else None
+    return pick(found, lang) if found else None
 
 
 #: The argument names a reason may carry an article in (the recommender's choice of name).
