@@ -39,7 +39,7 @@ from sqlalchemy.exc import IntegrityError
 from hub.core.auth import sign
 from hub.core.db import Database
 from hub.core.dependencies import client_address, get_database, get_settings, require_api_token
-from hub.core.pages import render, templates_for
+from hub.core.pages import render_kiosk, screen_asked, shown_as, templates_for
 from hub.core.settings import HubSettings
 from hub.styles import service
 from hub.styles.config import StylesSettings
@@ -377,14 +377,11 @@ def quiz(request: Request, n: str | None = None) -> JSONResponse:
 
 # ============================================================================ the kiosk page
 def _page(request: Request, name: str, ctx: dict, status: int = 200) -> HTMLResponse:
-    lang = ctx.get("lang", "ko")
-    response = render(templates, request, name, {
-        "t": lambda key, **f: t(key, lang, **f), "term": lambda key: term(key, lang), "langs": LANGS,
-        "cfg": styles_settings(request), "SEASON_WORDS": SEASON_WORDS, "COLOURS": COLOURS, "BUDGETS": BUDGETS,
-        "budget_words": lambda key: budget_words(*BUDGETS[key], lang), **ctx}, status)
-    # The QR code is our own SVG as a data: image.
-    response.headers["Content-Security-Policy"] += "; img-src data:"
-    return response
+    lang = lang_of(ctx.get("lang"))
+    return render_kiosk(templates, request, name, t, {
+        "term": lambda key: term(key, lang), "cfg": styles_settings(request), "SEASON_WORDS": SEASON_WORDS,
+        "COLOURS": COLOURS, "BUDGETS": BUDGETS, "budget_words": lambda key: budget_words(*BUDGETS[key], lang),
+        **ctx}, status)
 
 
 async def _form(request: Request) -> dict[str, Any]:
@@ -406,8 +403,7 @@ def _int_list(values: list[str], limit: int = 50) -> list[int]:
 
 def _state(f: dict) -> dict:
     """The shopper's entries so far, cleaned (a tampered form can only choose what the kiosk offers)."""
-    lang = lang_of(f.get("switch_lang") or f.get("lang"))
-    big = (f.get("switch_big") if "switch_big" in f else f.get("big", "0")) == "1"
+    lang, big = shown_as(f)
     cards = _int_list(f["_multi"].get("cards", []), 20)
     liked, skipped = set(_int_list(f["_multi"].get("liked", []))), set(_int_list(f["_multi"].get("skipped", [])))
     for raw, vote in f.get("_votes", {}).items():  # the quiz screen's own answers win over carried ones
@@ -439,11 +435,7 @@ async def flow(request: Request) -> HTMLResponse:
     re-draws the screen it was pressed on (`at`)."""
     f = await _form(request)
     st = _state(f)
-    go = f.get("go") or f.get("at") or "welcome"
-    if "switch_lang" in f or "switch_big" in f:
-        go = f.get("at") or "welcome"
-    if go not in (*STEPS, "welcome"):
-        go = "welcome"
+    go = screen_asked(f, (*STEPS, "welcome"), "welcome")
     styles, lang = styles_of(request), st["lang"]
     if go == "welcome":
         return _page(request, "styles_welcome.html", {**st, "step": "welcome", "status": styles.status})
