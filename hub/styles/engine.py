@@ -26,7 +26,8 @@ from hub.core.db import Database
 from hub.styles import colour, store
 from hub.styles.config import StylesSettings
 from hub.styles.hours import OpenState, open_state
-from hub.styles.recommender import Popularity, Preferences, Recommendation, Reason, Recommender
+from hub.styles.recommender import (NO_CEILING_KRW, Popularity, Preferences, Reason, Recommendation, Recommender,
+                                    in_budget)
 from hub.styles.words import LANGS, all_langs, open_words, reason_words, t, term
 
 log = logging.getLogger("sewnet.styles")
@@ -162,7 +163,7 @@ class Budget:
     def as_tuple(self) -> tuple[int, int] | None:
         if self.low is None and self.high is None:
             return None
-        return (self.low or 0, self.high if self.high is not None else 10**9)
+        return (self.low or 0, self.high if self.high is not None else NO_CEILING_KRW)
 
 
 class Styles:
@@ -275,7 +276,7 @@ class Styles:
             if fits:
                 reasons.append(Reason("colour_suits", {"season": fits[0]}))
             if budget.as_tuple() is not None:
-                reasons.append(Reason("in_budget", {"price_krw": item.retail_krw}))
+                reasons.append(in_budget(item.retail_krw, budget.as_tuple()))
             out.append(Pick(item, 1.0 / (rank + 1), tuple(reasons), cat.shops.get(item.shop_id)))
             if len(out) >= k:
                 break

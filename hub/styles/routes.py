@@ -475,7 +475,7 @@ async def flow(request: Request) -> HTMLResponse:
 
 # ----------------------------------------------------------------------------- the phone link
 #: The reason arguments the words use (hub.styles.words.reason_words): the rest stays off the link.
-_LINK_ARGS = ("article_id", "season", "segment", "rank", "price_krw")
+_LINK_ARGS = ("article_id", "season", "segment", "rank", "price_krw", "low", "high")
 
 
 def _list_payload(answer: service.Answer) -> str:

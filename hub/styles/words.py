@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
-from hub.core.words import INDEX, LANGS, SHELL_WORDS, WEEKDAYS, all_langs, lang_of, pick, say
+from hub.core.words import LANGS, SHELL_WORDS, WEEKDAYS, all_langs, lang_of, pick, say
 
 __all__ = ["LANGS", "REASONS", "SEASON_WORDS", "SEGMENTS", "TERMS", "WORDS", "all_langs", "budget_words", "lang_of",
            "open_words", "reason_words", "segment_words", "t", "term", "when_words"]
@@ -167,7 +167,8 @@ REASONS: dict[str, tuple[str, str, str]] = {
     "colour_suits": ("{season} 팔레트에 드는 색", "A colour in the {season} palette", "属于{season}色盘的颜色"),
     "colour_suits_plain": ("고르신 퍼스널 컬러 팔레트에 드는 색", "A colour in the palette you chose",
                            "属于您所选色盘的颜色"),
-    "in_budget": ("예산 안: {price}원", "Within your budget: ₩{price}", "在预算内：₩{price}"),
+    "in_budget": ("예산({budget}) 안: {price}원", "Within your budget ({budget}): ₩{price}", "在预算内（{budget}）：₩{price}"),
+    "in_budget_price": ("예산 안: {price}원", "Within your budget: ₩{price}", "在预算内：₩{price}"),
     "in_budget_plain": ("예산 안", "Within your budget", "在预算内"),
 }
 
@@ -195,50 +196,45 @@ def segment_words(segment: object, lang: str) -> str | None:
     return pick(found, lang) if found else None
 
 
-#: The argument names a reason may carry an article in (the recommender's choice of name).
-ARTICLE_ARGS = ("like", "article_id", "of", "with", "because_of", "similar_to", "liked")
-
-
 def reason_words(code: str, args: Mapping[str, object], lang: str,
                  name_of: Callable[[int, str], str | None]) -> str:
-    """The sentence for one recommendation reason in `lang`. `name_of(article_id, lang)` names an
-    article the reason refers to (None when it is not in the catalogue any more)."""
+    """The sentence for one recommendation reason in `lang`, from its arguments as the recommender
+    gives them (hub/styles/recommender/types.py): `article_id` (named by `name_of(article_id,
+    lang)`, None when it left the catalogue), `season`, `segment`, `rank`, and for "in_budget"
+    `price_krw`, `low`, `high`. A reason missing an argument its sentence names reads without it."""
     lang = lang_of(lang)
-    i = INDEX[lang]
     if code not in REASONS:
         return {"ko": "추천", "en": "Recommended", "zh": "推荐"}[lang]
     fields: dict[str, str] = {}
-    for name in ARTICLE_ARGS:
-        value = args.get(name)
-        if value is None:
-            continue
-        try:
-            named = name_of(int(value), lang)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            named = None
-        if named:
-            fields["like"] = named
-            break
-    season = args.get("season")
-    if season in ("spring", "summer", "autumn", "winter"):
-        fields["season"] = TERMS[str(season)][i]
-    elif season in ("warm", "cool"):
-        fields["season"] = TERMS[str(season)][i]
-    if args.get("segment") is not None:
-        seg = segment_words(args["segment"], lang)
-        if seg:
-            fields["segment"] = seg
+    try:
+        named = name_of(int(args["article_id"]), lang)  # type: ignore[arg-type]
+    except (KeyError, TypeError, ValueError):
+        named = None
+    if named:
+        fields["like"] = named
+    if args.get("season") in ("spring", "summer", "autumn", "winter", "warm", "cool"):
+        fields["season"] = term(str(args["season"]), lang)
+    segment = segment_words(args.get("segment"), lang)
+    if segment:
+        fields["segment"] = segment
     rank = args.get("rank")
     if isinstance(rank, int) and rank > 0:
         fields["rank"] = str(rank)
-    price = args.get("price_krw", args.get("price"))
+    price = args.get("price_krw")
     if isinstance(price, (int, float)) and price > 0:
         fields["price"] = f"{int(price):,}"
-    text = REASONS[code][i]
+    if code == "in_budget":
+        low, high = args.get("low"), args.get("high")
+        low = low if isinstance(low, int) and low > 0 else None
+        high = high if isinstance(high, int) and high >= 0 else None
+        if low is not None or high is not None:
+            fields["budget"] = budget_words(low, high, lang)
+        else:
+            code = "in_budget_price"  # a budget with no bound to name: the price alone
     try:
-        return text.format(**fields)
+        return pick(REASONS[code], lang).format(**fields)
     except (KeyError, IndexError):
-        return REASONS[code + "_plain"][i]
+        return pick(REASONS[code.removesuffix("_price") + "_plain"], lang)
 
 
 def budget_words(lo: int | None, hi: int | None, lang: str) -> str:
