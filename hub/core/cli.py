@@ -1,8 +1,9 @@
 """What every hub command needs before it works: its settings and its database, or one line that
 says what is wrong (on stderr, `error: ...`) and an exit code: 2 for bad settings, 1 for a
 database that cannot be used as it is (the message says what to run). And the `import KIND FILE`
-and `export KIND FILE` commands every capability with CSV files has (the registry, My Style Lab):
-one way to read a file, show a long import's progress, list every bad row and write an export."""
+and `export KIND FILE` commands every capability with CSV files has (the registry, My Style Lab,
+`add_csv_commands`): one way to read a file, show a long import's progress, list every bad row and
+write an export."""
 
 from __future__ import annotations
 
@@ -82,14 +83,55 @@ class ImportOutcome(Protocol):
     def summary(self) -> str: ...
 
 
-def kind_or_exit(kind: str, kinds: Sequence[str], what: str) -> str:
+class CsvService(Protocol):
+    """A capability's public face as far as its CSV files go (hub.registry.service, hub.styles.service)."""
+
+    def import_csv(self, session: Session, kind: str, data: bytes, dry_run: bool = False,
+                   progress: ImportProgress | None = None) -> ImportOutcome: ...
+
+    def export_csv(self, session: Session, kind: str) -> str: ...
+
+
+def add_csv_commands(app: typer.Typer, what: str, kinds: Sequence[str], service: Callable[[], CsvService],
+                     file_help: str) -> None:
+    """`import KIND FILE [--dry-run]` and `export KIND FILE` on a capability's `app` (`what`: its
+    name in messages, "registry"). `service()` gives its public face; it is called only when a
+    command runs, so `sewnet` starts without SQLAlchemy."""
+    kind_help = f"one of: {', '.join(kinds)}"
+
+    # Arguments as defaults, not Annotated: the help names this capability's kinds and file.
+    def import_(kind: str = typer.Argument(..., help=kind_help, show_default=False),
+                file: Path = typer.Argument(..., help=file_help, show_default=False),
+                dry_run: bool = typer.Option(False, "--dry-run", help="check every row and count, write nothing"),
+                config: ConfigOption = None) -> None:
+        """Add the file's new records and update changed ones. A file with any bad row imports
+        nothing; every bad row is listed with its line, column and reason."""
+        kind = _kind_or_exit(kind, kinds, what)
+        csv = service()
+        _import_file(kind, file, config, dry_run, lambda session, data, progress: csv.import_csv(
+            session, kind, data, dry_run=dry_run, progress=progress))
+
+    def export(kind: str = typer.Argument(..., help=kind_help, show_default=False),
+               file: str = typer.Argument(..., help="where to write the CSV; - for standard output",
+                                          show_default=False),
+               config: ConfigOption = None) -> None:
+        """Write every record of a kind as CSV, in the format `import` reads."""
+        kind = _kind_or_exit(kind, kinds, what)
+        csv = service()
+        _export_file(kind, file, config, lambda session: csv.export_csv(session, kind))
+
+    app.command("import")(import_)
+    app.command("export")(export)
+
+
+def _kind_or_exit(kind: str, kinds: Sequence[str], what: str) -> str:
     """`kind` when it is one of `kinds`, else exit 2 saying which are (`what`: "registry", "styles")."""
     if kind not in kinds:
         raise fail(f"{kind!r} is not a {what} kind: use one of {', '.join(kinds)}")
     return kind
 
 
-def import_file(kind: str, file: Path, config: Path | None, dry_run: bool,
+def _import_file(kind: str, file: Path, config: Path | None, dry_run: bool,
                 run: Callable[[Session, bytes, ImportProgress | None], ImportOutcome]) -> None:
     """`import KIND FILE`: read the file, `run` the capability's import in one transaction (with a
     progress bar for a long file on a terminal), then one summary line, or every problem with its
@@ -114,7 +156,7 @@ def import_file(kind: str, file: Path, config: Path | None, dry_run: bool,
     typer.echo(f"{kind}: {report.summary()}" + (" (dry run: nothing written)" if dry_run else ""))
 
 
-def export_file(kind: str, file: str, config: Path | None, produce: Callable[[Session], str]) -> None:
+def _export_file(kind: str, file: str, config: Path | None, produce: Callable[[Session], str]) -> None:
     """`export KIND FILE`: the CSV text `produce` makes from the database, to `file` or, for "-",
     standard output."""
     database = database_or_exit(settings_or_exit(config))

@@ -21,13 +21,12 @@ from typing import Annotated, Optional
 
 import typer
 
-from hub.core.cli import ConfigOption, export_file, import_file, kind_or_exit
+from hub.core.cli import add_csv_commands
 
 KINDS = ("products", "shoppers", "purchases")
 
 app = typer.Typer(no_args_is_help=True, help="My Style Lab: the catalogue, shoppers and purchases as CSV; the "
                                              "recommender's offline evaluation.")
-Kind = Annotated[str, typer.Argument(help=f"one of: {', '.join(KINDS)}", show_default=False)]
 
 
 @app.callback()
@@ -35,35 +34,15 @@ def main() -> None:
     """My Style Lab: the catalogue, shoppers and purchases as CSV; the recommender's evaluation."""
 
 
-@app.command("import")
-def import_(
-    kind: Kind,
-    file: Annotated[Path, typer.Argument(help="the CSV file (UTF-8): the catalogue's format for products, "
-                                              "H&M's customers.csv / transactions_train.csv for the others",
-                                         show_default=False)],
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="check every row and count, write nothing")] = False,
-    config: ConfigOption = None,
-) -> None:
-    """Add the file's new records and update changed ones. A file with any bad row imports
-    nothing; every bad row is listed with its line, column and reason."""
-    from hub.styles import service
+def _service():
+    from hub.styles import service  # SQLAlchemy and pandas load when a command runs, not when `sewnet` starts
 
-    kind = kind_or_exit(kind, KINDS, "styles")
-    import_file(kind, file, config, dry_run, lambda session, data, progress: service.import_csv(
-        session, kind, data, dry_run=dry_run, progress=progress))
+    return service
 
 
-@app.command("export")
-def export(
-    kind: Kind,
-    file: Annotated[str, typer.Argument(help="where to write the CSV; - for standard output", show_default=False)],
-    config: ConfigOption = None,
-) -> None:
-    """Write every record of a kind as CSV, in the format `import` reads."""
-    from hub.styles import service
-
-    kind = kind_or_exit(kind, KINDS, "styles")
-    export_file(kind, file, config, lambda session: service.export_csv(session, kind))
+add_csv_commands(app, "styles", KINDS, _service,
+                 file_help="the CSV file (UTF-8): the catalogue's format for products, H&M's customers.csv / "
+                           "transactions_train.csv for the others")
 
 
 @app.command("evaluate")
