@@ -28,7 +28,7 @@ from hub.styles.config import StylesSettings
 from hub.styles.hours import OpenState, open_state
 from hub.styles.recommender import (NO_CEILING_KRW, Popularity, Preferences, Reason, Recommendation, Recommender,
                                     in_budget)
-from hub.styles.words import LANGS, all_langs, open_words, reason_words, t, term
+from hub.styles.words import all_langs, open_words, reason_words, t, term
 
 log = logging.getLogger("sewnet.styles")
 
@@ -231,9 +231,7 @@ class Styles:
                 recommender = Recommender.fit(market, seed=self.settings.seed, progress=progress)
             except Exception as e:  # a model that cannot be trained must not take the hub down
                 log.error("the styles recommender could not be trained: %s", type(e).__name__)
-                with self._lock:
-                    self.status = replace(self.status, state="ready" if self.recommender else "failed",
-                                          progress=None, error=f"{type(e).__name__}: {e}"[:300])
+                self.failed(e)
                 return False
             with self._lock:
                 self.recommender = recommender
@@ -249,6 +247,13 @@ class Styles:
     @property
     def training(self) -> bool:
         return self._training.locked()
+
+    def failed(self, error: BaseException) -> None:
+        """Say why a load or a training failed (in `status.error`), keeping what the status said
+        of the data and the model: what was serving keeps serving."""
+        with self._lock:
+            self.status = replace(self.status, state="ready" if self.recommender else "failed", progress=None,
+                                  error=f"{type(error).__name__}: {error}"[:300])
 
     # ------------------------------------------------------------------ answers
     def _pick(self, cat: Catalogue, article_id: int, score: float, reasons: Sequence[Reason]) -> Pick | None:
@@ -442,5 +447,5 @@ def answer_json(answer: Answer, cat: Catalogue, now: datetime) -> dict[str, Any]
                                              for n in answer.notes], "items": items}
 
 
-__all__ = ["Answer", "Budget", "Catalogue", "Item", "LANGS", "Pick", "SessionLimiter", "Shop", "Status", "Styles", "TONES", "TooMany",
+__all__ = ["Answer", "Budget", "Catalogue", "Item", "Pick", "SessionLimiter", "Shop", "Status", "Styles", "TONES", "TooMany",
            "answer_json", "catalogue_of", "pick_words", "reading_words", "where_words"]

@@ -96,6 +96,8 @@ WORDS: dict[str, tuple[str, str, str]] = {
     "model_new": ("아직 구매 기록이 없어 새로 들어온 상품을 보여 드립니다.", "There are no purchases yet: these are the newest "
                   "products.", "还没有购买记录，显示的是最新商品。"),
     "model_none": ("아직 상품 목록이 없습니다.", "There is no catalogue yet.", "目前还没有商品目录。"),
+    "form_bad": ("보낸 내용을 읽을 수 없습니다. 처음부터 다시 해 주세요.", "What was sent cannot be read: please start again.",
+                 "无法读取提交的内容，请重新开始。"),
     "too_many": ("요청이 너무 잦습니다. 잠시 뒤에 다시 해 주세요.", "Too many requests from here: please wait a moment "
                  "and try again.", "请求过于频繁，请稍后再试。"),
     "idle_warn": ("계속하시겠습니까? {s}초 뒤에 고르신 내용을 지우고 처음으로 돌아갑니다.",

@@ -144,3 +144,39 @@ def test_sessions_are_rate_limited_per_address_in_plain_words_and_nothing_person
     assert shopper not in logged and shopper not in str(counted)
     for article in liked:
         assert str(article) not in logged, "a shopper's quiz answer reached the log"
+
+
+def test_bad_requests_are_answered_in_words_counted_and_never_an_error_page(market, tmp_path):
+    """What a tampered kiosk or a careless script may send: every problem named at once and
+    counted; a body far past what a session needs is refused before it is read whole; numbers
+    Python reads differently from JSON (true) or not at all ("²") are not ids, nor 4,000 digits."""
+    with serving(market, tmp_path, train_on_start=False) as hub, httpx.Client(base_url=hub.url, timeout=60) as c:
+        wait_loaded(hub.url)
+        shopper = simulated().market.transactions["customer_id"].iloc[0]
+        r = c.get(f"{API}/recommendations", params={"shopper": shopper, "k": "0", "season": "purple"}, headers=AUTH)
+        assert r.status_code == 422 and [p["field"] for p in r.json()["problems"]] == ["k", "season"]
+        assert "k must be" in r.json()["en"] and "colour is one of" in r.json()["en"] and "k는" in r.json()["ko"]
+
+        big = c.post(f"{API}/sessions", content=b'{"liked": [' + b"1, " * 20_000 + b"1]}",
+                     headers={"Content-Type": "application/json"})
+        assert big.status_code == 413 and "16 KiB" in big.json()["en"] and big.json()["ko"]
+        booleans = c.post(f"{API}/sessions", json={"liked": [True], "budget_krw": [False, 30000], "k": True})
+        assert booleans.status_code == 422
+        assert {p["field"] for p in booleans.json()["problems"]} == {"liked", "budget_krw", "k"}
+        assert c.post(f"{API}/sessions", content=b"\xff\xfe", headers={"Content-Type": "application/json"}
+                      ).status_code == 422
+
+        card = c.get(f"{API}/quiz").json()["cards"][0]["article_id"]
+        odd = {"go": "colour", "at": "quiz", "lang": "en", "cards": f"²,{'9' * 4000},{card}", "liked": "١٢,³",
+               "vote-²": "like", f"vote-{card}": "like", f"vote-{'7' * 4000}": "skip"}
+        page = c.post("/styles", data=odd)
+        assert page.status_code == 200 and f'name="liked" value="{card}"' in page.text
+        assert f'name="cards" value="{card}"' in page.text
+        flood = c.post("/styles", data={f"vote-{n}": "like" for n in range(500)})
+        assert flood.status_code == 400 and "please start again" not in flood.text  # Korean: no lang kept
+        assert "처음부터 다시 해 주세요" in flood.text
+
+        counts = c.get("/api/v1/rejections", headers=AUTH).json()["counts"]
+        assert counts["styles:bad_k"] == 1 and counts["styles:bad_season"] == 1
+        assert counts["styles:too_big"] == 1 and counts["styles:invalid_session"] == 1
+        assert counts["styles:invalid_body"] == 1 and counts["styles:bad_form"] == 1
