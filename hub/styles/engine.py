@@ -447,5 +447,5 @@ def answer_json(answer: Answer, cat: Catalogue, now: datetime) -> dict[str, Any]
                                              for n in answer.notes], "items": items}
 
 
-__all__ = ["Answer", "Budget", "Catalogue", "Item", "Pick", "SessionLimiter", "Shop", "Status", "Styles", "TONES", "TooMany",
-           "answer_json", "catalogue_of", "pick_words", "reading_words", "where_words"]
+__all__ = ["Answer", "Budget", "Catalogue", "Item", "Pick", "SessionLimiter", "Shop", "Status", "Styles", "TONES",
+           "TooMany", "answer_json", "catalogue_of", "pick_words", "reading_words", "where_words"]

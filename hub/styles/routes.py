@@ -39,7 +39,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hub.core.auth import sign
 from hub.core.db import Database
-from hub.core.dependencies import client_address, get_database, get_settings, require_api_token
+from hub.core.dependencies import body_at_most, client_address, get_database, get_settings, require_api_token
 from hub.core.pages import render_kiosk, screen_asked, shown_as, templates_for
 from hub.core.settings import HubSettings
 from hub.styles import service
@@ -305,18 +305,6 @@ def retrain(request: Request, _token: Token) -> JSONResponse:
 SESSION_BODY_BYTES = 16 * 1024
 
 
-async def _body_at_most(request: Request, limit: int) -> bytes | None:
-    """The request's body, or None once it runs past `limit` bytes (the rest is never read)."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        return None
-    raw = bytearray()
-    async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > limit:
-            return None
-    return bytes(raw)
-
 def _take_session(request: Request) -> int | None:
     """None when this client address may ask for a session now, else the seconds to wait."""
     try:
@@ -349,7 +337,7 @@ async def session_picks(request: Request) -> JSONResponse:
     if wait is not None:
         return JSONResponse({"error": "too_many", **_words("too_many")}, status_code=429,
                             headers={"Retry-After": str(wait)})
-    raw = await _body_at_most(request, SESSION_BODY_BYTES)
+    raw = await body_at_most(request, SESSION_BODY_BYTES)
     if raw is None:
         return _bad(request, "too_big", f"보낸 내용이 {SESSION_BODY_BYTES // 1024} KiB보다 큽니다",
                     f"the body is over {SESSION_BODY_BYTES // 1024} KiB", status=413)
