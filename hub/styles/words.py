@@ -146,7 +146,8 @@ SEASON_WORDS: dict[str, tuple[str, str, str]] = {
 
 #: A sentence for every recommendation reason (hub.styles.recommender's Reason codes). Fields in
 #: braces come from the reason's arguments (an article's name is looked up for `like`); a field
-#: the recommender did not give uses the sentence under the code with a "_plain" suffix.
+#: the recommender did not give uses the sentence under the code with a "_plain" suffix (a
+#: sentence with no fields needs none).
 REASONS: dict[str, tuple[str, str, str]] = {
     "same_style": ("{like}와(과) 같은 스타일, 다른 색", "Same style as {like}, in another colour", "与{like}同款，不同颜色"),
     "same_style_plain": ("고르신 옷과 같은 스타일, 다른 색", "Same style as one you liked, in another colour",
@@ -164,8 +165,6 @@ REASONS: dict[str, tuple[str, str, str]] = {
     "new_like_plain": ("새로 들어온 옷, 고르신 옷과 비슷함", "New in, like what you chose", "新品，与您的选择相似"),
     "repurchase": ("전에 사신 옷: 다시 사는 분이 많아요", "You bought this before: many buy it again",
                    "您以前买过：很多人会再次购买"),
-    "repurchase_plain": ("전에 사신 옷: 다시 사는 분이 많아요", "You bought this before: many buy it again",
-                         "您以前买过：很多人会再次购买"),
     "colour_suits": ("{season} 팔레트에 드는 색", "A colour in the {season} palette", "属于{season}色盘的颜色"),
     "colour_suits_plain": ("고르신 퍼스널 컬러 팔레트에 드는 색", "A colour in the palette you chose",
                            "属于您所选色盘的颜色"),
