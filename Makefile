@@ -57,8 +57,9 @@ test: $(STAMP) system-deps $(MPVM)
 test-unit: $(STAMP) $(MPVM)
 	$(VPY) -m pytest -q -ra tests/unit
 
+# bench/_*.py are the benches' shared parts, not benches.
 bench: $(STAMP) system-deps
-	for b in bench/*.py; do echo "== $$b"; $(VPY) $$b || exit 1; done
+	for b in bench/*.py; do case "$${b##*/}" in _*) continue;; esac; echo "== $$b"; $(VPY) $$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -23,21 +23,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import http.client
 import random
-import shutil
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import AsyncIterator
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
-from bench.bench_uplink_bytes import CountingProxy  # noqa: E402
+from bench._wire import CountingProxy  # noqa: E402
 from edge_gateway import offer_store  # noqa: E402
 from edge_gateway.config import HubConfig  # noqa: E402
 from edge_gateway.hub_link import HubLink  # noqa: E402
@@ -45,7 +46,7 @@ from edge_gateway.outbox import Outbox  # noqa: E402
 from edge_gateway.web import create_app  # noqa: E402
 from hub.server import BackgroundServer  # noqa: E402
 from tests.integration.real_offers_hub import RealHub  # noqa: E402
-from tests.servers import PostgreSQL  # noqa: E402
+from tests.servers import own_postgresql  # noqa: E402
 
 REGISTRY = {f"sn-3c71bf0a12{i:02x}": f"m{i:02d}" for i in range(1, 7)}
 PASSWORD = "bench-password"
@@ -129,21 +130,23 @@ async def idle_hour(hub: RealHub, workshop: str, token: str, tmp: Path, reuse_ch
     return proxy.up + proxy.down
 
 
+@contextlib.asynccontextmanager
+async def offered_hub() -> AsyncIterator[tuple[RealHub, str, str, Path]]:
+    """A real hub of its own (PostgreSQL, a generated Dongdaemun) with three small orders offered
+    to one workshop: the hub, that workshop, its token and a folder for the gateway's files."""
+    with own_postgresql() as server, tempfile.TemporaryDirectory() as d:
+        hub = await asyncio.to_thread(RealHub, server.url_for(server.create_database()), Path(d) / "hub")
+        try:
+            workshop, token = await asyncio.to_thread(offered_workshop, hub, 3)
+            yield hub, workshop, token, Path(d)
+        finally:
+            hub.close()
+
+
 async def offer_checks_hour() -> int:
     """One workshop-hour of idle offer checks against a real hub of its own (for bench_uplink_bytes)."""
-    server = PostgreSQL(PostgreSQL.make_workdir())
-    hub = None
-    try:
-        with tempfile.TemporaryDirectory() as d:
-            server.start()
-            hub = await asyncio.to_thread(RealHub, server.url_for(server.create_database()), Path(d) / "hub")
-            workshop, token = await asyncio.to_thread(offered_workshop, hub, 3)
-            return await idle_hour(hub, workshop, token, Path(d), reuse_check=False)
-    finally:
-        if hub is not None:
-            hub.close()
-        server.kill()
-        shutil.rmtree(server.workdir, ignore_errors=True)
+    async with offered_hub() as (hub, workshop, token, tmp):
+        return await idle_hour(hub, workshop, token, tmp, reuse_check=False)
 
 
 async def round_trips(hub: RealHub, workshop: str, token: str, tmp: Path, samples: int) -> None:
@@ -184,21 +187,10 @@ async def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--samples", type=int, default=5, help="round trips to measure (each up to a minute)")
     args = ap.parse_args()
-    server = PostgreSQL(PostgreSQL.make_workdir())
-    hub = None
-    try:
-        with tempfile.TemporaryDirectory() as d:
-            server.start()
-            hub = await asyncio.to_thread(RealHub, server.url_for(server.create_database()), Path(d) / "hub")
-            workshop, token = await asyncio.to_thread(offered_workshop, hub, 3)
-            await idle_hour(hub, workshop, token, Path(d))
-            if args.samples:
-                await round_trips(hub, workshop, token, Path(d), args.samples)
-    finally:
-        if hub is not None:
-            hub.close()
-        server.kill()
-        shutil.rmtree(server.workdir, ignore_errors=True)
+    async with offered_hub() as (hub, workshop, token, tmp):
+        await idle_hour(hub, workshop, token, tmp)
+        if args.samples:
+            await round_trips(hub, workshop, token, tmp, args.samples)
 
 
 if __name__ == "__main__":

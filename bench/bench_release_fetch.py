@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shutil
 import statistics
 import sys
 import tempfile
@@ -29,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_uplink_bytes import CountingProxy  # noqa: E402
+from bench._wire import CountingProxy  # noqa: E402
 from edge_gateway.config import HubConfig  # noqa: E402
 from edge_gateway.hub_link import HubLink  # noqa: E402
 from edge_gateway.ota import Ota, load_release_key  # noqa: E402
@@ -41,39 +40,9 @@ from hub.core.settings import load_settings  # noqa: E402
 from hub.release import load_private_key, service  # noqa: E402
 from hub.server import BackgroundServer  # noqa: E402
 from tests.ota_world import make_release, new_key, workshop_token  # noqa: E402
-from tests.servers import PostgreSQL  # noqa: E402
+from tests.servers import own_postgresql  # noqa: E402
 
 WORKSHOP = "ws-bench-01"
-
-
-class SlowProxy(CountingProxy):
-    """The counting proxy with a modelled link: each chunk waits half the round trip, and the
-    hub's bytes are paced at `down_bps`."""
-
-    def __init__(self, host: str, port: int, rtt_s: float, down_bps: float):
-        super().__init__(host, port)
-        self.half_rtt, self.down_bps = rtt_s / 2, down_bps
-
-    async def _handle(self, reader, writer):
-        self.connections += 1
-        ureader, uwriter = await asyncio.open_connection(*self.upstream)
-
-        async def pump(src, dst, attr, paced):
-            try:
-                while data := await src.read(16384):
-                    setattr(self, attr, getattr(self, attr) + len(data))
-                    await asyncio.sleep(self.half_rtt + (len(data) * 8 / self.down_bps if paced else 0))
-                    dst.write(data)
-                    await dst.drain()
-            except (ConnectionError, asyncio.CancelledError):
-                pass
-            finally:
-                dst.close()
-
-        try:
-            await asyncio.gather(pump(reader, uwriter, "up", False), pump(ureader, writer, "down", True))
-        except asyncio.CancelledError:
-            pass
 
 
 def gateway(tmp: Path, name: str, url: str, token: str, pub: Path) -> tuple[Ota, ReleaseLink, HubLink, Outbox]:
@@ -116,12 +85,10 @@ async def main() -> None:
     ap.add_argument("--rtt-ms", type=float, default=60.0)
     ap.add_argument("--down-kbit", type=float, default=5000.0)
     args = ap.parse_args()
-    server = PostgreSQL(PostgreSQL.make_workdir())
     hub = None
-    try:
-        with tempfile.TemporaryDirectory() as d:
+    with own_postgresql() as server, tempfile.TemporaryDirectory() as d:
+        try:
             tmp = Path(d)
-            server.start()
             url = server.url_for(server.create_database())
             await asyncio.to_thread(upgrade, url)
             token = await asyncio.to_thread(workshop_token, url, WORKSHOP)
@@ -162,16 +129,14 @@ async def main() -> None:
             pport = await proxy.start()
             await fetches(tmp, proxy, pport, token, pub, args.fetches, "on this machine")
             await proxy.close()
-            slow = SlowProxy(host, int(port), args.rtt_ms / 1000, args.down_kbit * 1000)
+            slow = CountingProxy(host, int(port), rtt_s=args.rtt_ms / 1000, down_bps=args.down_kbit * 1000)
             sport = await slow.start()
             await fetches(tmp, slow, sport, token, pub, max(1, args.fetches // 2),
                           f"through a {args.rtt_ms:.0f} ms, {args.down_kbit / 1000:.0f} Mbit/s link")
             await slow.close()
-    finally:
-        if hub is not None:
-            hub.stop()
-        server.kill()
-        shutil.rmtree(server.workdir, ignore_errors=True)
+        finally:
+            if hub is not None:
+                hub.stop()
 
 
 if __name__ == "__main__":

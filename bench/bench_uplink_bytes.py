@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
+from bench._wire import CountingProxy  # noqa: E402
 from edge_gateway.config import UplinkConfig  # noqa: E402
 from edge_gateway.outbox import Incoming, Outbox  # noqa: E402
 from edge_gateway.uplink import Uplink  # noqa: E402
@@ -44,46 +45,6 @@ HOUR_S = 3600
 INTERVAL_S = 10
 TICK_S = 0.1
 WORKSHOP = "ws-changsin-01"
-
-
-class CountingProxy:
-    """TCP proxy that counts the bytes each way."""
-
-    def __init__(self, upstream_host: str, upstream_port: int):
-        self.upstream = (upstream_host, upstream_port)
-        self.up = 0  # client -> server
-        self.down = 0  # server -> client
-        self.connections = 0
-
-    async def start(self) -> int:
-        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        return self.server.sockets[0].getsockname()[1]
-
-    def reset(self) -> None:
-        self.up = self.down = self.connections = 0
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
-        ureader, uwriter = await asyncio.open_connection(*self.upstream)
-
-        async def pump(src, dst, attr):
-            try:
-                while data := await src.read(65536):
-                    setattr(self, attr, getattr(self, attr) + len(data))
-                    dst.write(data)
-                    await dst.drain()
-            except (ConnectionError, asyncio.CancelledError):
-                pass
-            finally:
-                dst.close()
-
-        try:
-            await asyncio.gather(pump(reader, uwriter, "up"), pump(ureader, writer, "down"))
-        except asyncio.CancelledError:
-            pass  # the bench is over
-
-    async def close(self) -> None:
-        self.server.close()
 
 
 def board_summaries(machine_no: int, start: int) -> list[dict]:

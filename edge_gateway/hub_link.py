@@ -10,10 +10,8 @@ worker threads, httpx is async):
   as soon as it is there, then with backoff while the hub or the network fails. An item leaves the
   queue only when the hub returned a result for it.
 
-Bytes on the wire are counted per request as HTTP/1.1 puts them there: the request line, every
-header and the body, the status line, every header and the body as received (gzip'd). The LTE
-link is paid by the byte, so the requests carry only Host, Authorization, If-None-Match and
-Accept-Encoding (bench/bench_offer_bytes.py measures the same on the socket).
+The conditional GET, its bounds, its failures and its bytes on the wire are hub_http.py's, shared
+with the release check (release_link.py), which runs on this poll and connection.
 """
 
 from __future__ import annotations
@@ -24,15 +22,16 @@ import logging
 import random
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from . import offer_store
+from . import hub_http, offer_store
 from .alerts import Alert
 from .config import ConfigError, HubConfig
 from .outbox import Outbox
+from .hub_http import CheckHealth, problem_of, request_bytes, response_bytes
 from .uplink import NETWORK, PROBLEM_WORDS, TIMEOUT, duration_words, transport_problem
 
 log = logging.getLogger("sewnet.gateway.hub")
@@ -109,53 +108,20 @@ def check_document(data: Any, workshop: str) -> str | None:
     return None
 
 
-def _header_bytes(headers: list[tuple[bytes, bytes]]) -> int:
-    return sum(len(k) + len(v) + 4 for k, v in headers) + 2  # "k: v\r\n" each, then "\r\n"
-
-
-def request_bytes(req: httpx.Request) -> int:
-    target = req.url.raw_path
-    return len(req.method) + 1 + len(target) + len(b" HTTP/1.1\r\n") + _header_bytes(req.headers.raw) + len(req.content)
-
-
-def response_bytes(r: httpx.Response) -> int:
-    status_line = f"HTTP/1.1 {r.status_code} {r.reason_phrase}\r\n".encode()
-    return len(status_line) + _header_bytes(r.headers.raw) + r.num_bytes_downloaded
-
-
 @dataclass
-class HubHealth:
-    checks: int = 0  # offer checks answered
-    not_modified: int = 0  # ... of which 304
-    changes: int = 0  # ... 200s with a new document
+class HubHealth(CheckHealth):
+    """The offer check's (CheckHealth: checks, 304s, failures, bytes, its problem) and the answers'."""
     bad_documents: int = 0
-    checks_failed: int = 0
-    bytes_up: int = 0  # every request, headers included
-    bytes_down: int = 0  # every response as received
-    last_check_at: float | None = None  # the hub last answered an offer check
     last_change_at: float | None = None
     answers_sent: int = 0  # items the hub returned a result for
     answer_requests: int = 0
     answer_requests_failed: int = 0
     last_delivery_at: float | None = None
-    #: The offer check's problem now (PROBLEMS' keys), None when it works.
-    problem: str | None = None
-    failing_since: float | None = None
     #: The answers' problem now, None when they go through (or nothing waits).
     send_problem: str | None = None
     send_failing_since: float | None = None
-    last_error: str | None = None  # the library's or the hub's own words: logs and JSON only
 
-    def as_dict(self) -> dict:
-        return dict(self.__dict__)
-
-
-def _problem_of(status: int) -> str:
-    if status == 401 or status == 403:
-        return "token"
-    if status == 429 or status >= 500:
-        return "server_error"
-    return "refused"
+    what: ClassVar[str] = "offer"
 
 
 class HubLink:
@@ -332,33 +298,22 @@ class HubLink:
         """One offer check. True when the hub answered with a usable 200 or a 304."""
         h = self.health
         etag, _, _ = await asyncio.to_thread(offer_store.load_document, self.outbox)
-        headers = self._auth()
-        if etag:
-            headers["If-None-Match"] = f'"{etag}"'
-        try:
-            status, body, r_etag = await self._get(headers)
-        except httpx.HTTPError as exc:
-            return self._check_failed(*transport_problem(exc))
-        now = time.time()
-        if status == 304:
-            h.checks += 1
-            h.not_modified += 1
-            await asyncio.to_thread(offer_store.touch_document, self.outbox, now)
-            return self._check_ok(now)
-        if status != 200:
-            if status == 401:
+        reply = await hub_http.check(self._http(), self._offers_url, self._auth(), etag, DOCUMENT_MAX_BYTES, h)
+        if reply is None:
+            if h.problem == "token":
                 await self._reread_token()
-            return self._check_failed(_problem_of(status), f"HTTP {status}: {body[:300]!r}")
-        h.checks += 1
-        try:
-            data = json.loads(body)
-        except ValueError:
-            data = None
-        why = check_document(data, self.workshop) if data is not None else "not JSON"
+            return False
+        now = time.time()
+        if reply.status == 304:
+            await asyncio.to_thread(offer_store.touch_document, self.outbox, now)
+            return h.ok(now)
+        data, why = reply.document()
+        if why is None:
+            why = check_document(data, self.workshop)
         if why is not None:
             h.bad_documents += 1
-            return self._check_failed("bad_document", why)
-        new_etag = (r_etag or "").strip().removeprefix("W/").strip('"') or data.get("revision")
+            return h.failed("bad_document", why, now)
+        new_etag = reply.etag or data.get("revision")
         await asyncio.to_thread(offer_store.save_document, self.outbox, new_etag,
                                 json.dumps(data, ensure_ascii=False, separators=(",", ":")), now)
         h.changes += 1
@@ -366,7 +321,7 @@ class HubLink:
         await self._default_assignment(data)
         if self._on_change is not None:
             self._on_change()
-        return self._check_ok(now)
+        return h.ok(now)
 
     async def _default_assignment(self, document: dict) -> None:
         """Contract: by default every machine works on the one open order (an order with an
@@ -379,38 +334,6 @@ class HubLink:
         if placed:
             log.info("hub: machines %s work on order %s (the one open order)", ", ".join(placed), orders[0])
             self._send_wake.set()
-
-    async def _get(self, headers: dict[str, str]) -> tuple[int, bytes, str | None]:
-        client = self._http()
-        request = client.build_request("GET", self._offers_url, headers=headers)
-        self.health.bytes_up += request_bytes(request)
-        response = await client.send(request, stream=True)
-        try:
-            body = b""
-            async for chunk in response.aiter_bytes():
-                body += chunk
-                if len(body) > DOCUMENT_MAX_BYTES:
-                    break
-        finally:
-            await response.aclose()
-            self.health.bytes_down += response_bytes(response)
-        return response.status_code, body, response.headers.get("etag")
-
-    def _check_ok(self, now: float) -> bool:
-        h = self.health
-        if h.problem:
-            log.info("hub: offer checks work again")
-        h.last_check_at, h.problem, h.failing_since = now, None, None
-        return True
-
-    def _check_failed(self, problem: str, detail: str) -> bool:
-        h = self.health
-        h.checks_failed += 1
-        if h.problem != problem:
-            log.warning("hub: offer check failed (%s): %s", problem, detail)
-        h.problem, h.last_error = problem, detail
-        h.failing_since = h.failing_since or time.time()
-        return False
 
     async def _send_loop(self) -> None:
         c = self.config
@@ -450,7 +373,7 @@ class HubLink:
         if response.status_code != 200:
             if response.status_code == 401:
                 await self._reread_token()
-            return self._send_failed(_problem_of(response.status_code),
+            return self._send_failed(problem_of(response.status_code),
                                      f"HTTP {response.status_code}: {response.text[:300]!r}")
         results = self._results(response, items)
         if not results:

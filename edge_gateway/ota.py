@@ -195,8 +195,8 @@ class Ota:
             self._db.execute("UPDATE releases SET manifest_sha256=? WHERE version=?",
                              (hashlib.sha256(data).hexdigest(), version))
         self.key_id = key_id(release_key)
-        self.counts = {"checks": 0, "auth_failed": 0, "bad_requests": 0, "files_served": 0, "bytes_served": 0,
-                       "passwd_unreadable": 0}
+        self.counts = {"checks": 0, "auth_failed": 0, "bad_requests": 0, "bad_events": 0, "files_served": 0,
+                       "bytes_served": 0, "passwd_unreadable": 0}
 
     def close(self) -> None:
         with self._lock:
@@ -437,7 +437,8 @@ class Ota:
         """A board's report (versions, events) in, what it should run out."""
         fw, boot, cfg_id = body.get("firmware"), body.get("bootloader"), body.get("config")
         events = body.get("events") or []
-        if not isinstance(fw, str) or not isinstance(boot, int) or not isinstance(events, list) or len(events) > 32:
+        if not isinstance(fw, str) or not VERSION.fullmatch(fw) or isinstance(boot, bool) or not isinstance(boot, int) \
+                or not isinstance(events, list) or len(events) > 32:
             raise OtaError("보드의 보고 형식이 맞지 않습니다", "the board's report is not in the expected form")
         now = self.clock()
         with self._lock, self._db:
@@ -459,6 +460,8 @@ class Ota:
 
     def _event(self, device: str, ev: object, now: float) -> None:
         if not isinstance(ev, dict) or ev.get("result") not in EVENT_RESULTS:
+            # The rest of the report still counts; this one is only counted (a firmware's fault).
+            self.counts["bad_events"] += 1
             return
         kind, version, rollout = ev.get("kind"), str(ev.get("version"))[:40], ev.get("rollout")
         reason = str(ev.get("reason") or "")[:300] or None

@@ -8,13 +8,14 @@ import base64
 import binascii
 import json
 import logging
+import math
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
 from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from .contract import DEVICE_ID
 from .ota import CHECK_BODY_MAX, FILE_NAME, VERSION, Ota, OtaError, board_password_ok
@@ -63,9 +64,10 @@ def _basic(request: Request) -> tuple[str, str] | None:
     return (user, password) if sep else None
 
 
-def install(app: FastAPI, ota: Ota, *, passwd_file: Path, has_session: Callable[[Request], bool], templates,
+def install(app: FastAPI, ota: Ota, *, passwd_file: Path, operator_only: list, templates,
             workshop: str, timezone: str, registry: dict[str, str], read_form, message_page, hub=None) -> None:
-    """`hub`: the hub link; with its `releases` the page shows what the hub publishes."""
+    """`operator_only`: web.py's dependencies that keep a page to the logged-in operator; `hub`:
+    the hub link, with its `releases` the page shows what the hub publishes."""
     tz = ZoneInfo(timezone)
     releases_link = hub.releases if hub is not None else None
 
@@ -97,9 +99,12 @@ def install(app: FastAPI, ota: Ota, *, passwd_file: Path, has_session: Callable[
                     f"Boards cannot log in to the update server: the gateway cannot read {passwd_file} "
                     f"({e.strerror or e}); ask your installer to run `sewnet gateway enable-updates` again")
 
+    # The board API's password check (PBKDF2 over the broker's file) and the store's
+    # FULL-synchronous commits run in worker threads: the loop also serves ingest and the
+    # uplinks and must never wait on the SD card (web.py).
     @app.post("/ota/v1/boards/{device}/check")
     async def board_check(device: str, request: Request):
-        refusal = board_refusal(request, device)
+        refusal = await run_in_threadpool(board_refusal, request, device)
         if refusal is not None:
             return refusal
         body = b""
@@ -108,14 +113,18 @@ def install(app: FastAPI, ota: Ota, *, passwd_file: Path, has_session: Callable[
             if len(body) > CHECK_BODY_MAX:
                 ota.counts["bad_requests"] += 1
                 return JSONResponse({"detail": "보고가 너무 큽니다 / report too large"}, status_code=413)
+        return await run_in_threadpool(board_check_now, device, body)
+
+    def board_check_now(device: str, body: bytes) -> Response:
         try:
             report = json.loads(body)
             if not isinstance(report, dict):
                 raise ValueError
             offer = ota.check(device, report)
-        except ValueError as e:
+        except (ValueError, RecursionError) as e:   # RecursionError: JSON nested past the parser's depth
             ota.counts["bad_requests"] += 1
-            ko, en = (e.ko, e.en) if isinstance(e, OtaError) else ("JSON이 아닙니다", "not JSON")
+            ko, en = (e.ko, e.en) if isinstance(e, OtaError) else ("읽을 수 있는 JSON 객체가 아닙니다",
+                                                                   "not a JSON object the gateway can read")
             return JSONResponse({"detail": f"{ko} / {en}"}, status_code=422)
         return JSONResponse(offer.as_dict())
 
@@ -190,42 +199,32 @@ def install(app: FastAPI, ota: Ota, *, passwd_file: Path, has_session: Callable[
                 "hub": hub_view, "running": bool(rollout and rollout["state"] in ("first", "rest")),
                 "fields": CONFIG_FIELDS}
 
-    @app.get("/updates", response_class=HTMLResponse)
+    @app.get("/updates", response_class=HTMLResponse, dependencies=operator_only)
     def updates_page(request: Request):
-        if not has_session(request):
-            return RedirectResponse("/login", status_code=303)
         return templates.TemplateResponse(request, "gateway_updates.html", page_view())
 
-    @app.post("/updates/rollout")
+    @app.post("/updates/rollout", dependencies=operator_only)
     async def start_rollout(request: Request):
-        if not has_session(request):
-            return RedirectResponse("/login", status_code=303)
         form = await read_form(request) or {}
         try:
-            ota.start_rollout(form.get("version", ""), form.get("first") or None)
+            await run_in_threadpool(ota.start_rollout, form.get("version", ""), form.get("first") or None)
         except OtaError as e:
             return message_page(request, e.ko, e.en)
         return RedirectResponse("/updates", status_code=303)
 
-    @app.post("/updates/check-hub")
+    @app.post("/updates/check-hub", dependencies=operator_only)
     async def check_hub(request: Request):
-        if not has_session(request):
-            return RedirectResponse("/login", status_code=303)
         if hub is not None:
             hub.check_releases_now()
         return RedirectResponse("/updates", status_code=303)
 
-    @app.post("/updates/stop")
+    @app.post("/updates/stop", dependencies=operator_only)
     async def stop_rollout(request: Request):
-        if not has_session(request):
-            return RedirectResponse("/login", status_code=303)
-        ota.stop_rollout()
+        await run_in_threadpool(ota.stop_rollout)
         return RedirectResponse("/updates", status_code=303)
 
-    @app.post("/updates/config")
+    @app.post("/updates/config", dependencies=operator_only)
     async def send_config(request: Request):
-        if not has_session(request):
-            return RedirectResponse("/login", status_code=303)
         form = await read_form(request) or {}
         target = form.get("device", "")
         devices = list(registry) if target == "all" else [target]
@@ -235,12 +234,14 @@ def install(app: FastAPI, ota: Ota, *, passwd_file: Path, has_session: Callable[
             if not text:
                 continue
             try:
-                number = float(text)
+                number = float(text) * factor
             except ValueError:
+                number = math.nan
+            if not math.isfinite(number):    # "inf", "nan" and 1e999 read as floats too
                 return message_page(request, f"{ko}: 숫자를 적으세요", f"{en}: write a number")
-            values[key] = int(round(number * factor))
+            values[key] = int(round(number))
         try:
-            ota.set_config(devices, values)
+            await run_in_threadpool(ota.set_config, devices, values)
         except OtaError as e:
             return message_page(request, e.ko, e.en)
         return RedirectResponse("/updates", status_code=303)

@@ -26,6 +26,7 @@ import tempfile
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import typer
 
@@ -634,6 +635,79 @@ def install(opts: InstallOptions) -> list[str]:
     return done
 
 
+def _read_config(config_path: Path) -> tuple[str, dict]:
+    """gateway.toml's text (to edit line by line) and what it says, or why it cannot be read."""
+    try:
+        text = config_path.read_text(encoding="utf-8")
+        return text, tomllib.loads(text)
+    except FileNotFoundError:
+        raise ProvisionError(f"{config_path} does not exist: run `sewnet gateway install` first") from None
+    except OSError as exc:
+        raise ProvisionError(f"{config_path}: cannot read ({exc.strerror})") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ProvisionError(f"{config_path}: not valid TOML: {exc}") from None
+
+
+def _table(current: dict, name: str, config_path: Path) -> dict:
+    table = current.get(name, {})
+    if not isinstance(table, dict):
+        raise ProvisionError(f"{config_path}: {name} is not a table there; change it by hand")
+    return table
+
+
+def _with_values(text: str, name: str, table: dict, values: dict) -> str:
+    """`text` with [name]'s `values` (None: the key goes). Only what differs is edited, so running
+    it again leaves the file byte for byte."""
+    for key, value in values.items():
+        if table.get(key) != value:
+            text = toml_set(text, name, key, value)
+    return text
+
+
+def _read_bytes(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+def _put_back(path: Path, old: bytes | None) -> None:
+    """A secret file as it was before: gone if there was none, else its old bytes in place (the
+    file keeps the owner and mode it has now)."""
+    if old is None:
+        path.unlink(missing_ok=True)
+        return
+    fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
+    with os.fdopen(fd, "wb") as f:
+        f.write(old)
+
+
+def _write_config(config_path: Path, new_text: str, text: str, undo: Callable[[], None]) -> bool:
+    """gateway.toml replaced by `new_text` once the secret it names is in place, then read back
+    as the service will read it; if it cannot be written or read, `text` goes back and `undo()`
+    puts the secret back: nothing is left half done. Returns whether the file changed."""
+    try:
+        changed = write_atomic(config_path, new_text)
+        try:
+            load_config(config_path).check_secrets()
+        except ConfigError as exc:
+            write_atomic(config_path, text)
+            raise ProvisionError(str(exc)) from None
+    except BaseException:
+        undo()
+        raise
+    return changed
+
+
+def _restart_gateway(layout: Layout, restart: bool, then: str | None, to: str) -> str:
+    """Restart the gateway so it reads its new config (systemd on a real install), or say how to."""
+    if restart and layout.is_system and _systemd():
+        if _run(["systemctl", "try-restart", "sewnet-gateway"]):
+            return "gateway restarted" + (f": {then}" if then else "")
+        return "restart the gateway: sudo systemctl restart sewnet-gateway"
+    return f"restart the gateway to {to}: sudo systemctl restart sewnet-gateway"
+
+
 def add_board(config_path: Path, device: str, machine: str, password: str | None, root: Path,
               restart: bool = True) -> tuple[list[str], str]:
     """Give a board its broker password and its machine in the gateway's registry.
@@ -692,12 +766,8 @@ def add_board(config_path: Path, device: str, machine: str, password: str | None
     done.append(f"{device} = {machine!r} in [registry] of {config_path}"
                 + (f" (was {before!r})" if before and before != machine else ""))
     done.append(reload_broker(layout))
-    if restart and layout.is_system and _systemd():
-        # The registry is read at start; a restart loses nothing (the broker queues meanwhile).
-        done.append("gateway restarted" if _run(["systemctl", "try-restart", "sewnet-gateway"])
-                    else "restart the gateway: sudo systemctl restart sewnet-gateway")
-    else:
-        done.append("restart the gateway to use the new registry: sudo systemctl restart sewnet-gateway")
+    # The registry is read at start; a restart loses nothing (the broker queues meanwhile).
+    done.append(_restart_gateway(layout, restart, None, "use the new registry"))
     return done, password
 
 
@@ -740,24 +810,10 @@ def connect_hub(config_path: Path, url: str, token: str | None, root: Path, rest
                              "`sewnet hub workshop-token issue WORKSHOP --file FILE` on the hub)")
     if os.geteuid() != 0 and layout.is_system:
         raise ProvisionError("run it as root (sudo): it writes under /etc/sewnet")
-    try:
-        text = config_path.read_text(encoding="utf-8")
-        current = tomllib.loads(text)
-    except FileNotFoundError:
-        raise ProvisionError(f"{config_path} does not exist: run `sewnet gateway install` first") from None
-    except OSError as exc:
-        raise ProvisionError(f"{config_path}: cannot read ({exc.strerror})") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ProvisionError(f"{config_path}: not valid TOML: {exc}") from None
-    hub = current.get("hub", {})
-    if not isinstance(hub, dict):
-        raise ProvisionError(f"{config_path}: hub is not a table there; change it by hand")
-
-    # Only what differs is edited, so running it again leaves the file byte for byte.
-    new_text = text
-    for key, value in (("url", url), ("workshop_token_file", str(layout.hub_token)), ("workshop_token", None)):
-        if hub.get(key) != value:
-            new_text = toml_set(new_text, "hub", key, value)
+    text, current = _read_config(config_path)
+    hub = _table(current, "hub", config_path)
+    new_text = _with_values(text, "hub", hub, {"url": url, "workshop_token_file": str(layout.hub_token),
+                                               "workshop_token": None})
     try:
         cfg = parse_config(tomllib.loads(new_text), str(config_path))
         # The service's own check of every secret, with the new token as it will read it.
@@ -774,41 +830,20 @@ def connect_hub(config_path: Path, url: str, token: str | None, root: Path, rest
     # Both files are ready: the token first (the running gateway still reads the old config),
     # then the config; if the config cannot be written the token goes back as it was.
     done = []
-    try:
-        old_token = layout.hub_token.read_bytes()
-    except FileNotFoundError:
-        old_token = None
+    old_token = _read_bytes(layout.hub_token)
     token_changed = write_atomic(layout.hub_token, token + "\n", mode=0o600, owner=service, exact=True)
     if token_changed:
         same = old_token is not None and old_token.decode("utf-8", "replace").strip() == token
         done.append(f"token {layout.hub_token}: mode 600, owner {SERVICE_USER}" if same else
                     f"token {layout.hub_token} " + ("written" if old_token is None else "replaced"))
-    try:
-        config_changed = write_atomic(config_path, new_text)
-        try:  # the file as the service will read it
-            load_config(config_path).check_secrets()
-        except ConfigError as exc:
-            write_atomic(config_path, text)
-            raise ProvisionError(str(exc)) from None
-    except BaseException:
-        if old_token is None:
-            layout.hub_token.unlink(missing_ok=True)
-        else:
-            fd = os.open(layout.hub_token, os.O_WRONLY | os.O_TRUNC)
-            with os.fdopen(fd, "wb") as f:
-                f.write(old_token)
-        raise
+    config_changed = _write_config(config_path, new_text, text, undo=lambda: _put_back(layout.hub_token, old_token))
     if config_changed:
         before = f" (was {hub.get('url')})" if hub.get("url") not in (None, url) else ""
         done.append(f"[hub] url = {url!r}{before}, workshop_token_file in {config_path}")
     if not (token_changed or config_changed):
         return [f"already connected to {url}: nothing changed"]
-    if restart and layout.is_system and _systemd():
-        # The hub link is set up at start; a restart loses nothing (the broker queues meanwhile).
-        done.append("gateway restarted: its page shows the offers within a minute" if _run(
-            ["systemctl", "try-restart", "sewnet-gateway"]) else "restart the gateway: sudo systemctl restart sewnet-gateway")
-    else:
-        done.append("restart the gateway to fetch the offers: sudo systemctl restart sewnet-gateway")
+    # The hub link is set up at start; a restart loses nothing (the broker queues meanwhile).
+    done.append(_restart_gateway(layout, restart, "its page shows the offers within a minute", "fetch the offers"))
     return done
 
 
@@ -824,61 +859,35 @@ def enable_updates(config_path: Path, key_text: str, root: Path, restart: bool =
                              "the hub, in a file")
     if os.geteuid() != 0 and layout.is_system:
         raise ProvisionError("run it as root (sudo): it writes under /etc/sewnet")
-    try:
-        text = config_path.read_text(encoding="utf-8")
-        current = tomllib.loads(text)
-    except FileNotFoundError:
-        raise ProvisionError(f"{config_path} does not exist: run `sewnet gateway install` first") from None
-    except OSError as exc:
-        raise ProvisionError(f"{config_path}: cannot read ({exc.strerror})") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ProvisionError(f"{config_path}: not valid TOML: {exc}") from None
-    ota = current.get("ota", {})
-    if not isinstance(ota, dict):
-        raise ProvisionError(f"{config_path}: ota is not a table there; change it by hand")
-    new_text = text
-    for name, value in (("release_key_file", str(layout.release_key)),
-                        ("board_passwd_file", str(layout.boards_passwd))):
-        if ota.get(name) != value:
-            new_text = toml_set(new_text, "ota", name, value)
+    text, current = _read_config(config_path)
+    ota = _table(current, "ota", config_path)
+    new_text = _with_values(text, "ota", ota, {"release_key_file": str(layout.release_key),
+                                               "board_passwd_file": str(layout.boards_passwd)})
     try:
         parse_config(tomllib.loads(new_text), str(config_path))
     except ConfigError as exc:
         raise ProvisionError(str(exc)) from None
 
+    # The key first, then the config (as connect_hub: the key goes back if the config cannot be written).
     done = []
     old_key = _read_secret(layout.release_key)
     if old_key and old_key.lower() != key:
         done.append(f"the release key in {layout.release_key} was {old_key[:12]}…: boards flashed with the old key "
                     "refuse releases signed by the new one until they are flashed again")
+    old_bytes = _read_bytes(layout.release_key)
     key_changed = write_atomic(layout.release_key, key + "\n", mode=0o644, owner=_ids(layout, layout.release_key),
                                exact=True)
     if key_changed:
         done.append(f"release key {layout.release_key} written")
     if sync_boards_passwd(layout, current.get("registry") or {}):
         done.append(f"boards' passwords for the update server {layout.boards_passwd} written")
-    try:
-        config_changed = write_atomic(config_path, new_text)
-        try:  # the file as the service will read it
-            load_config(config_path).check_secrets()
-        except ConfigError as exc:
-            write_atomic(config_path, text)
-            raise ProvisionError(str(exc)) from None
-    except BaseException:
-        if old_key is None:
-            layout.release_key.unlink(missing_ok=True)
-        else:
-            write_atomic(layout.release_key, old_key + "\n", mode=0o644)
-        raise
+    config_changed = _write_config(config_path, new_text, text, undo=lambda: _put_back(layout.release_key, old_bytes))
     if config_changed:
         done.append(f"[ota] release_key_file, board_passwd_file in {config_path}")
     if not (key_changed or config_changed):
         return done + ["board updates already on: nothing changed"]
-    if restart and layout.is_system and _systemd():
-        done.append("gateway restarted: /updates lists the hub's releases once it has checked" if _run(
-            ["systemctl", "try-restart", "sewnet-gateway"]) else "restart the gateway: sudo systemctl restart sewnet-gateway")
-    else:
-        done.append("restart the gateway to serve updates: sudo systemctl restart sewnet-gateway")
+    done.append(_restart_gateway(layout, restart, "/updates lists the hub's releases once it has checked",
+                                 "serve updates"))
     return done
 
 
@@ -889,6 +898,23 @@ def _fail(exc: Exception) -> None:
         exc = f"{exc.filename or ''}: {exc.strerror}".lstrip(": ")
     typer.echo(f"error: {exc}", err=True)
     raise typer.Exit(2)
+
+
+def _secret_option(path: Path, option: str, where_from: str = "") -> str:
+    value = _read_secret(path)
+    if value is None:
+        raise ProvisionError(f"{option} {path}: missing or empty{where_from}")
+    return value
+
+
+def _echo_done(step: Callable[[], list[str]]) -> None:
+    """Run a step and print what it did, a line each, or its one-line error (exit 2)."""
+    try:
+        done = step()
+    except (ProvisionError, OSError) as exc:
+        _fail(exc)
+    for line in done:
+        typer.echo(line)
 
 
 def install_command(
@@ -926,11 +952,7 @@ def add_board_command(
 ) -> None:
     """Register one board: its broker password, its machine in the gateway's registry, reload."""
     try:
-        password = None
-        if password_file is not None:
-            password = _read_secret(password_file)
-            if password is None:
-                raise ProvisionError(f"--password-file {password_file}: missing or empty")
+        password = None if password_file is None else _secret_option(password_file, "--password-file")
         root = root.resolve()
         done, password = add_board(config or Layout(root).config, device, machine, password, root, restart)
     except (ProvisionError, OSError) as exc:
@@ -949,17 +971,10 @@ def connect_hub_command(
     restart: bool = typer.Option(True, help="Restart the gateway with systemd so it fetches the offers."),
 ) -> None:
     """Connect an installed gateway to the hub's work offers (or give it a new token). Safe to run again."""
-    try:
-        token = _read_secret(token_file)
-        if token is None:
-            raise ProvisionError(f"--token-file {token_file}: missing or empty (from `sewnet hub workshop-token "
-                                 "issue WORKSHOP --file FILE` on the hub)")
-        root = root.resolve()
-        done = connect_hub(config or Layout(root).config, url, token, root, restart)
-    except (ProvisionError, OSError) as exc:
-        _fail(exc)
-    for line in done:
-        typer.echo(line)
+    root = root.resolve()
+    _echo_done(lambda: connect_hub(config or Layout(root).config, url, _secret_option(
+        token_file, "--token-file", " (from `sewnet hub workshop-token issue WORKSHOP --file FILE` on the hub)"),
+        root, restart))
 
 
 def enable_updates_command(
@@ -970,13 +985,6 @@ def enable_updates_command(
     restart: bool = typer.Option(True, help="Restart the gateway with systemd so it serves updates."),
 ) -> None:
     """Turn on firmware updates and settings for the boards (the hub's release key). Safe to run again."""
-    try:
-        key = _read_secret(release_key_file)
-        if key is None:
-            raise ProvisionError(f"--release-key-file {release_key_file}: missing or empty")
-        root = root.resolve()
-        done = enable_updates(config or Layout(root).config, key, root, restart)
-    except (ProvisionError, OSError) as exc:
-        _fail(exc)
-    for line in done:
-        typer.echo(line)
+    root = root.resolve()
+    _echo_done(lambda: enable_updates(config or Layout(root).config,
+                                      _secret_option(release_key_file, "--release-key-file"), root, restart))

@@ -19,17 +19,18 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 import re
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
-from .hub_link import PROBLEMS, _problem_of, request_bytes, response_bytes
-from .ota import FILE_MAX, FILES_MAX, REFUSED_RETRY_S, VERSION, Ota, OtaError, verify_manifest
+from . import hub_http
+from .hub_http import CheckHealth, problem_of
+from .hub_link import PROBLEMS
+from .ota import FILE_MAX, REFUSED_RETRY_S, VERSION, Ota, OtaError, verify_manifest
 from .uplink import transport_problem
 
 log = logging.getLogger("sewnet.gateway.releases")
@@ -56,25 +57,17 @@ class _Refused(Exception):
 
 
 @dataclass
-class ReleaseHealth:
-    checks: int = 0            # index checks the hub answered
-    not_modified: int = 0      # ... of which 304
-    changes: int = 0           # ... 200s with an index
+class ReleaseHealth(CheckHealth):
+    """The index check's (CheckHealth: checks, 304s, failures, bytes, its problem in
+    PROBLEM_WORDS' keys) and the releases it brought."""
     bad_indexes: int = 0
-    checks_failed: int = 0
     fetched: int = 0           # releases downloaded, checked and kept
     refused: int = 0           # releases refused (each try counts)
     withdrawn: int = 0         # kept releases the hub withdrew
-    bytes_up: int = 0          # every request, headers included
-    bytes_down: int = 0        # every response as received (gzip'd)
-    last_check_at: float | None = None
     last_fetch: dict | None = None    # {version, files, bytes_down, seconds, at}
-    problem: str | None = None        # PROBLEM_WORDS' keys, None when it works
-    failing_since: float | None = None
-    last_error: str | None = None
 
-    def as_dict(self) -> dict:
-        return dict(self.__dict__)
+    what: ClassVar[str] = "release"
+    log: ClassVar[logging.Logger] = logging.getLogger("sewnet.gateway.releases")
 
 
 def check_index(data: Any) -> str | None:
@@ -146,28 +139,17 @@ class ReleaseLink:
     async def _check(self, client: httpx.AsyncClient, auth: dict[str, str]) -> bool:
         h = self.health
         state = await asyncio.to_thread(self.ota.hub_state)
-        headers = dict(auth)
-        if state["etag"]:
-            headers["If-None-Match"] = f'"{state["etag"]}"'
-        try:
-            status, body, etag = await self._get(client, self.url, headers, INDEX_MAX_BYTES)
-        except httpx.HTTPError as exc:
-            return self._failed(*transport_problem(exc))
+        reply = await hub_http.check(client, self.url, auth, state["etag"], INDEX_MAX_BYTES, h, self.clock)
+        if reply is None:
+            return False
         now = self.clock()
-        if status == 304:
-            h.checks += 1
-            h.not_modified += 1
+        if reply.status == 304:
             await asyncio.to_thread(self.ota.hub_checked, now)
-            return self._ok(now)
-        if status != 200:
-            return self._failed(_problem_of(status), f"HTTP {status}: {body[:300]!r}")
-        h.checks += 1
+            return h.ok(now)
         h.changes += 1
-        try:
-            index = json.loads(body)
-        except ValueError:
-            index = None
-        why = check_index(index) if index is not None else "not JSON"
+        index, why = reply.document()
+        if why is None:
+            why = check_index(index)
         if why is not None:
             h.bad_indexes += 1
             return self._failed("bad_index", why)
@@ -179,9 +161,9 @@ class ReleaseLink:
             handled = await self._take(client, auth, index["releases"][0])
             if not handled:
                 return False
-        new_etag = (etag or "").strip().removeprefix("W/").strip('"') or None
-        await asyncio.to_thread(self.ota.hub_checked, now, new_etag)
-        return self._ok(now)
+        # The ETag is kept only now that the index was handled whole: a check cut short asks again.
+        await asyncio.to_thread(self.ota.hub_checked, now, reply.etag)
+        return h.ok(now)
 
     async def _take(self, client: httpx.AsyncClient, auth: dict[str, str], entry: dict) -> bool:
         """The newest published release, kept or refused. False when the link failed meanwhile."""
@@ -228,8 +210,6 @@ class ReleaseLink:
             m = verify_manifest(self.ota.key, data, sig)
         except OtaError as e:
             raise _Refused(e.ko, e.en + self._key_hint()) from None
-        if len(m["files"]) > FILES_MAX:
-            raise _Refused("파일이 너무 많습니다", f"more than {FILES_MAX} files")
         blobs = {}
         for f in m["files"]:
             blobs[f["name"]] = await self._blob(client, auth, f"{base}/files/{f['name']}", FILE_MAX)
@@ -242,47 +222,18 @@ class ReleaseLink:
         return f" (this gateway trusts key {self.ota.key_id})"
 
     async def _blob(self, client: httpx.AsyncClient, auth: dict[str, str], url: str, limit: int) -> bytes:
-        status, body, _ = await self._get(client, url, auth, limit)
-        if status == 200 and len(body) <= limit:
-            return body
-        if status == 200:
+        reply = await hub_http.get(client, url, auth, limit, self.health)
+        if reply.status == 200 and len(reply.body) <= limit:
+            return reply.body
+        if reply.status == 200:
             raise _Refused("허브가 보낸 파일이 너무 큽니다", f"{url.rsplit('/', 1)[-1]}: more than {limit} bytes")
-        if status == 410:
+        if reply.status == 410:
             # Withdrawn while this gateway fetched it: the next index says so.
             raise _LinkFailed("refused", f"HTTP 410 for {url}")
-        raise _LinkFailed(_problem_of(status), f"HTTP {status} for {url}: {body[:200]!r}")
-
-    async def _get(self, client: httpx.AsyncClient, url: str, headers: dict[str, str],
-                   limit: int) -> tuple[int, bytes, str | None]:
-        request = client.build_request("GET", url, headers=headers)
-        self.health.bytes_up += request_bytes(request)
-        response = await client.send(request, stream=True)
-        try:
-            body = b""
-            async for chunk in response.aiter_bytes():
-                body += chunk
-                if len(body) > limit:
-                    break
-        finally:
-            await response.aclose()
-            self.health.bytes_down += response_bytes(response)
-        return response.status_code, body, response.headers.get("etag")
-
-    def _ok(self, now: float) -> bool:
-        h = self.health
-        if h.problem:
-            log.info("hub: release checks work again")
-        h.last_check_at, h.problem, h.failing_since = now, None, None
-        return True
+        raise _LinkFailed(problem_of(reply.status), f"HTTP {reply.status} for {url}: {reply.body[:200]!r}")
 
     def _failed(self, problem: str, detail: str) -> bool:
-        h = self.health
-        h.checks_failed += 1
-        if h.problem != problem:
-            log.warning("hub: release check failed (%s): %s", problem, detail)
-        h.problem, h.last_error = problem, detail
-        h.failing_since = h.failing_since or self.clock()
-        return False
+        return self.health.failed(problem, detail, self.clock())
 
 
 class _LinkFailed(Exception):

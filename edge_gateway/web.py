@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -175,6 +175,10 @@ def _alert_view(a: dict, now: float) -> dict:
     return a
 
 
+class LoginNeeded(Exception):
+    """Raised by the `operator` dependency of a page or form the operator alone may use."""
+
+
 class Logins:
     """Failed logins per client address: counted, limited, and locked out when over the limit."""
 
@@ -254,6 +258,17 @@ def create_app(
             return sessions.loads(cookie, max_age=max_age) == fingerprint
         except BadSignature:  # forged, expired or from another key
             return False
+
+    async def operator(request: Request) -> None:
+        """The operator's pages and forms: without a session, the answer is the login form."""
+        if not has_session(request):
+            raise LoginNeeded
+
+    @app.exception_handler(LoginNeeded)
+    async def to_login(request: Request, exc: LoginNeeded) -> Response:
+        return RedirectResponse("/login", status_code=303)
+
+    operator_only = [Depends(operator)]
 
     def lockout_words(until: float) -> tuple[str, str]:
         at = datetime.fromtimestamp(until, tz).strftime("%H:%M")
@@ -491,10 +506,8 @@ def create_app(
     def back(anchor: str = "") -> RedirectResponse:
         return RedirectResponse("/" + anchor, status_code=303)
 
-    @app.get("/", response_class=HTMLResponse)
+    @app.get("/", response_class=HTMLResponse, dependencies=operator_only)
     def page(request: Request):
-        if not has_session(request):
-            return RedirectResponse("/login", status_code=303)
         s = snapshot()
         now = s["now"]
         up = s["uplink"]
@@ -525,10 +538,8 @@ def create_app(
             },
         )
 
-    @app.post("/offers/{offer_id}/accept")
+    @app.post("/offers/{offer_id}/accept", dependencies=operator_only)
     def accept(request: Request, offer_id: str):
-        if not has_session(request):
-            return RedirectResponse("/login", status_code=303)
         offer = find_offer(offer_id)
         if offer is None:
             return no_offer(request)
@@ -541,10 +552,8 @@ def create_app(
         hub.wake()
         return back(f"#offer-{offer_id}")
 
-    @app.get("/offers/{offer_id}/decline", response_class=HTMLResponse)
+    @app.get("/offers/{offer_id}/decline", response_class=HTMLResponse, dependencies=operator_only)
     def decline_form(request: Request, offer_id: str):
-        if not has_session(request):
-            return RedirectResponse("/login", status_code=303)
         _, doc, _ = offer_store.load_document(outbox) if hub is not None else (None, None, None)
         offer = offer_in(doc, offer_id)
         if offer is None:
@@ -557,10 +566,8 @@ def create_app(
     # The POST handlers below are async only to read the body; the store work (a read under the
     # store's lock, a FULL-synchronous commit) runs in a worker thread: the loop also serves ingest
     # and the uplinks and must never wait on the SD card.
-    @app.post("/offers/{offer_id}/decline")
+    @app.post("/offers/{offer_id}/decline", dependencies=operator_only)
     async def decline(request: Request, offer_id: str):
-        if not has_session(request):
-            return RedirectResponse("/login", status_code=303)
         fields = await read_form(request) or {}
         return await run_in_threadpool(decline_now, request, offer_id, fields.get("reason"))
 
@@ -579,10 +586,8 @@ def create_app(
         hub.wake()
         return back(f"#offer-{offer_id}")
 
-    @app.get("/offers/{offer_id}/count", response_class=HTMLResponse)
+    @app.get("/offers/{offer_id}/count", response_class=HTMLResponse, dependencies=operator_only)
     def count_form(request: Request, offer_id: str):
-        if not has_session(request):
-            return RedirectResponse("/login", status_code=303)
         offer = find_offer(offer_id)
         if offer is None:
             return no_offer(request)
@@ -590,10 +595,8 @@ def create_app(
             "workshop": workshop, "offer": offer, "error": None,
             "estimated": int(((offer.get("progress") or {}).get("estimated")) or 0)})
 
-    @app.post("/offers/{offer_id}/count", response_class=HTMLResponse)
+    @app.post("/offers/{offer_id}/count", response_class=HTMLResponse, dependencies=operator_only)
     async def count(request: Request, offer_id: str):
-        if not has_session(request):
-            return RedirectResponse("/login", status_code=303)
         fields = await read_form(request) or {}
         return await run_in_threadpool(count_now, request, offer_id, fields.get("pieces"))
 
@@ -635,10 +638,8 @@ def create_app(
             c["ko"], c["en"] = order_label(doc, order)
         return sorted(out.values(), key=lambda c: not c["open"])
 
-    @app.get("/machines/{machine}/assign", response_class=HTMLResponse)
+    @app.get("/machines/{machine}/assign", response_class=HTMLResponse, dependencies=operator_only)
     def assign_form(request: Request, machine: str):
-        if not has_session(request):
-            return RedirectResponse("/login", status_code=303)
         if hub is None or machine not in set(outbox.registry.values()):
             return message_page(request, "그 재봉틀을 찾을 수 없습니다.", "No such machine.", 404)
         _, doc, _ = offer_store.load_document(outbox)
@@ -646,10 +647,8 @@ def create_app(
             "workshop": workshop, "machine": machine, "orders": order_choices(doc),
             "current": offer_store.machine_orders(outbox, doc).get(machine)})
 
-    @app.post("/machines/{machine}/assign")
+    @app.post("/machines/{machine}/assign", dependencies=operator_only)
     async def assign(request: Request, machine: str):
-        if not has_session(request):
-            return RedirectResponse("/login", status_code=303)
         fields = await read_form(request) or {}
         return await run_in_threadpool(assign_now, request, machine, fields.get("order") or "")
 
@@ -716,6 +715,6 @@ def create_app(
         from . import ota_web
 
         ota_web.install(app, ota, passwd_file=ota_passwd_file or Path("/etc/sewnet/boards.passwd"), hub=hub,
-                        has_session=has_session, templates=TEMPLATES, workshop=workshop, timezone=timezone,
+                        operator_only=operator_only, templates=TEMPLATES, workshop=workshop, timezone=timezone,
                         registry=dict(outbox.registry), read_form=read_form, message_page=message_page)
     return app

@@ -31,6 +31,7 @@ import os
 
 import sn_boot
 import sn_config
+import sn_mqtt
 import sn_sig
 
 KEY_FILE = "release.pub"
@@ -52,7 +53,10 @@ def _hex(b):
     return binascii.hexlify(b).decode()
 
 
-def file_sha256(path):
+async def file_sha256(path):
+    """The file's SHA-256 (hex), or None when there is no such file. Yields after every chunk: a
+    release is up to FILES_MAX files of FILE_MAX bytes, seconds of flash reads, and the sampler
+    and MQTT run on meanwhile."""
     h = hashlib.sha256()
     try:
         with open(path, "rb") as f:
@@ -61,6 +65,7 @@ def file_sha256(path):
                 if not b:
                     break
                 h.update(b)
+                await asyncio.sleep(0)
     except OSError:
         return None
     return _hex(h.digest())
@@ -158,11 +163,16 @@ class Updater:
         self.bytes_out = 0
         self.checks = 0
         self.last_error = None
+        self._addr = None           # the gateway's address, looked up once per check
 
     # -- HTTP/1.0, one request per connection -------------------------------------------------
 
     async def _request(self, method, path, body=None, sink=None, limit=MANIFEST_MAX):
-        r, w = await asyncio.wait_for(asyncio.open_connection(self.host, self.port), TIMEOUT_S)
+        if self._addr is None:
+            # MicroPython's open_connection looks a name up on the event loop, blocking the
+            # sampler for as long as the DNS server takes: resolve() does it in a thread.
+            self._addr = await sn_mqtt.resolve(self.host, self.port)
+        r, w = await asyncio.wait_for(asyncio.open_connection(self._addr, self.port), TIMEOUT_S)
         try:
             head = "%s %s HTTP/1.0\r\nHost: %s\r\nAuthorization: Basic %s\r\n" % (
                 method, path, self.host, self._auth)
@@ -244,6 +254,7 @@ class Updater:
         return raw.get(CONFIG_ID_KEY) if isinstance(raw, dict) else None
 
     async def check(self):
+        self._addr = None                # the gateway may have moved since the last check
         events = sn_boot.read_json(sn_boot.EVENTS, [])
         if not isinstance(events, list):
             events = []
@@ -304,7 +315,10 @@ class Updater:
         if m["version"] != version:
             raise OtaError("offered %s but the signed manifest is %s" % (version, m["version"]))
         installed = sn_boot.read_json(sn_boot.INSTALLED)
-        changed = [f for f in m["files"] if file_sha256(f["name"]) != f["sha256"]]
+        changed = []
+        for f in m["files"]:
+            if await file_sha256(f["name"]) != f["sha256"]:
+                changed.append(f)
         need = 0
         for f in changed:
             need += f["size"]

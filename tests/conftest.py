@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.servers import InfluxDB1, Mosquitto, PostgreSQL, VictoriaMetrics, require_binary
+from tests.servers import InfluxDB1, Mosquitto, PostgreSQL, VictoriaMetrics, own_postgresql, require_binary
 
 CHROMIUM = "/usr/bin/chromium"
 # As the machine's own checks run it: headless, and no background calls into a closed network.
@@ -86,13 +86,8 @@ def victoria(tmp_path, request):
 def postgresql_server():
     """One real PostgreSQL for the whole session (a cluster takes seconds to make; a database,
     a fraction of one). Tests get a fresh database each through `postgresql`."""
-    server = PostgreSQL(PostgreSQL.make_workdir())
-    try:
-        server.start()
+    with own_postgresql() as server:
         yield server
-    finally:
-        server.kill()
-        shutil.rmtree(server.workdir, ignore_errors=True)
 
 
 @dataclass

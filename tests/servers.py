@@ -7,6 +7,7 @@ services (a Mosquitto may already listen on 1883 here; we never use it).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -14,8 +15,10 @@ import re
 import secrets
 import signal
 import socket
+import shutil
 import subprocess
 from pathlib import Path
+from typing import Iterator
 
 import httpx
 
@@ -550,6 +553,19 @@ class PostgreSQL(_Process):
         self.proc.wait()
         wait_for(lambda: all((_proc_stat(c) or ("Z",))[0] in "ZX" for c in backends), timeout=10,
                  what="postgres backends gone")
+
+
+@contextlib.contextmanager
+def own_postgresql() -> Iterator[PostgreSQL]:
+    """A PostgreSQL of the caller's own (a test session's, a bench's), started in a fresh folder;
+    killed and its folder removed afterwards, whatever happened."""
+    server = PostgreSQL(PostgreSQL.make_workdir())
+    try:
+        server.start()
+        yield server
+    finally:
+        server.kill()
+        shutil.rmtree(server.workdir, ignore_errors=True)
 
 
 class DemoBroker:

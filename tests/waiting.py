@@ -41,3 +41,33 @@ async def async_wait_for(predicate: Callable[[], Any | Awaitable[Any]], timeout:
             detail = f": {last_error}" if last_error else ""
             raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}{detail}")
         await asyncio.sleep(interval)
+
+
+class Beat:
+    """A task beating every `period_s` (0: at every turn of the loop) beside the code under test,
+    as the firmware's sampler does: `async with beat:` around it, then `ticks` (how often it
+    beat) and `longest` (the longest it waited, seconds) say whether that code let the loop run."""
+
+    def __init__(self, period_s: float = 0.01):
+        self.period_s = period_s
+        self.ticks = 0
+        self.longest = 0.0
+        self._task: asyncio.Task | None = None
+        self._done = False
+
+    async def _run(self) -> None:
+        last = time.monotonic()
+        while not self._done:
+            await asyncio.sleep(self.period_s)
+            now = time.monotonic()
+            self.ticks += 1
+            self.longest, last = max(self.longest, now - last), now
+
+    async def __aenter__(self) -> "Beat":
+        self._done = False
+        self._task = asyncio.create_task(self._run())
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        self._done = True
+        await self._task

@@ -23,6 +23,7 @@ import csv
 import datetime as dt
 import io
 import math
+import operator
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -347,17 +348,25 @@ class Spec:
     #: Other columns no two rows may share (empty cells aside).
     unique: tuple[str, ...] = ()
     checks: tuple[RowCheck, ...] = ()
+    #: None: a key on two rows is a problem. A name: rows that repeat a key are no problem but
+    #: counted in that value of the first (H&M's transactions file writes a row per piece bought).
+    count_repeats_as: str | None = None
     by_name: dict[str, Column] = field(init=False, repr=False, compare=False)
+    _key_of: Callable[[Mapping[str, Any]], tuple] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "by_name", {c.name: c for c in self.columns})
+        # Every row's key is taken (twice on an import): one C call, not a generator per row.
+        object.__setattr__(self, "_key_of", operator.itemgetter(*self.key) if len(self.key) > 1
+                           else lambda values, name=self.key[0]: (values[name],))
 
     @property
     def header(self) -> list[str]:
         return [c.name for c in self.columns]
 
     def key_of(self, values: Mapping[str, Any]) -> tuple:
-        return tuple(values[k] for k in self.key)
+        """The row's key (KeyError when a key cell is missing from `values`)."""
+        return self._key_of(values)
 
     def problem_order(self, problem: Problem) -> tuple[int, int]:
         """Problems by line, then in the columns' order (the whole row's first)."""
@@ -431,13 +440,16 @@ def read_csv(s: Spec, data: bytes | str, progress: Callable[[int, int], None] | 
     index = {name: header.index(name) for name in s.header}
     total_lines = text.count("\n") + 1
     seen_keys: dict[tuple, int] = {}
+    counted: dict[tuple, Row] = {}  # with count_repeats_as: the row each key's repeats count in
     seen_unique: dict[tuple[str, Any], int] = {}
+    # Per column, once: what the loop below needs (a purchases file has millions of cells).
+    plan = [(column.name, column.cell.parse, index[column.name], column.personal) for column in s.columns]
     previous_end = reader.line_num
     for cells in reader:
         line, previous_end = previous_end + 1, reader.line_num
         if progress is not None and parsed.rows_read % 2000 == 0:
             progress(previous_end, total_lines)
-        if not any(c.strip() for c in cells):
+        if not "".join(cells).strip():
             continue  # a blank row, or one of only commas as spreadsheets leave at the end
         parsed.rows_read += 1
         if len(cells) != len(header):
@@ -447,26 +459,34 @@ def read_csv(s: Spec, data: bytes | str, progress: Callable[[int, int], None] | 
                 "(a cell with a comma in it needs double quotes around it)"))
             continue
         values, bad = {}, []
-        for column in s.columns:
-            raw = unescape_cell(cells[index[column.name]])
+        for name, parse, at, personal in plan:
+            raw = cells[at]
+            if raw[:1] == "'":
+                raw = unescape_cell(raw)
             try:
-                values[column.name] = column.cell.parse(raw)
+                values[name] = parse(raw)
             except Invalid as e:
-                shown = ("값" if column.personal else show(raw), "the value" if column.personal else show(raw))
-                bad.append(Problem(line, column.name, e.ko.replace("{v}", shown[0]), e.en.replace("{v}", shown[1])))
+                shown = ("값" if personal else show(raw), "the value" if personal else show(raw))
+                bad.append(Problem(line, name, e.ko.replace("{v}", shown[0]), e.en.replace("{v}", shown[1])))
         for check in s.checks:
             try:
                 bad.extend(Problem(line, col, ko, en) for col, ko, en in check(values))
             except KeyError:
                 pass  # a cell the rule needs is bad itself, and named already
-        if all(k in values for k in s.key):
+        try:
             key = s.key_of(values)
-            if key in seen_keys:
+        except KeyError:
+            key = None  # a key cell is bad itself, and named already
+        if key is not None:
+            if key not in seen_keys:
+                seen_keys[key] = line
+            elif s.count_repeats_as is None:
                 shown_key = "/".join(map(str, key))
                 bad.append(Problem(line, s.key[-1], f"{shown_key}이(가) {seen_keys[key]}행에도 있습니다",
                                    f"{shown_key} is also on line {seen_keys[key]}"))
-            else:
-                seen_keys[key] = line
+            elif not bad and key in counted:
+                counted[key].values[s.count_repeats_as] += 1
+                continue
         for name in s.unique:
             value = values.get(name)
             if value in (None, ""):
@@ -478,8 +498,12 @@ def read_csv(s: Spec, data: bytes | str, progress: Callable[[int, int], None] | 
                 seen_unique[(name, value)] = line
         if bad:
             parsed.problems.extend(sorted(bad, key=s.problem_order))
-        else:
-            parsed.rows.append(Row(line, values))
+            continue
+        row = Row(line, values)
+        if s.count_repeats_as is not None:
+            values[s.count_repeats_as] = 1
+            counted[key] = row
+        parsed.rows.append(row)
     if progress is not None:
         progress(total_lines, total_lines)
     return parsed

@@ -1,6 +1,6 @@
-"""FastAPI dependencies every capability's routes share: settings, rejections, the login guard, and
-who is asking. A capability's own state (its adapter, its store) it fetches itself: the core knows
-no capability."""
+"""FastAPI dependencies every capability's routes share: settings, rejections, the login guard, who
+is asking, and a request's body read only up to a limit. A capability's own state (its adapter, its
+store) it fetches itself: the core knows no capability."""
 
 from __future__ import annotations
 
@@ -99,3 +99,18 @@ def require_reader(
         rejections.add("api", "no_token", f"{request.method} {request.url.path}")
         return None
     return require_api_token(request, settings, rejections, guard)
+
+
+async def body_at_most(request: Request, limit: int) -> bytes | None:
+    """The request's body, or None when it is longer than `limit` bytes: refused by its declared
+    length before any of it is read, else once the bytes read pass the limit (the rest is never
+    read), so a client cannot make the hub hold more than `limit` in memory."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > limit:
+            return None
+    return bytes(raw)

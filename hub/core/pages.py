@@ -1,16 +1,22 @@
 """What every page for people shares: one Jinja2 setup (a capability's own templates over core's
-base.html and login.html), the filters that format figures in Korean and English, and the response
-every page gets (a fresh CSP nonce, no caching, no referrer)."""
+base.html, login.html and the kiosks' shell), the filters that format figures in Korean and
+English, and the response every page gets (a fresh CSP nonce, no caching, no referrer); and what
+the shoppers' kiosks share around their shell (templates/kiosk_shell.html): a screen rendered in
+the shopper's language, and what their flow form asks for."""
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable, Collection, Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+
+from hub.core.words import LANGS, lang_of
 
 CORE_TEMPLATES = Path(__file__).parent / "templates"
 KST = timezone(timedelta(hours=9))
@@ -74,3 +80,35 @@ def render(templates: Jinja2Templates, request: Request, name: str, context: dic
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+# ----------------------------------------------------------------------------- the shoppers' kiosks
+def render_kiosk(templates: Jinja2Templates, request: Request, name: str, words: Callable[..., str],
+                 context: dict, status: int = 200) -> HTMLResponse:
+    """A kiosk screen (a template extending kiosk_shell.html) in the shopper's language
+    (`context["lang"]`): `t(key, **figures)` gives `words(key, lang, **figures)`. Its images (a
+    preview, a QR code) are our own SVG as data: URLs, which the CSP lets in and nothing else."""
+    lang = lang_of(context.get("lang"))
+    response = render(templates, request, name, {
+        "t": lambda key, **figures: words(key, lang, **figures), "langs": LANGS, **context}, status)
+    response.headers["Content-Security-Policy"] += "; img-src data:"
+    return response
+
+
+def shown_as(form: Mapping[str, Any]) -> tuple[str, bool]:
+    """The language and whether large text is on, from a kiosk's flow form: a language or text-size
+    button pressed on this screen (`switch_lang`, `switch_big`) wins over what the form carried."""
+    lang = lang_of(form.get("switch_lang") or form.get("lang"))
+    big = (form["switch_big"] if "switch_big" in form else form.get("big", "0")) == "1"
+    return lang, big
+
+
+def screen_asked(form: Mapping[str, Any], screens: Collection[str], first: str) -> str:
+    """The screen a kiosk's flow form asks for: the pressed button's `go`, else the screen it was
+    sent from (`at`); a language or text-size button re-draws the screen it was pressed on. A
+    screen the kiosk does not have (a tampered form) is the first one."""
+    if "switch_lang" in form or "switch_big" in form:
+        go = form.get("at")
+    else:
+        go = form.get("go") or form.get("at")
+    return go if go in screens else first

@@ -23,7 +23,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from hub.core.dependencies import get_database, get_settings, require_reader
-from hub.core.pages import render, templates_for
+from hub.core.pages import render_kiosk, screen_asked, shown_as, templates_for
 from hub.kiosk import parts, service
 from hub.kiosk.catalogue import CHOICE_WORDS, DESIGNS, OPTION_WORDS, clean_options, colour, price_krw
 from hub.kiosk.config import KioskSettings
@@ -45,14 +45,9 @@ def _now() -> datetime:
 
 
 def _page(request: Request, name: str, ctx: dict, status: int = 200) -> HTMLResponse:
-    lang = ctx.get("lang", "ko")
-    response = render(templates, request, name, {
-        "t": lambda key, **f: t(key, lang, **f), "WORDS": WORDS, "langs": ("ko", "en", "zh"),
-        "kiosk": kiosk_settings(request), "DESIGNS": DESIGNS, "CHOICE_WORDS": CHOICE_WORDS,
+    return render_kiosk(templates, request, name, t, {
+        "WORDS": WORDS, "kiosk": kiosk_settings(request), "DESIGNS": DESIGNS, "CHOICE_WORDS": CHOICE_WORDS,
         "OPTION_WORDS": OPTION_WORDS, **ctx}, status)
-    # The preview and the QR code are our own SVG as data: images (isolated from the page).
-    response.headers["Content-Security-Policy"] += "; img-src data:"
-    return response
 
 
 def _rejected(request: Request, reason: str, detail: str = "") -> None:
@@ -106,10 +101,7 @@ def _range_words(field: str, gender: str, lang: str) -> str | None:
 
 def _state(f: dict) -> dict:
     """The shopper's entries so far, cleaned: what every screen carries on."""
-    lang = lang_of(f.get("switch_lang") or f.get("lang"))
-    big = f.get("big", "0") == "1"
-    if "switch_big" in f:
-        big = f["switch_big"] == "1"
+    lang, big = shown_as(f)
     design = DESIGNS.get(f.get("pick") or f.get("design") or "")
     options = clean_options(design, f) if design else {}
     return {"lang": lang, "big": big, "design": design, "options": options,
@@ -152,12 +144,9 @@ async def flow(request: Request) -> HTMLResponse:
     re-draws the screen it was pressed on (`at`)."""
     f = await _form(request)
     st = _state(f)
-    go = f.get("go") or f.get("at") or "design"
-    if "pick" in f:
-        go = "options"
-    if "switch_lang" in f or "switch_big" in f:
-        go = f.get("at") or "design"
-    if go not in (*STEPS, "estimate") or (go != "design" and st["design"] is None):
+    # A design card's button (`pick`) goes on to that design's options.
+    go = screen_asked({**f, "go": "options"} if "pick" in f else f, (*STEPS, "estimate"), "design")
+    if st["design"] is None:
         go = "design"
     lang = st["lang"]
     if go == "design":

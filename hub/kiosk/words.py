@@ -3,15 +3,15 @@ language on any screen. `t(key, lang, **figures)` fills {placeholders}."""
 
 from __future__ import annotations
 
+from hub.core.words import SHELL_WORDS, WEEKDAYS, lang_of, say
+
+__all__ = ["MONTHS_EN", "WEEKDAYS", "WORDS", "lang_of", "t"]
+
 WORDS: dict[str, tuple[str, str, str]] = {
+    **SHELL_WORDS,
     "title": ("맞춤 옷 키오스크", "Made-to-measure kiosk", "量身定制自助机"),
     "tagline": ("내 치수로, 동대문 공장에서, 24시간 안에", "Your measurements, sewn in Dongdaemun, within 24 hours",
                 "按您的尺寸，在东大门工厂，24小时内完成"),
-    "large_on": ("큰 글씨", "Large text", "大字体"),
-    "large_off": ("보통 글씨", "Normal text", "正常字体"),
-    "start_over": ("처음으로", "Start over", "重新开始"),
-    "back": ("이전", "Back", "上一步"),
-    "next": ("다음", "Next", "下一步"),
     "step_design": ("1. 디자인", "1. Design", "1. 款式"),
     "step_options": ("2. 선택", "2. Options", "2. 选项"),
     "step_measure": ("3. 치수", "3. Measurements", "3. 尺寸"),
@@ -115,7 +115,6 @@ WORDS: dict[str, tuple[str, str, str]] = {
     "idle_warn": ("계속하시겠습니까? {s}초 뒤에 입력하신 내용을 지우고 처음으로 돌아갑니다.",
                   "Still there? In {s} seconds what you entered is cleared and the kiosk starts over.",
                   "还在吗？{s}秒后将清除您输入的内容并返回首页。"),
-    "more_time": ("시간 더 주세요", "More time, please", "我需要更多时间"),
     "cleared": ("오래 쓰지 않아 입력하신 내용을 지웠습니다.", "The kiosk was idle, so what was entered is cleared.",
                 "由于长时间未操作，已清除输入的内容。"),
     "too_many": ("주문이 너무 잦습니다. 잠시 뒤에 다시 해 주세요.", "Too many orders from this kiosk: please wait a moment.",
@@ -124,16 +123,8 @@ WORDS: dict[str, tuple[str, str, str]] = {
     "store": ("매장", "Store", "门店"),
 }
 
-WEEKDAYS = {"ko": "월화수목금토일", "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
-            "zh": ("周一", "周二", "周三", "周四", "周五", "周六", "周日")}
 MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-INDEX = {"ko": 0, "en": 1, "zh": 2}
-
-
-def lang_of(value: str | None) -> str:
-    return value if value in INDEX else "ko"
 
 
 def t(key: str, lang: str, **figures: object) -> str:
-    text = WORDS[key][INDEX[lang_of(lang)]]
-    return text.format(**figures) if figures else text
+    return say(WORDS, key, lang, **figures)

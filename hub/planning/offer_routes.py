@@ -33,8 +33,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from sqlalchemy.exc import IntegrityError
 
 from hub.core.db import Database
-from hub.core.dependencies import client_address, get_database, get_guard, get_rejections, get_settings, \
-    require_api_token
+from hub.core.dependencies import (body_at_most, client_address, get_database, get_guard, get_rejections,
+                                   get_settings, require_api_token)
 from hub.core.lockout import LoginGuard
 from hub.core.pages import render, templates_for
 from hub.core.rejections import Rejections
@@ -276,24 +276,19 @@ def _refuse_body(request: Request, rejections: Rejections, status: int, error: s
 
 async def _read_limited(request: Request) -> bytes | None:
     """The body, inflated when gzip'd; None past MAX_BODY_BYTES (read no further than that)."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+    raw = await body_at_most(request, MAX_BODY_BYTES)
+    if raw is None:
         return None
-    raw = bytearray()
-    async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > MAX_BODY_BYTES:
-            return None
     if request.headers.get("content-encoding", "").lower() == "gzip":
         inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
         try:
-            out = inflater.decompress(bytes(raw), MAX_BODY_BYTES + 1)
+            out = inflater.decompress(raw, MAX_BODY_BYTES + 1)
         except zlib.error:
             raise ValueError("gzip") from None
         if len(out) > MAX_BODY_BYTES:
             return None
         return out
-    return bytes(raw)
+    return raw
 
 
 @gateway.post("/answers", summary="The owner's answers and reports, each applied once")

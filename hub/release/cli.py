@@ -3,12 +3,16 @@ releases, and the ones the hub publishes to the gateways."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Iterator, Optional
 
 import typer
 
 from hub.core.cli import ConfigOption, database_or_exit, fail, settings_or_exit
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 app = typer.Typer(no_args_is_help=True, help="Firmware releases for the boards: the release key, signed manifests.")
 
@@ -128,18 +132,26 @@ def _public_key(public_key_file: Optional[Path], config: Optional[Path]):
         raise fail(str(e)) from None
 
 
-def _publish(folder: Path, public, config: Optional[Path], database: Optional[str]) -> None:
-    from hub.release import ReleaseError, service
-
+@contextmanager
+def _session(config: Optional[Path], database: Optional[str]) -> Iterator[Session]:
+    """A session on the hub's database (`--database` or the hub's settings), closed afterwards."""
     overrides = {"database_url": database} if database is not None else {}
     db = database_or_exit(settings_or_exit(config, **overrides))
     try:
         with db.session() as session:
+            yield session
+    finally:
+        db.close()
+
+
+def _publish(folder: Path, public, config: Optional[Path], database: Optional[str]) -> None:
+    from hub.release import ReleaseError, service
+
+    try:
+        with _session(config, database) as session:
             done = service.publish_folder(session, folder, public)
     except ReleaseError as e:
         raise fail(f"not published: {e}") from None
-    finally:
-        db.close()
     if done.new:
         typer.echo(f"release {done.version} published: {done.files} files, {done.bytes:,} bytes, signed by key "
                    f"{done.key_id}; gateways fetch it on their next release check")
@@ -163,13 +175,8 @@ def list_releases(config: ConfigOption = None, database: DatabaseOption = None) 
     """The published releases, newest first, with the workshops whose gateways fetched each."""
     from hub.release import service
 
-    overrides = {"database_url": database} if database is not None else {}
-    db = database_or_exit(settings_or_exit(config, **overrides))
-    try:
-        with db.session() as session:
-            rows = service.releases(session)
-    finally:
-        db.close()
+    with _session(config, database) as session:
+        rows = service.releases(session)
     if not rows:
         typer.echo("no releases published")
     for r in rows:
@@ -189,13 +196,9 @@ def withdraw(
     """Take a release back: gateways stop offering it (a rollout of it stops) on their next check."""
     from hub.release import ReleaseError, service
 
-    overrides = {"database_url": database} if database is not None else {}
-    db = database_or_exit(settings_or_exit(config, **overrides))
     try:
-        with db.session() as session:
+        with _session(config, database) as session:
             changed = service.withdraw(session, version, reason)
     except ReleaseError as e:
         raise fail(str(e), 1) from None
-    finally:
-        db.close()
     typer.echo(f"release {version} withdrawn" if changed else f"release {version} was withdrawn already")

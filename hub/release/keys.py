@@ -130,10 +130,18 @@ def read_release(folder: Path, public: Ed25519PublicKey) -> tuple[dict, bytes, s
     blobs = {}
     for f in manifest["files"]:
         try:
-            blob = (folder / "files" / f["name"]).read_bytes()
+            blobs[f["name"]] = (folder / "files" / f["name"]).read_bytes()
         except OSError:
             raise ReleaseError(f"{folder}: files/{f['name']} is missing") from None
+    check_files(manifest, blobs)
+    return manifest, data, sig, blobs
+
+
+def check_files(manifest: dict, blobs: dict[str, bytes]) -> None:
+    """Exactly the files the (signature-checked) manifest lists, each of its size and SHA-256."""
+    if set(blobs) != {f["name"] for f in manifest["files"]}:
+        raise ReleaseError("the files are not the ones the manifest lists")
+    for f in manifest["files"]:
+        blob = blobs[f["name"]]
         if len(blob) != f["size"] or hashlib.sha256(blob).hexdigest() != f["sha256"]:
             raise ReleaseError(f"files/{f['name']} does not match the signed manifest (damaged or altered)")
-        blobs[f["name"]] = blob
-    return manifest, data, sig, blobs

@@ -30,27 +30,28 @@ class ReleaseError(ValueError):
     """A release that must not be made or taken; the message says why in plain words."""
 
 
+def _declared(firmware_dir: Path, file: str, line: re.Pattern, shape: str) -> str:
+    """What the firmware folder's `file` declares on its `line`, or why it cannot be read."""
+    try:
+        m = line.search((Path(firmware_dir) / file).read_text(encoding="utf-8"))
+    except OSError as e:
+        raise ReleaseError(f"{firmware_dir}: no {file} ({e.strerror})") from None
+    except UnicodeDecodeError:
+        raise ReleaseError(f"{firmware_dir}/{file}: not UTF-8 text") from None
+    if not m:
+        raise ReleaseError(f"{firmware_dir}/{file}: no {shape} line")
+    return m.group(1)
+
+
 def firmware_version(firmware_dir: Path) -> str:
     """The version the application reports (FW_VERSION in sn_app.py): a release is named by it, so
     the version a board reports is the version it runs."""
-    try:
-        m = _FW_VERSION.search((Path(firmware_dir) / "sn_app.py").read_text(encoding="utf-8"))
-    except OSError as e:
-        raise ReleaseError(f"{firmware_dir}: no sn_app.py ({e.strerror})") from None
-    if not m:
-        raise ReleaseError(f"{firmware_dir}/sn_app.py: no FW_VERSION = \"...\" line")
-    return m.group(1)
+    return _declared(firmware_dir, "sn_app.py", _FW_VERSION, 'FW_VERSION = "..."')
 
 
 def firmware_bootloader(firmware_dir: Path) -> int:
     """The boot layer version in the folder's sn_boot.py (what its application files expect)."""
-    try:
-        m = _BOOTLOADER.search((Path(firmware_dir) / "sn_boot.py").read_text(encoding="utf-8"))
-    except OSError as e:
-        raise ReleaseError(f"{firmware_dir}: no sn_boot.py ({e.strerror})") from None
-    if not m:
-        raise ReleaseError(f"{firmware_dir}/sn_boot.py: no BOOTLOADER = N line")
-    return int(m.group(1))
+    return int(_declared(firmware_dir, "sn_boot.py", _BOOTLOADER, "BOOTLOADER = N"))
 
 
 def release_files(firmware_dir: Path) -> list[Path]:

@@ -48,7 +48,7 @@ def require_gateway(request: Request, settings: Annotated[HubSettings, Depends(g
     where = f"{request.method} {request.url.path}"
     if scheme.lower() != "bearer" or not value:
         rejections.add("releases", "no_token", where)
-        raise HTTPException(401, "a workshop token is required: Authorization: Bearer <token>",
+        raise HTTPException(401, "작업장 토큰이 필요합니다 / a workshop token is required: Authorization: Bearer <token>",
                             headers={"WWW-Authenticate": "Bearer"})
     client = client_address(request)
     locked = guard.locked_out("workshop", client)

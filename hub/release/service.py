@@ -62,15 +62,10 @@ def publish(session: Session, data: bytes, signature: str, blobs: dict[str, byte
     """Keep a release the gateways may fetch: its signature must be the hub's release key's (the
     key gateways and boards trust), every file must match the signed manifest, and its version
     must be new or this very release. ReleaseError with the reason otherwise."""
-    from hub.release.keys import key_id, verify_manifest
+    from hub.release.keys import check_files, key_id, verify_manifest
 
     m = verify_manifest(public_key, data, signature)
-    if set(blobs) != {f["name"] for f in m["files"]}:
-        raise ReleaseError("the files are not the ones the manifest lists")
-    for f in m["files"]:
-        blob = blobs[f["name"]]
-        if len(blob) != f["size"] or hashlib.sha256(blob).hexdigest() != f["sha256"]:
-            raise ReleaseError(f"files/{f['name']} does not match the signed manifest (damaged or altered)")
+    check_files(m, blobs)
     sha = hashlib.sha256(data).hexdigest()
     size = sum(f["size"] for f in m["files"])
     kid = key_id(public_key)

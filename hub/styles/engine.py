@@ -26,8 +26,9 @@ from hub.core.db import Database
 from hub.styles import colour, store
 from hub.styles.config import StylesSettings
 from hub.styles.hours import OpenState, open_state
-from hub.styles.recommender import Popularity, Preferences, Recommendation, Reason, Recommender
-from hub.styles.words import LANGS, all_langs, open_words, reason_words, t, term
+from hub.styles.recommender import (NO_CEILING_KRW, Popularity, Preferences, Reason, Recommendation, Recommender,
+                                    in_budget)
+from hub.styles.words import all_langs, open_words, reason_words, t, term
 
 log = logging.getLogger("sewnet.styles")
 
@@ -162,7 +163,7 @@ class Budget:
     def as_tuple(self) -> tuple[int, int] | None:
         if self.low is None and self.high is None:
             return None
-        return (self.low or 0, self.high if self.high is not None else 10**9)
+        return (self.low or 0, self.high if self.high is not None else NO_CEILING_KRW)
 
 
 class Styles:
@@ -230,9 +231,7 @@ class Styles:
                 recommender = Recommender.fit(market, seed=self.settings.seed, progress=progress)
             except Exception as e:  # a model that cannot be trained must not take the hub down
                 log.error("the styles recommender could not be trained: %s", type(e).__name__)
-                with self._lock:
-                    self.status = replace(self.status, state="ready" if self.recommender else "failed",
-                                          progress=None, error=f"{type(e).__name__}: {e}"[:300])
+                self.failed(e)
                 return False
             with self._lock:
                 self.recommender = recommender
@@ -248,6 +247,13 @@ class Styles:
     @property
     def training(self) -> bool:
         return self._training.locked()
+
+    def failed(self, error: BaseException) -> None:
+        """Say why a load or a training failed (in `status.error`), keeping what the status said
+        of the data and the model: what was serving keeps serving."""
+        with self._lock:
+            self.status = replace(self.status, state="ready" if self.recommender else "failed", progress=None,
+                                  error=f"{type(error).__name__}: {error}"[:300])
 
     # ------------------------------------------------------------------ answers
     def _pick(self, cat: Catalogue, article_id: int, score: float, reasons: Sequence[Reason]) -> Pick | None:
@@ -275,7 +281,7 @@ class Styles:
             if fits:
                 reasons.append(Reason("colour_suits", {"season": fits[0]}))
             if budget.as_tuple() is not None:
-                reasons.append(Reason("in_budget", {"price_krw": item.retail_krw}))
+                reasons.append(in_budget(item.retail_krw, budget.as_tuple()))
             out.append(Pick(item, 1.0 / (rank + 1), tuple(reasons), cat.shops.get(item.shop_id)))
             if len(out) >= k:
                 break
@@ -441,5 +447,5 @@ def answer_json(answer: Answer, cat: Catalogue, now: datetime) -> dict[str, Any]
                                              for n in answer.notes], "items": items}
 
 
-__all__ = ["Answer", "Budget", "Catalogue", "Item", "LANGS", "Pick", "SessionLimiter", "Shop", "Status", "Styles", "TONES", "TooMany",
-           "answer_json", "catalogue_of", "pick_words", "reading_words", "where_words"]
+__all__ = ["Answer", "Budget", "Catalogue", "Item", "Pick", "SessionLimiter", "Shop", "Status", "Styles", "TONES",
+           "TooMany", "answer_json", "catalogue_of", "pick_words", "reading_words", "where_words"]

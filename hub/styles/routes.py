@@ -35,16 +35,17 @@ import segno
 from fastapi import APIRouter, Depends, File, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy.exc import IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hub.core.auth import sign
 from hub.core.db import Database
-from hub.core.dependencies import client_address, get_database, get_settings, require_api_token
-from hub.core.pages import render, templates_for
+from hub.core.dependencies import body_at_most, client_address, get_database, get_settings, require_api_token
+from hub.core.pages import render_kiosk, screen_asked, shown_as, templates_for
 from hub.core.settings import HubSettings
 from hub.styles import service
 from hub.styles.config import StylesSettings
 from hub.styles.recommender import REASON_CODES, Reason
-from hub.styles.words import LANGS, SEASON_WORDS, budget_words, lang_of, t, term
+from hub.styles.words import LANGS, SEASON_WORDS, all_langs, budget_words, lang_of, t, term
 
 log = logging.getLogger("sewnet.styles")
 templates = templates_for(Path(__file__).parent / "templates")
@@ -79,7 +80,7 @@ def _rejected(request: Request, reason: str, detail: str = "") -> None:
 
 
 def _words(key: str, **figures: object) -> dict[str, str]:
-    return {lang: t(key, lang, **figures) for lang in LANGS}
+    return all_langs(lambda lang: t(key, lang, **figures))
 
 
 def start_training(styles: service.Styles, *, load: bool = True, train: bool = True) -> bool:
@@ -96,22 +97,28 @@ def start_training(styles: service.Styles, *, load: bool = True, train: bool = T
                 styles.train()
         except Exception as e:  # noqa: BLE001 - a thread's failure is said in the status, never raised into nowhere
             log.error("styles: loading or training failed: %s", type(e).__name__)
-            styles.status = service.Status("failed", styles.status.model, error=f"{type(e).__name__}: {e}"[:300])
+            styles.failed(e)
 
     threading.Thread(target=run, name="styles-training", daemon=True).start()
     return True
 
 
 # ============================================================================ API: shop side (token)
-def _bad(request: Request, reason: str, ko: str, en: str, zh: str | None = None, status: int = 422) -> JSONResponse:
+def _bad(request: Request, reason: str, ko: str, en: str, status: int = 422) -> JSONResponse:
     _rejected(request, reason)
-    body = {"error": reason, "ko": ko, "en": en}
-    if zh:
-        body["zh"] = zh
-    return JSONResponse(body, status_code=status)
+    return JSONResponse({"error": reason, "ko": ko, "en": en}, status_code=status)
 
 
-def _k(request: Request, raw: str | None) -> int | JSONResponse:
+def _refused(request: Request, problems: list[dict[str, str]]) -> JSONResponse:
+    """422 naming every problem of a request at once (each counted by its reason): the first's
+    reason as `error`, their words joined, and each with its field."""
+    for problem in problems:
+        _rejected(request, problem["error"])
+    return JSONResponse({"error": problems[0]["error"], "ko": "; ".join(p["ko"] for p in problems),
+                         "en": "; ".join(p["en"] for p in problems), "problems": problems}, status_code=422)
+
+
+def _k(request: Request, raw: str | None, problems: list[dict[str, str]]) -> int:
     cfg = styles_settings(request)
     if raw is None or raw == "":
         return cfg.k_default
@@ -120,29 +127,33 @@ def _k(request: Request, raw: str | None) -> int | JSONResponse:
     except ValueError:
         k = 0
     if not 1 <= k <= cfg.k_max:
-        return _bad(request, "bad_k", f"k는 1부터 {cfg.k_max}까지의 정수입니다", f"k must be a whole number from 1 to "
-                    f"{cfg.k_max}", f"k 必须是 1 到 {cfg.k_max} 之间的整数")
+        problems.append({"error": "bad_k", "field": "k", "ko": f"k는 1부터 {cfg.k_max}까지의 정수입니다",
+                         "en": f"k must be a whole number from 1 to {cfg.k_max}"})
     return k
 
 
-def _budget(request: Request, low: str | None, high: str | None) -> service.Budget | JSONResponse:
+def _budget(low: str | None, high: str | None, problems: list[dict[str, str]]) -> service.Budget:
     try:
         lo = int(low) if low not in (None, "") else None
         hi = int(high) if high not in (None, "") else None
     except ValueError:
         lo = hi = -1
     if (lo is not None and lo < 0) or (hi is not None and hi < 0) or (lo is not None and hi is not None and hi < lo):
-        return _bad(request, "bad_budget", "예산은 0 이상의 원 단위 정수이고, 최소가 최대보다 작아야 합니다",
-                    "the budget is whole won, 0 or more, with the minimum not above the maximum")
+        problems.append({"error": "bad_budget", "field": "budget_min,budget_max",
+                         "ko": "예산은 0 이상의 원 단위 정수이고, 최소가 최대보다 작아야 합니다",
+                         "en": "the budget is whole won, 0 or more, with the minimum not above the maximum"})
+        return service.Budget()
     return service.Budget(lo, hi)
 
 
-def _season(request: Request, raw: str | None) -> str | None | JSONResponse:
+def _season(raw: str | None, problems: list[dict[str, str]]) -> str | None:
     if raw in (None, "", "none"):
         return None
     if raw not in service.TONES:
-        return _bad(request, "bad_season", "색은 warm, cool, spring, summer, autumn, winter 중 하나입니다",
-                    "colour is one of warm, cool, spring, summer, autumn, winter")
+        problems.append({"error": "bad_season", "field": "season",
+                         "ko": "색은 warm, cool, spring, summer, autumn, winter 중 하나입니다",
+                         "en": "colour is one of warm, cool, spring, summer, autumn, winter"})
+        return None
     return raw
 
 
@@ -150,15 +161,15 @@ def _season(request: Request, raw: str | None) -> str | None | JSONResponse:
 def recommendations(request: Request, _token: Token, shopper: str = "", k: str | None = None,
                     season: str | None = None, budget_min: str | None = None,
                     budget_max: str | None = None) -> JSONResponse:
+    problems: list[dict[str, str]] = []
     if not shopper or len(shopper) > 64:
-        return _bad(request, "bad_shopper", "shopper에 고객 id를 넣어 주세요 (64자까지)",
-                    "shopper must be a customer id (up to 64 characters)")
-    k_ = _k(request, k)
-    season_ = _season(request, season)
-    budget = _budget(request, budget_min, budget_max)
-    for bad in (k_, season_, budget):
-        if isinstance(bad, JSONResponse):
-            return bad
+        problems.append({"error": "bad_shopper", "field": "shopper", "ko": "shopper에 고객 id를 넣어 주세요 (64자까지)",
+                         "en": "shopper must be a customer id (up to 64 characters)"})
+    k_ = _k(request, k, problems)
+    season_ = _season(season, problems)
+    budget = _budget(budget_min, budget_max, problems)
+    if problems:
+        return _refused(request, problems)
     styles = styles_of(request)
     if styles.status.state == "loading":
         return JSONResponse({"error": "loading", **_words("loading")}, status_code=503, headers={"Retry-After": "2"})
@@ -226,8 +237,8 @@ def _product_json(row: dict, styles: service.Styles) -> dict:
                                                          "format", responses={200: {"content": {"text/csv": {}}}})
 def export(request: Request, db: Db, _token: Token, kind: str) -> Response:
     if kind not in service.KINDS:
-        return _bad(request, "bad_kind", f"{kind}: products, shoppers, purchases 중 하나입니다",
-                    f"{kind} is not one of products, shoppers, purchases", status=404)
+        return _bad(request, "bad_kind", f"{kind[:20]}: products, shoppers, purchases 중 하나입니다",
+                    f"{kind[:20]} is not one of products, shoppers, purchases", status=404)
     with db.session() as session:
         text = service.export_csv(session, kind)
     return Response(text.encode("utf-8"), media_type="text/csv; charset=utf-8",
@@ -240,8 +251,8 @@ async def import_file(request: Request, db: Db, _token: Token, kind: str,
                       file: Annotated[UploadFile, File(description="the CSV file (UTF-8)")],
                       dry_run: bool = False) -> JSONResponse:
     if kind not in service.KINDS:
-        return _bad(request, "bad_kind", f"{kind}: products, shoppers, purchases 중 하나입니다",
-                    f"{kind} is not one of products, shoppers, purchases", status=404)
+        return _bad(request, "bad_kind", f"{kind[:20]}: products, shoppers, purchases 중 하나입니다",
+                    f"{kind[:20]} is not one of products, shoppers, purchases", status=404)
     data = await file.read(MAX_UPLOAD_BYTES + 1)
     if len(data) > MAX_UPLOAD_BYTES:
         return _bad(request, "too_big", f"파일이 {MAX_UPLOAD_BYTES:,}바이트보다 큽니다",
@@ -289,6 +300,11 @@ def retrain(request: Request, _token: Token) -> JSONResponse:
 
 
 # ============================================================================ API: the kiosk's (no login)
+#: The largest session body: 100 article ids, a colour, a budget and k fit in a tenth of it. The
+#: endpoint needs no login, so a body is read only up to this, never whole first.
+SESSION_BODY_BYTES = 16 * 1024
+
+
 def _take_session(request: Request) -> int | None:
     """None when this client address may ask for a session now, else the seconds to wait."""
     try:
@@ -299,10 +315,15 @@ def _take_session(request: Request) -> int | None:
     return None
 
 
+def _whole_number(value: Any) -> bool:
+    """A JSON whole number (true and false are not: Python counts them as 1 and 0)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _ids(value: Any, field: str, problems: list[dict]) -> tuple[int, ...]:
     if value is None:
         return ()
-    if not isinstance(value, list) or len(value) > 50 or not all(isinstance(v, int) and v > 0 for v in value):
+    if not isinstance(value, list) or len(value) > 50 or not all(_whole_number(v) and v > 0 for v in value):
         problems.append({"field": field, "ko": f"{field}는 상품 번호(양의 정수) 50개까지의 목록입니다",
                          "en": f"{field} is a list of up to 50 article ids (positive whole numbers)"})
         return ()
@@ -316,9 +337,13 @@ async def session_picks(request: Request) -> JSONResponse:
     if wait is not None:
         return JSONResponse({"error": "too_many", **_words("too_many")}, status_code=429,
                             headers={"Retry-After": str(wait)})
+    raw = await body_at_most(request, SESSION_BODY_BYTES)
+    if raw is None:
+        return _bad(request, "too_big", f"보낸 내용이 {SESSION_BODY_BYTES // 1024} KiB보다 큽니다",
+                    f"the body is over {SESSION_BODY_BYTES // 1024} KiB", status=413)
     try:
-        body = json.loads(await request.body() or b"{}")
-    except ValueError:
+        body = json.loads(raw or b"{}")
+    except ValueError:  # UnicodeDecodeError is one
         body = None
     if not isinstance(body, dict):
         return _bad(request, "invalid_body", "JSON 객체를 보내 주세요: {\"liked\": [...], \"skipped\": [...], "
@@ -335,7 +360,7 @@ async def session_picks(request: Request) -> JSONResponse:
     raw_budget = body.get("budget_krw")
     if raw_budget is not None:
         ok = (isinstance(raw_budget, list) and len(raw_budget) == 2
-              and all(v is None or (isinstance(v, int) and v >= 0) for v in raw_budget)
+              and all(v is None or (_whole_number(v) and v >= 0) for v in raw_budget)
               and not (raw_budget[0] is not None and raw_budget[1] is not None and raw_budget[1] < raw_budget[0]))
         if ok:
             budget = service.Budget(raw_budget[0], raw_budget[1])
@@ -343,7 +368,7 @@ async def session_picks(request: Request) -> JSONResponse:
             problems.append({"field": "budget_krw", "ko": "budget_krw는 [최소, 최대] 원입니다 (각각 0 이상의 정수 또는 null)",
                              "en": "budget_krw is [min, max] in won (each a whole number, 0 or more, or null)"})
     k = body.get("k", styles_settings(request).k_default)
-    if not isinstance(k, int) or not 1 <= k <= styles_settings(request).k_max:
+    if not _whole_number(k) or not 1 <= k <= styles_settings(request).k_max:
         problems.append({"field": "k", "ko": f"k는 1부터 {styles_settings(request).k_max}까지입니다",
                          "en": f"k is 1 to {styles_settings(request).k_max}"})
     if problems:
@@ -377,48 +402,59 @@ def quiz(request: Request, n: str | None = None) -> JSONResponse:
 
 # ============================================================================ the kiosk page
 def _page(request: Request, name: str, ctx: dict, status: int = 200) -> HTMLResponse:
-    lang = ctx.get("lang", "ko")
-    response = render(templates, request, name, {
-        "t": lambda key, **f: t(key, lang, **f), "term": lambda key: term(key, lang), "langs": LANGS,
-        "cfg": styles_settings(request), "SEASON_WORDS": SEASON_WORDS, "COLOURS": COLOURS, "BUDGETS": BUDGETS,
-        "budget_words": lambda key: budget_words(*BUDGETS[key], lang), **ctx}, status)
-    # The QR code is our own SVG as a data: image.
-    response.headers["Content-Security-Policy"] += "; img-src data:"
-    return response
+    lang = lang_of(ctx.get("lang"))
+    return render_kiosk(templates, request, name, t, {
+        "term": lambda key: term(key, lang), "cfg": styles_settings(request), "SEASON_WORDS": SEASON_WORDS,
+        "COLOURS": COLOURS, "BUDGETS": BUDGETS, "budget_words": lambda key: budget_words(*BUDGETS[key], lang),
+        **ctx}, status)
 
 
-async def _form(request: Request) -> dict[str, Any]:
-    form = await request.form()
+async def _form(request: Request) -> dict[str, Any] | None:
+    """The screen's form, or None when it is far bigger than any screen sends (a quiz screen has
+    about 30 fields of a few hundred bytes at most)."""
+    try:
+        form = await request.form(max_fields=200, max_part_size=4096)
+    except StarletteHTTPException:
+        return None
     out: dict[str, Any] = {k: v for k, v in form.items() if isinstance(v, str)}
     out["_multi"] = {k: [v for v in form.getlist(k) if isinstance(v, str)] for k in ("liked", "skipped", "cards")}
     out["_votes"] = {k[5:]: v for k, v in form.items() if k.startswith("vote-") and isinstance(v, str)}
     return out
 
 
+def _article_id(text: str) -> int | None:
+    """An article id as the page writes it; None for anything else. ASCII digits only: "²" is a
+    digit to str.isdigit but not to int(), and a 5,000-digit number is too long for int()."""
+    text = text.strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
+
+
 def _int_list(values: list[str], limit: int = 50) -> list[int]:
     out = []
     for v in values:
         for part in v.split(","):
-            if part.strip().isdigit() and len(out) < limit:
-                out.append(int(part))
+            found = _article_id(part)
+            if found is not None and len(out) < limit:
+                out.append(found)
     return out
 
 
 def _state(f: dict) -> dict:
     """The shopper's entries so far, cleaned (a tampered form can only choose what the kiosk offers)."""
-    lang = lang_of(f.get("switch_lang") or f.get("lang"))
-    big = (f.get("switch_big") if "switch_big" in f else f.get("big", "0")) == "1"
+    lang, big = shown_as(f)
     cards = _int_list(f["_multi"].get("cards", []), 20)
     liked, skipped = set(_int_list(f["_multi"].get("liked", []))), set(_int_list(f["_multi"].get("skipped", [])))
-    for raw, vote in f.get("_votes", {}).items():  # the quiz screen's own answers win over carried ones
-        if raw.isdigit():
-            a = int(raw)
-            liked.discard(a)
-            skipped.discard(a)
-            (liked if vote == "like" else skipped if vote == "skip" else set()).add(a)
+    # The quiz screen's own answers (one per card, 20 at most) win over the ones carried.
+    for raw, vote in list(f.get("_votes", {}).items())[:20]:
+        a = _article_id(raw)
+        if a is None:
+            continue
+        liked.discard(a)
+        skipped.discard(a)
+        (liked if vote == "like" else skipped if vote == "skip" else set()).add(a)
     colour_ = f.get("colour") if f.get("colour") in COLOURS else "none"
     budget = f.get("budget") if f.get("budget") in BUDGETS else "any"
-    return {"lang": lang, "big": big, "cards": cards, "liked": sorted(liked), "skipped": sorted(skipped),
+    return {"lang": lang, "big": big, "cards": cards, "liked": sorted(liked)[:50], "skipped": sorted(skipped)[:50],
             "colour": colour_, "budget": budget}
 
 
@@ -438,12 +474,12 @@ async def flow(request: Request) -> HTMLResponse:
     """One screen per step: the pressed button says which (`go`); a language or text-size button
     re-draws the screen it was pressed on (`at`)."""
     f = await _form(request)
+    if f is None:
+        _rejected(request, "bad_form", "too big")
+        ctx = {"lang": "ko", "big": False, "cards": [], "liked": [], "skipped": [], "colour": "none", "budget": "any"}
+        return _page(request, "styles_message.html", {**ctx, "step": "welcome", "message": t("form_bad", "ko")}, 400)
     st = _state(f)
-    go = f.get("go") or f.get("at") or "welcome"
-    if "switch_lang" in f or "switch_big" in f:
-        go = f.get("at") or "welcome"
-    if go not in (*STEPS, "welcome"):
-        go = "welcome"
+    go = screen_asked(f, (*STEPS, "welcome"), "welcome")
     styles, lang = styles_of(request), st["lang"]
     if go == "welcome":
         return _page(request, "styles_welcome.html", {**st, "step": "welcome", "status": styles.status})
@@ -483,7 +519,7 @@ async def flow(request: Request) -> HTMLResponse:
 
 # ----------------------------------------------------------------------------- the phone link
 #: The reason arguments the words use (hub.styles.words.reason_words): the rest stays off the link.
-_LINK_ARGS = ("article_id", "season", "segment", "rank", "price_krw")
+_LINK_ARGS = ("article_id", "season", "segment", "rank", "price_krw", "low", "high")
 
 
 def _list_payload(answer: service.Answer) -> str:

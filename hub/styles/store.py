@@ -16,7 +16,6 @@ Shoppers' ages and postal codes are personal: a problem never repeats them and n
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from hub import registry
 from hub.core import csvfile
-from hub.core.csvfile import Column, Invalid, Problem, Spec
+from hub.core.csvfile import Column, Problem, Spec
 from hub.core.db import utc
 from hub.registry import ImportReport
 from hub.styles import catalogue
@@ -50,7 +49,7 @@ Progress = Callable[[str, int, int], None]
 SHOPPERS = Spec("shoppers", tuple(Column(c.name, c.cell, personal=c.name in ("age", "postal_code"))
                                   for c in hm_market.CUSTOMER_CELLS), key=("customer_id",))
 PURCHASES = Spec("purchases", hm_market.TRANSACTION_CELLS,
-                 key=("customer_id", "t_dat", "article_id", "sales_channel_id", "price"))
+                 key=("customer_id", "t_dat", "article_id", "sales_channel_id", "price"), count_repeats_as="pieces")
 
 
 def spec(kind: str) -> Spec:
@@ -73,67 +72,10 @@ class _Parsed:
 
 
 def _parse(kind: str, data: bytes | str, progress: Callable[[int, int], None] | None) -> _Parsed:
-    if kind != "purchases":
-        s = spec(kind)
-        parsed = csvfile.read_csv(s, data, progress)
-        return _Parsed({s.key_of(r.values): (r.line, r.values) for r in parsed.rows}, list(parsed.problems),
-                       parsed.rows_read)
-    return _parse_purchases(data, progress)
-
-
-def _parse_purchases(data: bytes | str, progress: Callable[[int, int], None] | None) -> _Parsed:
-    """H&M's transactions file. Its own reading (not csvfile.read_csv): a basket of two pieces
-    is two identical rows, which is no error here but a count."""
-    s = PURCHASES
-    out = _Parsed({}, [], 0)
-    text, problem = csvfile.decode(data)
-    if problem is not None:
-        out.problems.append(problem)
-        return out
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = [c.strip() for c in next(reader, [])]
-    missing = [h for h in s.header if h not in header]
-    unknown = [h for h in header if h not in s.by_name]
-    if missing or unknown or len(set(header)) != len(header):
-        out.problems.append(Problem(
-            1, None, f"머리글은 H&M의 transactions_train.csv와 같아야 합니다: {','.join(s.header)}",
-            f"the header must be H&M's transactions_train.csv one: {','.join(s.header)}"))
-        return out
-    index = [header.index(c.name) for c in s.columns]
-    total = text.count("\n") + 1
-    previous_end = reader.line_num
-    for cells in reader:
-        line, previous_end = previous_end + 1, reader.line_num
-        if progress is not None and out.rows_read % 20000 == 0:
-            progress(previous_end, total)
-        if not any(c.strip() for c in cells):
-            continue
-        out.rows_read += 1
-        if len(cells) != len(header):
-            out.problems.append(Problem(line, None, f"칸이 {len(cells)}개인데 머리글은 {len(header)}개입니다",
-                                        f"has {len(cells)} cells where the header has {len(header)}"))
-            continue
-        values, bad = {}, False
-        for column, i in zip(s.columns, index):
-            raw = cells[i]
-            try:
-                values[column.name] = column.cell.parse(raw)
-            except Invalid as e:
-                bad = True
-                shown = csvfile.show(raw)
-                out.problems.append(Problem(line, column.name, e.ko.replace("{v}", shown), e.en.replace("{v}", shown)))
-        if bad:
-            continue
-        key = s.key_of(values)
-        if key in out.rows:
-            first, v = out.rows[key]
-            v["pieces"] += 1
-        else:
-            values["pieces"] = 1
-            out.rows[key] = (line, values)
-    if progress is not None:
-        progress(total, total)
-    return out
+    s = spec(kind)
+    parsed = csvfile.read_csv(s, data, progress)
+    return _Parsed({s.key_of(r.values): (r.line, r.values) for r in parsed.rows}, list(parsed.problems),
+                   parsed.rows_read)
 
 
 # ============================================================================ checks against the store

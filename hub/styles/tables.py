@@ -25,6 +25,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.core.db import Base
 
+
 class Product(Base):
     __tablename__ = "styles_products"
 

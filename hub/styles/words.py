@@ -8,10 +8,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
-LANGS = ("ko", "en", "zh")
-INDEX = {"ko": 0, "en": 1, "zh": 2}
+from hub.core.words import LANGS, SHELL_WORDS, WEEKDAYS, all_langs, lang_of, pick, say
+
+__all__ = ["LANGS", "REASONS", "SEASON_WORDS", "SEGMENTS", "TERMS", "WORDS", "all_langs", "budget_words", "lang_of",
+           "open_words", "reason_words", "segment_words", "t", "term", "when_words"]
 
 WORDS: dict[str, tuple[str, str, str]] = {
+    **SHELL_WORDS,
     "title": ("마이 스타일 랩", "My Style Lab", "我的风格实验室"),
     "tagline": ("좋아하는 옷을 고르면, 동대문에서 살 수 있는 옷과 매장을 찾아 드립니다",
                 "Pick what you like: we find clothes you can buy in Dongdaemun, and the stall that sells them",
@@ -20,11 +23,6 @@ WORDS: dict[str, tuple[str, str, str]] = {
                      "1. Pick what you like · 2. Personal colour (optional) · 3. Budget · 4. Picks and where to buy",
                      "1. 挑选喜欢的衣服 · 2. 个人色彩（可选）· 3. 预算 · 4. 推荐和购买地点"),
     "start": ("시작하기", "Start", "开始"),
-    "large_on": ("큰 글씨", "Large text", "大字体"),
-    "large_off": ("보통 글씨", "Normal text", "正常字体"),
-    "start_over": ("처음으로", "Start over", "重新开始"),
-    "back": ("이전", "Back", "上一步"),
-    "next": ("다음", "Next", "下一步"),
     "show_picks": ("추천 보기", "Show my picks", "查看推荐"),
     "step_quiz": ("1. 고르기", "1. Pick", "1. 挑选"),
     "step_colour": ("2. 퍼스널 컬러", "2. Personal colour", "2. 个人色彩"),
@@ -98,12 +96,13 @@ WORDS: dict[str, tuple[str, str, str]] = {
     "model_new": ("아직 구매 기록이 없어 새로 들어온 상품을 보여 드립니다.", "There are no purchases yet: these are the newest "
                   "products.", "还没有购买记录，显示的是最新商品。"),
     "model_none": ("아직 상품 목록이 없습니다.", "There is no catalogue yet.", "目前还没有商品目录。"),
+    "form_bad": ("보낸 내용을 읽을 수 없습니다. 처음부터 다시 해 주세요.", "What was sent cannot be read: please start again.",
+                 "无法读取提交的内容，请重新开始。"),
     "too_many": ("요청이 너무 잦습니다. 잠시 뒤에 다시 해 주세요.", "Too many requests from here: please wait a moment "
                  "and try again.", "请求过于频繁，请稍后再试。"),
     "idle_warn": ("계속하시겠습니까? {s}초 뒤에 고르신 내용을 지우고 처음으로 돌아갑니다.",
                   "Still there? In {s} seconds your picks are cleared and the kiosk starts over.",
                   "还在吗？{s}秒后将清除您的选择并返回首页。"),
-    "more_time": ("시간 더 주세요", "More time, please", "我需要更多时间"),
     "cleared": ("오래 쓰지 않아 고르신 내용을 지웠습니다.", "The kiosk was idle, so your picks are cleared.",
                 "由于长时间未操作，已清除您的选择。"),
     "undertone": ("톤", "Undertone", "色调"),
@@ -147,7 +146,8 @@ SEASON_WORDS: dict[str, tuple[str, str, str]] = {
 
 #: A sentence for every recommendation reason (hub.styles.recommender's Reason codes). Fields in
 #: braces come from the reason's arguments (an article's name is looked up for `like`); a field
-#: the recommender did not give uses the sentence under the code with a "_plain" suffix.
+#: the recommender did not give uses the sentence under the code with a "_plain" suffix (a
+#: sentence with no fields needs none).
 REASONS: dict[str, tuple[str, str, str]] = {
     "same_style": ("{like}와(과) 같은 스타일, 다른 색", "Same style as {like}, in another colour", "与{like}同款，不同颜色"),
     "same_style_plain": ("고르신 옷과 같은 스타일, 다른 색", "Same style as one you liked, in another colour",
@@ -165,12 +165,11 @@ REASONS: dict[str, tuple[str, str, str]] = {
     "new_like_plain": ("새로 들어온 옷, 고르신 옷과 비슷함", "New in, like what you chose", "新品，与您的选择相似"),
     "repurchase": ("전에 사신 옷: 다시 사는 분이 많아요", "You bought this before: many buy it again",
                    "您以前买过：很多人会再次购买"),
-    "repurchase_plain": ("전에 사신 옷: 다시 사는 분이 많아요", "You bought this before: many buy it again",
-                         "您以前买过：很多人会再次购买"),
     "colour_suits": ("{season} 팔레트에 드는 색", "A colour in the {season} palette", "属于{season}色盘的颜色"),
     "colour_suits_plain": ("고르신 퍼스널 컬러 팔레트에 드는 색", "A colour in the palette you chose",
                            "属于您所选色盘的颜色"),
-    "in_budget": ("예산 안: {price}원", "Within your budget: ₩{price}", "在预算内：₩{price}"),
+    "in_budget": ("예산({budget}) 안: {price}원", "Within your budget ({budget}): ₩{price}", "在预算内（{budget}）：₩{price}"),
+    "in_budget_price": ("예산 안: {price}원", "Within your budget: ₩{price}", "在预算内：₩{price}"),
     "in_budget_plain": ("예산 안", "Within your budget", "在预算内"),
 }
 
@@ -183,78 +182,60 @@ SEGMENTS: dict[str, tuple[str, str, str]] = {
     "55-": ("55세 이상", "shoppers 55 and over", "55岁及以上的顾客"),
 }
 
-WEEKDAYS = {"ko": "월화수목금토일", "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
-            "zh": ("周一", "周二", "周三", "周四", "周五", "周六", "周日")}
-
-
-def lang_of(value: str | None) -> str:
-    return value if value in INDEX else "ko"
-
-
 def t(key: str, lang: str, **figures: object) -> str:
-    text = WORDS[key][INDEX[lang_of(lang)]]
-    return text.format(**figures) if figures else text
+    return say(WORDS, key, lang, **figures)
 
 
 def term(key: str, lang: str) -> str:
+    """A personal-colour term in `lang`; a term we have no words for stays as it is."""
     found = TERMS.get(key)
-    return found[INDEX[lang_of(lang)]] if found else key
-
-
-def all_langs(fn: Callable[[str], str]) -> dict[str, str]:
-    """{"ko": …, "en": …, "zh": …} from a function of the language."""
-    return {lang: fn(lang) for lang in LANGS}
+    return pick(found, lang) if found else key
 
 
 def segment_words(segment: object, lang: str) -> str | None:
     found = SEGMENTS.get(str(segment))
-    return found[INDEX[lang_of(lang)]] if found else None
-
-
-#: The argument names a reason may carry an article in (the recommender's choice of name).
-ARTICLE_ARGS = ("like", "article_id", "of", "with", "because_of", "similar_to", "liked")
+    return pick(found, lang) if found else None
 
 
 def reason_words(code: str, args: Mapping[str, object], lang: str,
                  name_of: Callable[[int, str], str | None]) -> str:
-    """The sentence for one recommendation reason in `lang`. `name_of(article_id, lang)` names an
-    article the reason refers to (None when it is not in the catalogue any more)."""
+    """The sentence for one recommendation reason in `lang`, from its arguments as the recommender
+    gives them (hub/styles/recommender/types.py): `article_id` (named by `name_of(article_id,
+    lang)`, None when it left the catalogue), `season`, `segment`, `rank`, and for "in_budget"
+    `price_krw`, `low`, `high`. A reason missing an argument its sentence names reads without it."""
     lang = lang_of(lang)
-    i = INDEX[lang]
     if code not in REASONS:
         return {"ko": "추천", "en": "Recommended", "zh": "推荐"}[lang]
     fields: dict[str, str] = {}
-    for name in ARTICLE_ARGS:
-        value = args.get(name)
-        if value is None:
-            continue
-        try:
-            named = name_of(int(value), lang)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            named = None
-        if named:
-            fields["like"] = named
-            break
-    season = args.get("season")
-    if season in ("spring", "summer", "autumn", "winter"):
-        fields["season"] = TERMS[str(season)][i]
-    elif season in ("warm", "cool"):
-        fields["season"] = TERMS[str(season)][i]
-    if args.get("segment") is not None:
-        seg = segment_words(args["segment"], lang)
-        if seg:
-            fields["segment"] = seg
+    try:
+        named = name_of(int(args["article_id"]), lang)  # type: ignore[arg-type]
+    except (KeyError, TypeError, ValueError):
+        named = None
+    if named:
+        fields["like"] = named
+    if args.get("season") in ("spring", "summer", "autumn", "winter", "warm", "cool"):
+        fields["season"] = term(str(args["season"]), lang)
+    segment = segment_words(args.get("segment"), lang)
+    if segment:
+        fields["segment"] = segment
     rank = args.get("rank")
     if isinstance(rank, int) and rank > 0:
         fields["rank"] = str(rank)
-    price = args.get("price_krw", args.get("price"))
+    price = args.get("price_krw")
     if isinstance(price, (int, float)) and price > 0:
         fields["price"] = f"{int(price):,}"
-    text = REASONS[code][i]
+    if code == "in_budget":
+        low, high = args.get("low"), args.get("high")
+        low = low if isinstance(low, int) and low > 0 else None
+        high = high if isinstance(high, int) and high >= 0 else None
+        if low is not None or high is not None:
+            fields["budget"] = budget_words(low, high, lang)
+        else:
+            code = "in_budget_price"  # a budget with no bound to name: the price alone
     try:
-        return text.format(**fields)
+        return pick(REASONS[code], lang).format(**fields)
     except (KeyError, IndexError):
-        return REASONS[code + "_plain"][i]
+        return pick(REASONS[code.removesuffix("_price") + "_plain"], lang)
 
 
 def budget_words(lo: int | None, hi: int | None, lang: str) -> str:

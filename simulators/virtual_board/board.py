@@ -4,7 +4,8 @@ files unmodified under CPython.
 The firmware sees a flash folder (its filesystem root: firmware files, sewnet.json and what it
 writes), `machine`, `network`, `micropython`, optional `ntptime`, and MicroPython's ticks
 functions on `time`. Sockets are real (asyncio.open_connection to a real broker), gated by the
-board's Wi-Fi link (see netlink).
+board's Wi-Fi link (see netlink); open_connection looks a name up on the event loop, blocking it,
+as MicroPython's does.
 
 Pin interrupts are soft, as on MicroPython's ESP32 port (ports/esp32/machine_pin.c schedules
 every pin handler with mp_sched_schedule; Pin.irq has no `hard` argument): an edge queues its
@@ -30,6 +31,7 @@ import importlib
 import os
 import runpy
 import shutil
+import socket
 import sys
 import time
 from pathlib import Path
@@ -175,7 +177,11 @@ class VirtualBoard:
         real_open = self._saved["open_connection"]
 
         async def open_connection(host=None, port=None, **kwargs):
-            return await self.net.open_connection(real_open, host, port, **kwargs)
+            # As MicroPython's asyncio (extmod/asyncio/stream.py) does it: the name is looked up
+            # with a plain getaddrinfo ON the event loop ("TODO this is blocking!"), so firmware
+            # that hands a name to open_connection stalls the board here as it would there.
+            addr = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0][-1][0]
+            return await self.net.open_connection(real_open, addr, port, **kwargs)
 
         asyncio.open_connection = open_connection
         sys.path.insert(0, str(self.flash_dir))

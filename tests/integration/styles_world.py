@@ -1,14 +1,18 @@
 """What the My Style Lab integration tests share: a hub database holding the generated Dongdaemun's
 registry (tests.integration.planning_world) and a small simulated fashion market on its shops
-(simulators/shoppers.py, with its known truth), imported through the styles import; and a hub
-serving it."""
+(simulators/shoppers.py, with its known truth), imported through the styles import (the `market`
+fixture); a hub serving it, and waits (with deadlines) for its catalogue and its recommender."""
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import time
 from pathlib import Path
 from typing import Iterator
+
+import httpx
+import pytest
 
 from hub.app import create_app
 from hub.core import db
@@ -57,3 +61,34 @@ def serving(url: str, folder: Path, **styles_settings) -> Iterator[BackgroundSer
                              database_url=url)
     with BackgroundServer(create_app(settings, styles_settings=StylesSettings(**styles_settings))) as hub:
         yield hub
+
+
+@pytest.fixture
+def market(postgresql, tmp_path):
+    """A PostgreSQL holding the registry and the simulated market; its URL."""
+    seed_market(postgresql.url, tmp_path)
+    return postgresql.url
+
+
+def model_status(base: str) -> dict:
+    return httpx.get(f"{base}/api/v1/styles/model", headers=AUTH, timeout=10).json()
+
+
+def wait_loaded(base: str, deadline_s: float = 60.0) -> None:
+    """Until the hub at `base` has read the catalogue (popularity or better serves)."""
+    end = time.monotonic() + deadline_s
+    while model_status(base)["state"] == "loading":
+        assert time.monotonic() < end, "the catalogue was never read"
+        time.sleep(0.1)
+
+
+def wait_ready(base: str, deadline_s: float = 180.0) -> dict:
+    """Until the recommender serves; its status. A failed training fails at once."""
+    end = time.monotonic() + deadline_s
+    while True:
+        status = model_status(base)
+        if status["state"] == "ready" and status["model"] == "recommender":
+            return status
+        assert status["state"] != "failed", status
+        assert time.monotonic() < end, f"the recommender was not ready in {deadline_s:.0f} s: {status}"
+        time.sleep(0.25)

@@ -57,18 +57,12 @@ from hub.core.settings import load_settings
 from hub.release import firmware_version
 from hub.server import BackgroundServer
 from tests.integration.test_broker_rules import summary
+from tests.ota_world import WORKSHOPS_CSV
 from tests.servers import free_port, port_open
 from tests.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 STOCK_MOSQUITTO_CONF = ROOT / "tests" / "data" / "debian-mosquitto.conf"
-# One workshop in the hub's registry, the fewest cells `sewnet registry import workshops` takes.
-WORKSHOPS_CSV = (
-    "id,name_ko,name_en,dong,address_ko,address_en,lat,lon,operators,area_m2,families,opens,closes,lunch_start,"
-    "lunch_minutes,workdays,min_order_pieces,takes_samples,declared_efficiency,price_per_sam_minute_krw,price_level,"
-    "on_time_rate,orders_delivered,contact_channel,contact_phone\n"
-    "{workshop},창신 봉제,,changsin,서울특별시 종로구 창신동 1,,37.576581,127.009444,4,30,knit_tops,09:00,19:00,"
-    "12:00,60,mon;tue;wed;thu;fri,0,0,0.55,300,2,0.90,0,phone,\n")
 BLOCK = re.compile(r"<!-- guide: ([\w-]+) -->\s*```bash\n(.*?)```", re.S)
 
 

@@ -16,7 +16,7 @@ import pytest
 
 from edge_gateway import offer_store
 from edge_gateway.config import HubConfig
-from edge_gateway.hub_link import HubLink
+from edge_gateway.hub_link import DOCUMENT_MAX_BYTES, HubLink
 from edge_gateway.outbox import Outbox
 from tests.integration.real_offers_hub import BrokenMiddlebox, RealHub
 from tests.integration.test_gateway_ingest import gateway_config, start_gateway, store_rows, toml
@@ -123,6 +123,12 @@ async def test_the_last_document_stays_when_the_link_is_down_or_the_path_sends_r
         assert broken.health.problem == "bad_document" and broken.health.bad_documents == 1
         assert offer_store.load_document(store)[1]["offers"][0]["status"] == "offered"
         assert [a.key for a in broken.alerts()] == ["hub_offers"]
+        # A document past the bound is read no further and said as too large, not as unreadable.
+        box.body = b'{"workshop": "' + b"x" * DOCUMENT_MAX_BYTES + b'"}'
+        assert not await broken.check()
+        assert broken.health.bad_documents == 2 and broken.health.last_error == f"more than {DOCUMENT_MAX_BYTES:,} bytes"
+        assert broken.health.bytes_down < DOCUMENT_MAX_BYTES + 256 * 1024
+        await broken.aclose()
     finally:
         box.close()
 

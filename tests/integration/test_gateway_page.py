@@ -301,3 +301,43 @@ def test_a_board_that_started_over_is_shown_and_its_records_kept(tmp_path):
     assert "처음부터 다시 시작했습니다" in m01 and "started over" in m01
     assert "started over" not in m02
     assert {d["machine"]: d["life"] for d in api["devices"]} == {"m01": 1, "m02": 0}
+
+
+def test_every_operator_page_and_form_sends_a_stranger_to_the_login_and_does_nothing(store, tmp_path):
+    """Each page and form of the operator's, the offers' and the updates' alike, stands behind the
+    same session check: a route that forgot it shows up here."""
+    from edge_gateway import offer_store
+    from edge_gateway.config import HubConfig
+    from edge_gateway.hub_link import HubLink
+    from edge_gateway.ota import Ota, load_release_key
+    from tests.ota_world import new_key
+
+    key, _ = new_key(tmp_path)
+    ota = Ota(tmp_path / "ota.sqlite", load_release_key(str(key) + ".pub"), devices=lambda: list(REGISTRY))
+    hub = HubLink(HubConfig(url="http://127.0.0.1:9", workshop_token="t"), store, workshop=WORKSHOP)
+    app = create_app(store, workshop=WORKSHOP, operator_password=PASSWORD, hub=hub, ota=ota,
+                     ota_passwd_file=tmp_path / "boards.passwd")
+    # The only others: the login form and logout, the JSON API (its own 401) and the boards' API
+    # (each board's own Basic login).
+    own_door = {"/login", "/logout", "/api/v1/devices", "/ota/v1/boards/{device}/check",
+                "/ota/v1/releases/{version}/{what}", "/ota/v1/releases/{version}/files/{name}"}
+    server = BackgroundServer(app).start()
+    try:
+        with httpx.Client(base_url=server.url) as c:
+            tried = []
+            for route in app.routes:
+                if route.path in own_door or not getattr(route, "methods", None):
+                    continue
+                for method in sorted(route.methods - {"HEAD"}):
+                    r = c.request(method, route.path.format(offer_id="of-1", machine="m01"),
+                                  data={"version": "9.9.9", "device": "all", "interval_s": "5", "reason": "other"},
+                                  follow_redirects=False)
+                    assert (r.status_code, r.headers.get("location")) == (303, "/login"), (method, route.path)
+                    tried.append(f"{method} {route.path}")
+        assert {"GET /", "POST /offers/{offer_id}/accept", "POST /machines/{machine}/assign", "GET /updates",
+                "POST /updates/config", "POST /updates/rollout"} <= set(tried), tried
+        v = ota.view()
+        assert v["configs"] == {} and v["rollout"] is None and offer_store.pending(store) == []
+    finally:
+        server.stop()
+        ota.close()

@@ -98,9 +98,10 @@ def test_the_gateways_api(tmp_path, database_url):
     with BackgroundServer(app) as hub, httpx.Client(base_url=hub.url, timeout=20) as client:
         gateway = {"Authorization": f"Bearer {token}"}
 
-        assert client.get("/api/v1/releases").status_code == 401
+        none = client.get("/api/v1/releases")
+        assert none.status_code == 401 and none.json()["detail"].startswith("작업장 토큰이 필요합니다 / ")
         wrong = client.get("/api/v1/releases", headers={"Authorization": "Bearer swk_not-a-token"})
-        assert wrong.status_code == 401
+        assert wrong.status_code == 401 and wrong.json()["detail"].startswith("토큰이 맞지 않습니다 / ")
         assert app.state.rejections.counts["releases:bad_token"] == 1
         assert app.state.rejections.counts["releases:no_token"] == 1
 

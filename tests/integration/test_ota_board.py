@@ -22,6 +22,7 @@ from edge_gateway.web import create_app
 from hub.server import BackgroundServer
 from simulators.virtual_board import BoardReset, RealClock, VirtualBoard
 from tests.ota_world import SHIPPED, make_release, new_key, tamper_file, tamper_signature
+from tests.waiting import Beat
 
 DEVICE = "sn-0a0b0c0d0e01"
 PASSWORD = "board-secret-1"
@@ -46,10 +47,10 @@ def world(tmp_path):
     ota.close()
 
 
-def flash_board(world, name="flash", password=PASSWORD) -> VirtualBoard:
+def flash_board(world, name="flash", password=PASSWORD, host="127.0.0.1") -> VirtualBoard:
     board = VirtualBoard(world["tmp"] / name, clock=RealClock())
     board.flash({"device": DEVICE, "password": password, "wifi": {"ssid": "x"},
-                 "broker": {"host": "127.0.0.1", "port": 1}, "ota_port": world["port"], "ota_poll_s": 1})
+                 "broker": {"host": host, "port": 1}, "ota_port": world["port"], "ota_poll_s": 1})
     (board.flash_dir / "release.pub").write_text(world["pub"] + "\n")
     return board
 
@@ -293,6 +294,53 @@ def test_a_crash_loop_on_trial_rolls_back_after_max_starts(world):
         assert events(board)[-1]["reason"] == "did not report healthy in 3 starts"
 
 
+def test_the_gateways_name_is_looked_up_once_per_check_off_the_loop_and_hashing_yields(world, monkeypatch):
+    """A board may know its gateway by name. The updater looks it up in a thread once per check
+    (MicroPython's open_connection, modelled by the virtual board, would look it up ON the loop
+    for each of the update's requests, holding the sampler while the DNS server is away), and
+    hashes the installed files a chunk at a time with the loop running between the chunks."""
+    import socket
+
+    world["ota"].add_release(make_release(world["tmp"], world["key"], "9.2.0"))
+    world["ota"].start_rollout("9.2.0")
+    board = flash_board(world, host="gateway.local")
+    real, lookups = socket.getaddrinfo, []
+
+    def slow_dns(host, port, *args):            # a DNS server that takes 1.5 s to answer
+        if host == "gateway.local":
+            lookups.append(host)
+            time.sleep(1.5)
+            host = "127.0.0.1"
+        return real(host, port, *args)
+
+    monkeypatch.setattr(socket, "getaddrinfo", slow_dns)
+    beat = Beat()                                # the sampler's stand-in
+
+    async def check_beside_the_beat(updater):
+        async with beat:
+            await updater.check()
+
+    with board.install(chdir=True):
+        sn_ota = board.import_firmware("sn_ota")
+        updater = sn_ota.Updater(App(board), SHIPPED, log=lambda m: None)
+        with pytest.raises(BoardReset):           # the whole update, staged, then machine.reset()
+            asyncio.run(check_beside_the_beat(updater))
+        assert lookups == ["gateway.local"], "one lookup for the check and every download"
+        assert beat.longest < 0.75, f"the loop stood still for {beat.longest:.2f} s"
+
+        async def hashed_beside_every_turn(path):
+            async with Beat(0) as turns:
+                digest = await sn_ota.file_sha256(path)
+            return digest, turns.ticks
+
+        big = board.flash_dir / "big.bin"
+        big.write_bytes(os.urandom(sn_ota.FILE_MAX))
+        digest, turns = asyncio.run(hashed_beside_every_turn(str(big)))
+        assert digest == hashlib.sha256(big.read_bytes()).hexdigest()
+        assert turns >= sn_ota.FILE_MAX // sn_ota.CHUNK - 1, f"the loop ran {turns} times during the hash"
+        assert asyncio.run(sn_ota.file_sha256("no-such-file.py")) is None
+
+
 def test_a_board_with_a_wrong_password_gets_nothing(world):
     world["ota"].add_release(make_release(world["tmp"], world["key"], "9.2.0"))
     world["ota"].start_rollout("9.2.0")
@@ -328,3 +376,35 @@ def test_a_password_file_the_gateway_cannot_read_is_said_not_a_crash(tmp_path):
             page = client.get("/updates").text
             assert 'id="passwd-problem"' in page and "sewnet gateway enable-updates" in page
     ota.close()
+
+
+def test_bad_input_at_the_update_server_is_answered_in_words_and_counted_never_a_500(world):
+    """The boards' API and the operator's settings form: a report nested past the JSON parser's
+    depth, one that is not an object, and numbers that float() reads but no board can take
+    ("inf", "nan", 1e999) each get a plain answer (Korean first), are counted, and change nothing."""
+    import httpx
+
+    url = f"http://127.0.0.1:{world['port']}"
+    with httpx.Client(base_url=url, timeout=10) as client:
+        check = f"/ota/v1/boards/{DEVICE}/check"
+        for body in (b"[" * 5000 + b"]" * 5000, b"[]", b"\xff"):
+            r = client.post(check, content=body, auth=(DEVICE, PASSWORD))
+            assert r.status_code == 422, (body[:10], r.status_code, r.text)
+            assert r.json()["detail"].startswith("읽을 수 있는 JSON 객체가 아닙니다 / ")
+        r = client.post(check, json={"firmware": "<b>0.2</b>", "bootloader": 1}, auth=(DEVICE, PASSWORD))
+        assert r.status_code == 422 and r.json()["detail"].startswith("보드의 보고 형식이 맞지 않습니다 / ")
+        assert world["ota"].counts["bad_requests"] == 4 and world["ota"].view()["boards"] == {}
+        # A report with one event the gateway cannot read: the rest of it counts, the event is counted.
+        r = client.post(check, json={"firmware": SHIPPED, "bootloader": 1, "events": [{"result": "maybe"}, 7]},
+                        auth=(DEVICE, PASSWORD))
+        assert r.status_code == 200 and world["ota"].counts["bad_events"] == 2
+        assert world["ota"].view()["boards"][DEVICE]["firmware"] == SHIPPED
+        assert client.post("/login", data={"password": "operator-pw"}).status_code == 303
+        for typed in ("inf", "nan", "1e999", "열"):
+            r = client.post("/updates/config", data={"device": "all", "interval_s": typed})
+            assert r.status_code == 400, (typed, r.status_code)
+            assert "요약 간격 (초): 숫자를 적으세요" in r.text and "summary interval (s): write a number" in r.text
+        assert world["ota"].view()["configs"] == {}
+        r = client.post("/updates/config", data={"device": "all", "interval_s": "30"}, follow_redirects=False)
+        assert r.status_code == 303
+        assert world["ota"].view()["configs"][DEVICE]["values"] == {"interval_ms": 30_000}

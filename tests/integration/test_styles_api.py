@@ -9,40 +9,14 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 
 import httpx
-import pytest
 
 from hub.styles import colour
-from tests.integration.styles_world import AUTH, seed_market, serving, simulated
+from tests.integration.styles_world import (AUTH, market, serving, simulated,  # noqa: F401 (market: a fixture)
+                                            wait_loaded, wait_ready)
 
 API = "/api/v1/styles"
-
-
-def wait_ready(client: httpx.Client, deadline_s: float = 180.0) -> dict:
-    end = time.monotonic() + deadline_s
-    while True:
-        status = client.get(f"{API}/model", headers=AUTH).json()
-        if status["state"] == "ready" and status["model"] == "recommender":
-            return status
-        assert status["state"] != "failed", status
-        if time.monotonic() > end:
-            raise AssertionError(f"the recommender was not ready in {deadline_s:.0f} s: {status}")
-        time.sleep(0.25)
-
-
-def wait_loaded(client: httpx.Client, deadline_s: float = 60.0) -> None:
-    end = time.monotonic() + deadline_s
-    while client.get(f"{API}/model", headers=AUTH).json()["state"] == "loading":
-        assert time.monotonic() < end, "the catalogue was never read"
-        time.sleep(0.1)
-
-
-@pytest.fixture
-def market(postgresql, tmp_path):
-    seed_market(postgresql.url, tmp_path)
-    return postgresql.url
 
 
 def test_shop_side_needs_the_token_and_the_kiosk_side_does_not(market, tmp_path):
@@ -55,7 +29,7 @@ def test_shop_side_needs_the_token_and_the_kiosk_side_does_not(market, tmp_path)
             assert r.status_code == 401, (path, r.status_code)
         wrong = c.get(f"{API}/recommendations?shopper={shopper}", headers={"Authorization": "Bearer wrong-token"})
         assert wrong.status_code == 401
-        wait_loaded(c)
+        wait_loaded(hub.url)
         quiz = c.get(f"{API}/quiz")
         assert quiz.status_code == 200 and len(quiz.json()["cards"]) == 16
         assert all(re.fullmatch(r"#[0-9a-f]{6}", card["swatch_hex"]) for card in quiz.json()["cards"])
@@ -65,7 +39,7 @@ def test_shop_side_needs_the_token_and_the_kiosk_side_does_not(market, tmp_path)
 def test_the_catalogue_lists_searches_and_shows_one_product_with_its_stall(market, tmp_path):
     articles = simulated().market.articles
     with serving(market, tmp_path, train_on_start=False) as hub, httpx.Client(base_url=hub.url, timeout=60) as c:
-        wait_loaded(c)
+        wait_loaded(hub.url)
         page = c.get(f"{API}/products", params={"limit": 5, "offset": 10}, headers=AUTH).json()
         assert page["total"] == len(articles) and [p["article_id"] for p in page["items"]] == sorted(articles.index)[10:15]
         word = articles["name_ko"].iloc[0].split()[-1]
@@ -91,7 +65,7 @@ def test_the_catalogue_lists_searches_and_shows_one_product_with_its_stall(marke
 def test_popularity_serves_and_says_so_until_the_recommender_is_trained(market, tmp_path):
     with serving(market, tmp_path, train_on_start=False) as hub, httpx.Client(base_url=hub.url, timeout=60) as c:
         shopper = simulated().market.transactions["customer_id"].value_counts().index[0]
-        wait_loaded(c)
+        wait_loaded(hub.url)
         before = c.get(f"{API}/recommendations", params={"shopper": shopper}, headers=AUTH).json()
         assert before["model"] == "popularity" and len(before["items"]) == 12
         note = before["notes"][0]
@@ -100,7 +74,7 @@ def test_popularity_serves_and_says_so_until_the_recommender_is_trained(market, 
 
         r = c.post(f"{API}/model", headers=AUTH)
         assert r.status_code == 202
-        status = wait_ready(c)
+        status = wait_ready(hub.url)
         assert status["train_seconds"] > 0 and status["purchases"] == len(simulated().market.transactions)
         after = c.get(f"{API}/recommendations", params={"shopper": shopper}, headers=AUTH).json()
         assert after["model"] == "recommender" and after["notes"] == [] and len(after["items"]) == 12
@@ -126,7 +100,7 @@ def test_popularity_serves_and_says_so_until_the_recommender_is_trained(market, 
 
 def test_colour_and_budget_filters_hold_on_every_item(market, tmp_path):
     with serving(market, tmp_path) as hub, httpx.Client(base_url=hub.url, timeout=60) as c:
-        wait_ready(c)
+        wait_ready(hub.url)
         cards = [x["article_id"] for x in c.get(f"{API}/quiz").json()["cards"]]
         for tone, seasons in (("autumn", {"autumn"}), ("winter", {"winter"}), ("warm", {"spring", "autumn"})):
             r = c.post(f"{API}/sessions", json={"liked": cards[:4], "skipped": cards[4:8], "colour": tone,
@@ -153,7 +127,7 @@ def test_sessions_are_rate_limited_per_address_in_plain_words_and_nothing_person
     caplog.set_level(logging.DEBUG)
     shopper = simulated().market.transactions["customer_id"].value_counts().index[1]
     with serving(market, tmp_path, sessions_per_minute=3) as hub, httpx.Client(base_url=hub.url, timeout=60) as c:
-        wait_ready(c)
+        wait_ready(hub.url)
         cards = [x["article_id"] for x in c.get(f"{API}/quiz").json()["cards"]]
         liked = cards[2:5]
         for _ in range(3):
@@ -170,3 +144,39 @@ def test_sessions_are_rate_limited_per_address_in_plain_words_and_nothing_person
     assert shopper not in logged and shopper not in str(counted)
     for article in liked:
         assert str(article) not in logged, "a shopper's quiz answer reached the log"
+
+
+def test_bad_requests_are_answered_in_words_counted_and_never_an_error_page(market, tmp_path):
+    """What a tampered kiosk or a careless script may send: every problem named at once and
+    counted; a body far past what a session needs is refused before it is read whole; numbers
+    Python reads differently from JSON (true) or not at all ("²") are not ids, nor 4,000 digits."""
+    with serving(market, tmp_path, train_on_start=False) as hub, httpx.Client(base_url=hub.url, timeout=60) as c:
+        wait_loaded(hub.url)
+        shopper = simulated().market.transactions["customer_id"].iloc[0]
+        r = c.get(f"{API}/recommendations", params={"shopper": shopper, "k": "0", "season": "purple"}, headers=AUTH)
+        assert r.status_code == 422 and [p["field"] for p in r.json()["problems"]] == ["k", "season"]
+        assert "k must be" in r.json()["en"] and "colour is one of" in r.json()["en"] and "k는" in r.json()["ko"]
+
+        big = c.post(f"{API}/sessions", content=b'{"liked": [' + b"1, " * 20_000 + b"1]}",
+                     headers={"Content-Type": "application/json"})
+        assert big.status_code == 413 and "16 KiB" in big.json()["en"] and big.json()["ko"]
+        booleans = c.post(f"{API}/sessions", json={"liked": [True], "budget_krw": [False, 30000], "k": True})
+        assert booleans.status_code == 422
+        assert {p["field"] for p in booleans.json()["problems"]} == {"liked", "budget_krw", "k"}
+        assert c.post(f"{API}/sessions", content=b"\xff\xfe", headers={"Content-Type": "application/json"}
+                      ).status_code == 422
+
+        card = c.get(f"{API}/quiz").json()["cards"][0]["article_id"]
+        odd = {"go": "colour", "at": "quiz", "lang": "en", "cards": f"²,{'9' * 4000},{card}", "liked": "١٢,³",
+               "vote-²": "like", f"vote-{card}": "like", f"vote-{'7' * 4000}": "skip"}
+        page = c.post("/styles", data=odd)
+        assert page.status_code == 200 and f'name="liked" value="{card}"' in page.text
+        assert f'name="cards" value="{card}"' in page.text
+        flood = c.post("/styles", data={f"vote-{n}": "like" for n in range(500)})
+        assert flood.status_code == 400 and "please start again" not in flood.text  # Korean: no lang kept
+        assert "처음부터 다시 해 주세요" in flood.text
+
+        counts = c.get("/api/v1/rejections", headers=AUTH).json()["counts"]
+        assert counts["styles:bad_k"] == 1 and counts["styles:bad_season"] == 1
+        assert counts["styles:too_big"] == 1 and counts["styles:invalid_session"] == 1
+        assert counts["styles:invalid_body"] == 1 and counts["styles:bad_form"] == 1

@@ -6,6 +6,7 @@ warm tone merges its two seasons' runs with at most two colours of a style."""
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime, timezone
 
 import pytest
 
@@ -71,3 +72,34 @@ def test_a_failed_training_keeps_popularity_serving_and_says_why(store, monkeypa
     assert max(Counter(p.item.product_code for p in warm.picks).values()) <= 2
     scores = [p.score for p in warm.picks]
     assert scores == sorted(scores, reverse=True)
+
+
+def test_in_budget_reads_the_same_from_popularity_and_from_the_recommender(store):
+    """The seam the two producers of reasons meet at: for one budget, the popularity fallback and
+    the trained recommender give "in_budget" the same arguments (price, floor, ceiling when there
+    is one), so its words name the budget whichever served."""
+    database, paths = store
+    imported(database, *service.KINDS, paths=paths)
+    styles = service.Styles(database)
+    styles.load()
+    budgets = {(20_000, 40_000): {"low": 20_000, "high": 40_000}, (30_000, None): {"low": 30_000},
+               (None, 25_000): {"low": 0, "high": 25_000}}
+
+    def reasons_of(answer):
+        return [(p.item.retail_krw, r.args) for p in answer.picks for r in p.reasons if r.code == "in_budget"]
+
+    seen = {}
+    for model in ("popularity", "recommender"):
+        if model == "recommender":
+            assert styles.train()
+        for (low, high), bounds in budgets.items():
+            answer = styles.for_session([], [], None, service.Budget(low, high), 12)
+            assert answer.model == model and answer.picks
+            found = reasons_of(answer)
+            assert len(found) == len(answer.picks), (model, low, high)
+            assert all(args == {"price_krw": price, **bounds} for price, args in found), (model, found[:3])
+            seen[model, low, high] = service.answer_json(answer, styles.catalogue, datetime.now(timezone.utc))
+    for (low, high) in budgets:
+        words = {r["en"] for m in ("popularity", "recommender") for item in seen[m, low, high]["items"]
+                 for r in item["reasons"] if r["code"] == "in_budget"}
+        assert words and all(w.startswith("Within your budget (") for w in words), words

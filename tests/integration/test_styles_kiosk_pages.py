@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -19,33 +18,11 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.integration.styles_world import AUTH, seed_market, serving, simulated
+from tests.integration.styles_world import (market, serving, simulated,  # noqa: F401 (market: a fixture)
+                                            wait_loaded, wait_ready)
 
 SIZES = ("els => els.filter(e => e.offsetParent || e.closest('.choice'))"
          ".map(e => [e.getBoundingClientRect().width, e.getBoundingClientRect().height, e.id || e.textContent])")
-
-
-def wait_ready(base: str, deadline_s: float = 180.0) -> None:
-    end = time.monotonic() + deadline_s
-    while True:
-        status = httpx.get(f"{base}/api/v1/styles/model", headers=AUTH, timeout=10).json()
-        if status["model"] == "recommender" and status["state"] == "ready":
-            return
-        assert status["state"] != "failed" and time.monotonic() < end, status
-        time.sleep(0.25)
-
-
-def wait_loaded(base: str, deadline_s: float = 60.0) -> None:
-    end = time.monotonic() + deadline_s
-    while httpx.get(f"{base}/api/v1/styles/model", headers=AUTH, timeout=10).json()["state"] == "loading":
-        assert time.monotonic() < end, "the catalogue was never read"
-        time.sleep(0.1)
-
-
-@pytest.fixture
-def market(postgresql, tmp_path):
-    seed_market(postgresql.url, tmp_path)
-    return postgresql.url
 
 
 @pytest.fixture

@@ -1,58 +1,34 @@
-"""The cells hub.core.csvfile gained for the styles files (the registry's own cells are tested
-through its files in test_registry_csv.py): measured numbers kept as written, calendar days,
-and numbers never escaped as if they were formulas."""
+"""hub.core.csvfile's reading of a file whose rows may repeat a key (H&M's transactions: a row per
+piece bought): repeats are counted on the first good row, never refused; without the count a
+repeated key is a problem naming the first line."""
 
 from __future__ import annotations
 
-import io
-from datetime import date
+from hub.core.csvfile import Column, Integer, Spec, Text, read_csv
 
-import pytest
-
-from hub.core.csvfile import Column, Date, Integer, Invalid, Problem, Real, Spec, Text, read_csv, write_csv
-
-
-@pytest.mark.parametrize("raw,value", [("0.0508305084745762", 0.0508305084745762), ("1.6949152542372882e-05", 1.6949152542372882e-05),
-                                       (" 49.0 ", 49.0), ("-0", 0.0), (".5", 0.5), ("3.", 3.0)])
-def test_a_real_is_kept_as_written(raw, value):
-    assert Real(-1.0, 100.0).parse(raw) == value
-    assert Real(-1.0, 100.0).format(value) == repr(value)
+COLUMNS = (Column("who", Text(10)), Column("what", Integer(1, 99)))
+COUNTED = Spec("baskets", COLUMNS, key=("who", "what"), count_repeats_as="pieces")
+REFUSED = Spec("baskets", COLUMNS, key=("who", "what"))
 
 
-@pytest.mark.parametrize("raw,en", [("nan", "is not a number"), ("inf", "is not a number"), ("1e999", "is outside"),
-                                    ("101", "is outside 0 to 100"), ("", "is empty"), ("1,5", "is not a number")])
-def test_a_bad_real_is_refused(raw, en):
-    with pytest.raises(Invalid) as caught:
-        Real(0.0, 100.0).parse(raw)
-    assert en in caught.value.en
+def test_repeated_rows_are_counted_on_the_first_good_one():
+    parsed = read_csv(COUNTED, "who,what\na,1\nb,2\na,1\n\na,1\nb,x\nb,2\n'=c,3\n")
+    assert parsed.rows_read == 7
+    assert [(r.line, r.values) for r in parsed.rows] == [
+        (2, {"who": "a", "what": 1, "pieces": 3}), (3, {"who": "b", "what": 2, "pieces": 2}),
+        (9, {"who": "=c", "what": 3, "pieces": 1})]
+    assert [(p.line, p.column) for p in parsed.problems] == [(7, "what")]
 
 
-def test_an_optional_real_may_be_empty():
-    cell = Real(0.0, 120.0, required=False)
-    assert cell.parse("  ") is None and cell.format(None) == "" and cell.format(float("nan")) == ""
+def test_after_a_bad_row_the_first_good_one_with_its_key_counts():
+    spec = Spec("baskets", (*COLUMNS, Column("note", Text(5, required=False))), key=("who", "what"),
+                count_repeats_as="pieces")
+    parsed = read_csv(spec, "who,what,note\na,1,far too long\na,1,\na,1,\n")
+    assert [(r.line, r.values["pieces"]) for r in parsed.rows] == [(3, 2)]
+    assert [(p.line, p.column) for p in parsed.problems] == [(2, "note")]
 
 
-@pytest.mark.parametrize("raw,en", [("2026-02-30", "not a day on the calendar"), ("2026-7-6", "not a date as YYYY-MM-DD"),
-                                    ("06/07/2026", "not a date as YYYY-MM-DD"), ("", "is empty")])
-def test_a_date_is_a_real_day_as_yyyy_mm_dd(raw, en):
-    assert Date().parse(" 2026-07-06 ") == date(2026, 7, 6) and Date().format(date(2026, 7, 6)) == "2026-07-06"
-    with pytest.raises(Invalid) as caught:
-        Date().parse(raw)
-    assert en in caught.value.en
-
-
-def test_numbers_are_written_as_they_are_and_text_is_escaped():
-    spec = Spec("things", (Column("code", Integer(-1, 9)), Column("price", Real(-5.0, 5.0)), Column("name", Text())),
-                key=("code",))
-    out = io.StringIO()
-    write_csv(spec, [{"code": -1, "price": -0.5, "name": "-minus"}], out)
-    assert out.getvalue() == "code,price,name\n-1,-0.5,'-minus\n"
-    parsed = read_csv(spec, out.getvalue())
-    assert parsed.problems == [] and parsed.rows[0].values == {"code": -1, "price": -0.5, "name": "-minus"}
-
-
-def test_a_problem_may_name_its_file():
-    p = Problem(3, "price", "숫자가 아닙니다", "is not a number", file="transactions_train.csv")
-    assert str(p) == "transactions_train.csv line 3, price: is not a number"
-    assert p.text_ko() == "transactions_train.csv 3행 price: 숫자가 아닙니다"
-    assert str(Problem(3, None, "가", "bad")) == "line 3: bad"
+def test_without_a_count_a_repeated_key_is_a_problem_naming_the_first_line():
+    parsed = read_csv(REFUSED, "who,what\na,1\nb,2\na,1\n")
+    assert [r.line for r in parsed.rows] == [2, 3]
+    assert [(p.line, p.column, p.en) for p in parsed.problems] == [(4, "what", "a/1 is also on line 2")]

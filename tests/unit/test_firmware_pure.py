@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.waiting import Beat
+
 REPO = Path(__file__).resolve().parents[2]
 FIRMWARE = REPO / "firmware"
 VECTORS = json.loads((REPO / "tests" / "vectors" / "summaries.json").read_text())
@@ -460,25 +462,13 @@ def test_acknowledgements_are_parsed_or_ignored(fw):
 
 
 def _ticking(coro_factory):
-    """Runs a coroutine beside a 10 ms ticker; returns (result, ticks seen meanwhile)."""
+    """Runs a coroutine beside a 10 ms beat; returns (result, beats seen meanwhile)."""
     import asyncio
 
     async def main():
-        ticks = 0
-        done = False
-
-        async def ticker():
-            nonlocal ticks
-            while not done:
-                await asyncio.sleep(0.01)
-                ticks += 1
-
-        t = asyncio.create_task(ticker())
-        try:
-            return await coro_factory(), ticks
-        finally:
-            done = True
-            await t
+        async with Beat() as beat:
+            result = await coro_factory()
+        return result, beat.ticks
 
     return asyncio.run(main())
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from hub.styles import hours, words
-from hub.styles.recommender import REASON_CODES, Reason
+from hub.styles.recommender import NO_CEILING_KRW, REASON_CODES, Reason, in_budget
 
 KST = timezone(timedelta(hours=9))
 
@@ -84,8 +84,31 @@ def test_every_reason_code_reads_in_three_languages_with_its_arguments():
     assert "Same style as Linen shirt, in another colour" in seen
     assert "이번 주 25~34세 고객에게 인기" in seen
     assert "A colour in the autumn warm palette" in seen
-    assert "예산 안: 39,000원" in seen
+    assert "예산(20,000~40,000원) 안: 39,000원" in seen
     assert "本周热销第2名" in seen
+
+
+@pytest.mark.parametrize("budget, args, en, ko", [
+    ((20_000, 40_000), {"price_krw": 39_000, "low": 20_000, "high": 40_000},
+     "Within your budget (₩20,000–₩40,000): ₩39,000", "예산(20,000~40,000원) 안: 39,000원"),
+    ((0, 20_000), {"price_krw": 19_000, "low": 0, "high": 20_000},
+     "Within your budget (Up to ₩20,000): ₩19,000", "예산(20,000원 이하) 안: 19,000원"),
+    ((70_000, NO_CEILING_KRW), {"price_krw": 89_000, "low": 70_000},
+     "Within your budget (₩70,000 and up): ₩89,000", "예산(70,000원 이상) 안: 89,000원"),
+    ((0, NO_CEILING_KRW), {"price_krw": 89_000, "low": 0}, "Within your budget: ₩89,000", "예산 안: 89,000원"),
+])
+def test_an_in_budget_reason_has_one_form_and_its_words_name_the_budget(budget, args, en, ko):
+    reason = in_budget(args["price_krw"], budget)
+    assert reason == Reason("in_budget", args)
+    assert words.reason_words(reason.code, reason.args, "en", lambda a, lang: None) == en
+    assert words.reason_words(reason.code, reason.args, "ko", lambda a, lang: None) == ko
+    assert "{" not in words.reason_words(reason.code, reason.args, "zh", lambda a, lang: None)
+
+
+def test_an_in_budget_reason_from_an_older_link_without_its_bounds_still_reads():
+    assert words.reason_words("in_budget", {"price_krw": 39_000}, "en", lambda a, lang: None) == \
+        "Within your budget: ₩39,000"
+    assert words.reason_words("in_budget", {}, "zh", lambda a, lang: None) == "在预算内"
 
 
 def test_a_reason_whose_article_left_the_catalogue_still_reads():

@@ -12,6 +12,7 @@ one style.
 from .cf import AlsAlone
 from .model import Recommender
 from .popularity import Popularity
-from .types import REASON_CODES, Preferences, Reason, Recommendation
+from .types import NO_CEILING_KRW, REASON_CODES, Preferences, Reason, Recommendation, in_budget
 
-__all__ = ["AlsAlone", "Popularity", "Preferences", "REASON_CODES", "Reason", "Recommendation", "Recommender"]
+__all__ = ["AlsAlone", "NO_CEILING_KRW", "Popularity", "Preferences", "REASON_CODES", "Reason", "Recommendation",
+           "Recommender", "in_budget"]

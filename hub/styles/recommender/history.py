@@ -129,36 +129,13 @@ class Snapshot:
         ago = (now - day).astype(np.int32)
         decay = np.exp(-np.log(2) * (ago - 1) / half_life).astype(np.float32)
 
-        # per shopper and article
-        key = u.astype(np.int64) * n_items + i
-        order = np.lexsort((day, key))
-        sk = key[order]
-        starts = group_starts(sk)
-        ukey = sk[starts]
-        count = np.diff(np.r_[starts, len(sk)]).astype(np.int32)
-        last = (now - np.maximum.reduceat(day[order], starts)).astype(np.int32) if len(sk) else np.zeros(0, np.int32)
-        weight = np.add.reduceat(decay[order], starts) if len(sk) else np.zeros(0, np.float32)
-        uu, ii = (ukey // n_items).astype(np.int32), (ukey % n_items).astype(np.int32)
-        csr_order = np.lexsort((-count, last, uu))
+        # per shopper and article, and per shopper and style (product_code)
+        ui = _Pairs.of(u, i, n_items, day, now)
+        weight = np.add.reduceat(decay[ui.order], ui.starts) if len(ui.key) else np.zeros(0, np.float32)
+        count, last, uu, ii, csr_order = ui.count, ui.last, ui.user, ui.other, ui.csr
         ui_ptr = csr_from(uu[csr_order], n_users)
-        ui_key_pos = np.empty(len(ukey), dtype=np.int64)
-        ui_key_pos[csr_order] = np.arange(len(ukey))
-
-        # per shopper and product_code
-        code = items.code[i]
         n_codes = int(items.code.max(initial=-1)) + 1
-        ckey = u.astype(np.int64) * n_codes + code
-        corder = np.lexsort((day, ckey))
-        csk = ckey[corder]
-        cstarts = group_starts(csk)
-        uckey = csk[cstarts]
-        ccount = np.diff(np.r_[cstarts, len(csk)]).astype(np.int32)
-        clast = (now - np.maximum.reduceat(day[corder], cstarts)).astype(np.int32) if len(csk) else np.zeros(0, np.int32)
-        cu = (uckey // n_codes).astype(np.int32)
-        ccode = (uckey % n_codes).astype(np.int32)
-        c_order = np.lexsort((-ccount, clast, cu))
-        uc_key_pos = np.empty(len(uckey), dtype=np.int64)
-        uc_key_pos[c_order] = np.arange(len(uckey))
+        uc = _Pairs.of(u, items.code[i], n_codes, day, now)
 
         # shoppers
         n_tx = np.bincount(u, minlength=n_users).astype(np.float32)
@@ -249,13 +226,43 @@ class Snapshot:
         return cls(
             log=log, now=now,
             ui_ptr=ui_ptr, ui_item=ii[csr_order], ui_count=count[csr_order], ui_last=last[csr_order],
-            ui_weight=weight[csr_order], ui_key=ukey, ui_key_pos=ui_key_pos,
-            uc_ptr=csr_from(cu[c_order], n_users), uc_code=ccode[c_order], uc_count=ccount[c_order],
-            uc_last=clast[c_order], uc_key=uckey, uc_key_pos=uc_key_pos,
+            ui_weight=weight[csr_order], ui_key=ui.key, ui_key_pos=ui.key_pos,
+            uc_ptr=csr_from(uc.user[uc.csr], n_users), uc_code=uc.other[uc.csr], uc_count=uc.count[uc.csr],
+            uc_last=uc.last[uc.csr], uc_key=uc.key, uc_key_pos=uc.key_pos,
             user=user, item=item, available=available, new=new, is_new=is_new, popular=popular,
             popular_score=popular_score, segment_popular=segment_popular, segment_score=segment_score,
             affinity=affinity, nb_ptr=nb_ptr, nb_item=nb_item, nb_score=nb_score,
             code_ptr=code_ptr, code_item=code_item, profile=profile)
+
+
+@dataclass(frozen=True)
+class _Pairs:
+    """Purchases grouped by (shopper, something else: an article, a style), each pair once."""
+
+    key: np.ndarray      # sorted shopper * n_other + other, one per pair
+    order: np.ndarray    # the purchases sorted by key, then day
+    starts: np.ndarray   # where each pair's purchases start in `order`
+    count: np.ndarray    # purchases of the pair
+    last: np.ndarray     # days ago of its last purchase
+    user: np.ndarray
+    other: np.ndarray
+    csr: np.ndarray      # the pairs by shopper, most recent first, then most bought (the CSR order)
+    key_pos: np.ndarray  # each key's position in the CSR order, for lookups
+
+    @classmethod
+    def of(cls, u: np.ndarray, other: np.ndarray, n_other: int, day: np.ndarray, now: int) -> "_Pairs":
+        key = u.astype(np.int64) * n_other + other
+        order = np.lexsort((day, key))
+        sk = key[order]
+        starts = group_starts(sk)
+        ukey = sk[starts]
+        count = np.diff(np.r_[starts, len(sk)]).astype(np.int32)
+        last = (now - np.maximum.reduceat(day[order], starts)).astype(np.int32) if len(sk) else np.zeros(0, np.int32)
+        user, what = (ukey // n_other).astype(np.int32), (ukey % n_other).astype(np.int32)
+        csr = np.lexsort((-count, last, user))
+        key_pos = np.empty(len(ukey), dtype=np.int64)
+        key_pos[csr] = np.arange(len(ukey))
+        return cls(ukey, order, starts, count, last, user, what, csr, key_pos)
 
 
 def _best(score: np.ndarray, available: np.ndarray, k: int) -> np.ndarray:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .history import SEGMENTS, Snapshot
-from .types import Reason
+from .types import Reason, in_budget
 
 TOP_RANK = 24          # "popular" means among the week's 24 best sellers (overall or for an age band)
 CLOSE = 0.35           # taste cosine from which an article is called close to a picked one
@@ -97,8 +97,7 @@ class Explainer:
             if season is not None:
                 why.append(Reason("colour_suits", {"season": season}))
             if budget is not None and snap.items.retail is not None:
-                why.append(Reason("in_budget", {"price_krw": int(snap.items.retail[r]),
-                                                "low": int(budget[0]), "high": int(budget[1])}))
+                why.append(in_budget(int(snap.items.retail[r]), budget))
             out.append(tuple(why))
         return out
 
