@@ -73,6 +73,9 @@ def vm(gateway):
         files["release.pub"] = (gateway["pub"] + "\n").encode()
         for name in ("vmnet.py", "machine.py"):
             files[name] = (VM_DIR / name).read_bytes()
+        # The VM has no socket module: the names the firmware imports (the gateway is an IP
+        # address, so nothing is resolved), as tests/mpvm gives them.
+        files["socket.py"] = (REPO / "tests" / "mpvm" / "shims" / "socket.py").read_bytes()
         repl.put_files(files, "/flash")
         repl.exec("import sys, os, gc, json\nsys.path.insert(0, '/flash')\nos.chdir('/flash')\n"
                   "import vmnet, machine, sn_config, sn_boot, sn_ota\n"
