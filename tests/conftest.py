@@ -15,6 +15,14 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync", "--no-first-run"]
 
 
+def pytest_addoption(parser):
+    # Here, not in tests/hil/conftest.py: pytest takes options only from the conftest files it
+    # loads first, and `pytest tests` must know --board as well as `pytest tests/hil`.
+    from tests.hil.options import add_options
+
+    add_options(parser)
+
+
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item, call):
     rep = yield
