@@ -27,6 +27,7 @@ hub ran with.
 Run: .venv/bin/python bench/bench_styles.py [--shoppers 50000 --products 20000 --purchases 1000000 --weeks 16]
      [--rate 200[,100,...] --seconds 30 --warmup 5 --session-share 0.5 --database postgresql|sqlite]
      .venv/bin/python bench/bench_styles.py --quick     (a small market and 10 s: a smoke test)
+     .venv/bin/python bench/bench_styles.py --api-only --hub-blas-threads 1   (the API section alone)
 Targets (issue 9): MAP@12 at least 1.5 x popularity; API p99 under 50 ms; training under 5 minutes
 on this machine."""
 
@@ -35,6 +36,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import itertools
 import json
 import os
 import random
@@ -283,31 +285,28 @@ class Shot:
     error: str | None = None
 
 
-def _requests(sim: SimulatedMarket, cards: list[int], n: int, session_share: float, seed: int,
+def _requests(shoppers, cards: list[int], n: int, session_share: float, seed: int,
               host: str, token: str) -> list[tuple[str, bytes]]:
     """n requests in the order they will be sent, as the bytes of an HTTP/1.1 request each: known
-    shoppers (each asked for once, so nothing the model keeps per shopper helps) and kiosk sessions
-    (4 to 8 of the quiz's cards liked, the rest skipped, a colour or none, a budget or none)."""
+    shoppers, taken from `shoppers` (an iterator the runs share, so no shopper is asked for twice
+    and the model's per-shopper cache never helps), and kiosk sessions (4 to 8 of the quiz's cards
+    liked, the rest skipped, a colour or none, a budget or none)."""
     rng = random.Random(seed)
-    kinds = ["sessions" if rng.random() < session_share else "recommendations" for _ in range(n)]
-    bought = sorted(sim.market.transactions["customer_id"].unique())
-    wanted = kinds.count("recommendations")
-    shoppers = rng.sample(bought, wanted) if wanted <= len(bought) else rng.choices(bought, k=wanted)
     colours = (None, "warm", "cool", "spring", "summer", "autumn", "winter")
     budgets = (None, [0, 20_000], [20_000, 40_000], [40_000, 70_000], [70_000, None])
-    out, who = [], iter(shoppers)
-    for kind in kinds:
-        if kind == "recommendations":
-            head = (f"GET {API}/recommendations?shopper={next(who)}&k=12 HTTP/1.1\r\nHost: {host}\r\n"
+    out = []
+    for _ in range(n):
+        if rng.random() >= session_share:
+            head = (f"GET {API}/recommendations?shopper={next(shoppers)}&k=12 HTTP/1.1\r\nHost: {host}\r\n"
                     f"Authorization: Bearer {token}\r\n\r\n")
-            out.append((kind, head.encode()))
+            out.append(("recommendations", head.encode()))
         else:
             liked = rng.sample(cards, rng.randint(4, 8))
             body = json.dumps({"liked": liked, "skipped": [c for c in cards if c not in liked],
                                "colour": rng.choice(colours), "budget_krw": rng.choice(budgets), "k": 12}).encode()
             head = (f"POST {API}/sessions HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
                     f"Content-Length: {len(body)}\r\n\r\n")
-            out.append((kind, head.encode() + body))
+            out.append(("sessions", head.encode() + body))
     return out
 
 
@@ -398,7 +397,7 @@ def _figures(latencies: list[float]) -> str:
             f"p99 {_quantile(latencies, 99) * 1000:.1f} ms, max {max(latencies) * 1000:.1f} ms")
 
 
-def _quiet(hub: Hub, deadline_s: float = 120.0) -> None:
+def _quiet(hub: Hub, deadline_s: float = 600.0) -> None:
     """Until the hub has worked off what an earlier run left queued (its CPU under a tenth of a
     core for a second), so one rate's backlog does not count against the next."""
     end = time.monotonic() + deadline_s
@@ -410,11 +409,11 @@ def _quiet(hub: Hub, deadline_s: float = 120.0) -> None:
     print(f"  (the hub was still busy {deadline_s:.0f} s after the last run)")
 
 
-def _run_at(sim: SimulatedMarket, hub: Hub, token: str, cards: list[int], rate: float, args, seed: int) -> float:
+def _run_at(shoppers, hub: Hub, token: str, cards: list[int], rate: float, args, seed: int) -> float:
     """One open-loop run at `rate` (warm-up, then the measured seconds); prints its figures and
     returns the p99 of the measured requests in seconds."""
     total = int(round(rate * (args.warmup + args.seconds)))
-    plan = _requests(sim, cards, total, args.session_share, seed, f"127.0.0.1:{hub.port}", token)
+    plan = _requests(shoppers, cards, total, args.session_share, seed, f"127.0.0.1:{hub.port}", token)
     # The generator's own garbage collection must not stall its schedule (the market and the
     # offline models are long-lived): what exists now is kept out of the collector's sight.
     gc.collect()
@@ -466,7 +465,7 @@ def _run_at(sim: SimulatedMarket, hub: Hub, token: str, cards: list[int], rate: 
     return p99
 
 
-def api_latency(sim: SimulatedMarket, ev: Evaluation, args) -> None:
+def api_latency(sim: SimulatedMarket, ev: Evaluation | None, args) -> None:
     """The hub's API at each of args.rate requests/s for args.seconds after args.warmup (see the
     module's docstring): what the hub's own training took, then latency from the scheduled send,
     errors and the achieved rate, against the issue's p99 < 50 ms."""
@@ -498,10 +497,14 @@ def api_latency(sim: SimulatedMarket, ev: Evaluation, args) -> None:
               f"{time.perf_counter() - hub.started:.1f} s after its start; resident {rss:,.0f} MB, at most "
               f"{peak:,.0f} MB")
         cards = [c["article_id"] for c in httpx.get(f"{hub.url}{API}/quiz", timeout=10).json()["cards"]]
+        bought = sorted(sim.market.transactions["customer_id"].unique())
+        random.Random(args.seed).shuffle(bought)
+        # Shoppers for every run; past the last one (a small market) they come round again.
+        shoppers = itertools.cycle(bought)
         for n, rate in enumerate(args.rate):
             if n:
                 _quiet(hub)
-            _run_at(sim, hub, token, cards, rate, args, seed=args.seed + n)
+            _run_at(shoppers, hub, token, cards, rate, args, seed=args.seed + n)
     finally:
         if hub is not None:
             hub.stop()
@@ -540,6 +543,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="the hub's store: a throwaway PostgreSQL cluster (as in production), or a SQLite file")
     ap.add_argument("--hub-blas-threads", type=int, help="OPENBLAS_NUM_THREADS for the hub's process (default: "
                     "what the bench's environment says, else OpenBLAS's own choice, a thread a core)")
+    ap.add_argument("--api-only", action="store_true", help="the API section alone (no offline evaluation)")
     args = ap.parse_args(argv)
     for name, value in (QUICK if args.quick else FULL).items():
         if getattr(args, name) is None:
@@ -547,6 +551,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.seconds <= 0 or args.warmup < 0 or not 0 <= args.session_share <= 1:
         ap.error("--seconds must be above 0, --warmup 0 or more, --session-share from 0 to 1")
     sim = build(args)
+    if args.api_only:
+        api_latency(sim, None, args)
+        return 0
     ev = offline(sim, args)
     for section in SECTIONS:
         section(sim, ev, args)
