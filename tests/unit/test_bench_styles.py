@@ -139,7 +139,7 @@ async def test_an_answer_is_good_only_as_the_recommenders_list(bench):
 
 
 def test_rates_and_sizes_from_the_command_line(bench):
-    assert bench._rates("200,100.5,50") == [200.0, 100.5, 50.0]
+    assert bench._rates("200,100.5,50") == [50.0, 100.5, 200.0]  # lowest first
     for bad in ("0", "200,-1"):
         with pytest.raises(Exception, match="above 0"):
             bench._rates(bad)
