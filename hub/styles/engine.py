@@ -22,6 +22,8 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
 from typing import Any
 
+from threadpoolctl import threadpool_limits
+
 from hub.core.db import Database
 from hub.styles import colour, store
 from hub.styles.config import StylesSettings
@@ -173,6 +175,12 @@ class Styles:
     def __init__(self, database: Database | None, settings: StylesSettings | None = None):
         self.database = database
         self.settings = settings or StylesSettings()
+        # Serving: BLAS on one thread for the hub's process. A session's matrix products are small
+        # and a second OpenBLAS thread spins between them: measured on the full market, 17.7 ms of
+        # CPU a session with two threads, 2.6 ms with one (bench/bench_styles.py --hub-blas-threads;
+        # with two the hub gave way at 25 requests/s, with one p99 was 36 ms at 50/s). ALS's own
+        # fit holds BLAS to one thread as well (recommender.cf).
+        threadpool_limits(limits=1, user_api="blas")
         self._lock = threading.Lock()
         self._training = threading.Lock()
         self.catalogue = Catalogue()
